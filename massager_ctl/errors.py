@@ -17,6 +17,8 @@ enter the project, with ``raise ... from e``, so callers only ever catch these::
         ├── CommandTimeoutError     no ack after every retry
         ├── ProtocolError           a malformed or unexpected frame
         └── DeviceRefusedError      the device answered with an error code
+    BrokerError                     the MQTT broker could not be reached or refused us
+    └── BrokerAuthError             the broker rejected the username or password
 """
 
 from __future__ import annotations
@@ -91,3 +93,11 @@ class DeviceRefusedError(DeviceError):
     def __init__(self, message: str, *, code: str) -> None:
         self.code = code
         super().__init__(message)
+
+
+class BrokerError(MassagerError):
+    """The MQTT broker could not be reached, or dropped or refused the connection."""
+
+
+class BrokerAuthError(BrokerError):
+    """The MQTT broker rejected the username or password."""
