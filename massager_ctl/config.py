@@ -40,7 +40,9 @@ class Caps(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_intensity: float = Field(0.8, gt=0.0, le=1.0, description="Highest intensity as a fraction of the model's range.")
+    max_intensity: float = Field(
+        0.8, gt=0.0, le=1.0, description="Highest intensity as a fraction of the model's range."
+    )
     heat_allowed: bool = True
     max_session_minutes: float = Field(45.0, gt=0)
 
@@ -92,7 +94,11 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as e:
-        lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors(include_url=False)]
-        raise ConfigError(f"invalid settings (from {config_file()} or MASSAGER_* variables):\n" + "\n".join(lines)) from e
+        lines = [
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors(include_url=False)
+        ]
+        raise ConfigError(
+            f"invalid settings (from {config_file()} or MASSAGER_* variables):\n" + "\n".join(lines)
+        ) from e
     except (OSError, ValueError) as e:  # unreadable or malformed TOML
         raise ConfigError(f"cannot read {config_file()}: {e}") from e

@@ -41,8 +41,8 @@ def load_file(model: type[ModelT], path: Path) -> ModelT:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise CatalogError([Problem(str(path), 1, "file", f"cannot read: {e}")]) from e
-    data, lines = load_yaml(text, str(path))
-    return validate(model, data, lines, str(path))
+    data, lines, problems = load_yaml(text, str(path))
+    return validate(model, data, lines, str(path), problems)
 
 
 def load_routine(path: Path) -> Routine:

@@ -25,15 +25,21 @@ class _LineMap:
         self.lines: dict[Path, int] = {}
 
 
-def load_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
-    """Parse one YAML document into plain data plus a map of path → 1-based line.
+def load_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int], list[Problem]]:
+    """Parse one YAML document into plain data, a map of path → 1-based line, and structure problems.
+
+    Duplicate and non-text keys are returned as problems (the first value is kept)
+    so that validation can still report everything else in the same pass.
 
     Raises:
-        CatalogError: broken YAML syntax, duplicate keys, or non-string keys.
+        CatalogError: broken YAML syntax or an empty file.
     """
     loader = yaml.SafeLoader(text)
+    linemap = _LineMap()
+    problems: list[Problem] = []
     try:
         root = loader.get_single_node()
+        data = None if root is None else _build(root, (), linemap, loader, problems, filename)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
@@ -44,16 +50,16 @@ def load_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
         loader.dispose()
     if root is None:
         raise CatalogError([Problem(filename, 1, "yaml", "the file is empty")])
-    linemap = _LineMap()
-    problems: list[Problem] = []
-    data = _build(root, (), linemap, loader, problems, filename)
-    if problems:
-        raise CatalogError(problems)
-    return data, linemap.lines
+    return data, linemap.lines, problems
 
 
 def _build(
-    node: yaml.Node, path: Path, linemap: _LineMap, loader: yaml.SafeLoader, problems: list[Problem], filename: str
+    node: yaml.Node,
+    path: Path,
+    linemap: _LineMap,
+    loader: yaml.SafeLoader,
+    problems: list[Problem],
+    filename: str,
 ) -> Any:
     linemap.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -67,7 +73,9 @@ def _build(
                 continue
             if key in result:
                 first = linemap.lines.get((*path, key), line)
-                problems.append(Problem(filename, line, field, f"duplicate key (first given on line {first})"))
+                problems.append(
+                    Problem(filename, line, field, f"duplicate key (first given on line {first})")
+                )
                 continue
             linemap.lines[(*path, key)] = line
             result[key] = _build(value_node, (*path, key), linemap, loader, problems, filename)
@@ -79,16 +87,20 @@ def _build(
     return loader.construct_object(node, deep=True)
 
 
-def validate(model: type[ModelT], data: Any, lines: dict[Path, int], filename: str) -> ModelT:
+def validate(
+    model: type[ModelT], data: Any, lines: dict[Path, int], filename: str, problems: list[Problem]
+) -> ModelT:
     """Validate data into ``model``; every error becomes a ``FILE:LINE: field: message`` problem.
 
+    ``problems`` are those already found (by :func:`load_yaml`); they are reported together.
+
     Raises:
-        CatalogError: with one problem per distinct error.
+        CatalogError: with one problem per distinct error, sorted by line.
     """
+    problems = list(problems)
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as e:
-        problems: list[Problem] = []
         for error in e.errors(include_url=False):
             path = _data_path(data, error["loc"])
             line = _line_for(path, lines)
@@ -99,7 +111,10 @@ def validate(model: type[ModelT], data: Any, lines: dict[Path, int], filename: s
             problem = Problem(filename, line, field, message)
             if problem not in problems:
                 problems.append(problem)
-        raise CatalogError(problems) from e
+        raise CatalogError(sorted(problems, key=lambda p: p.line)) from e
+    if problems:
+        raise CatalogError(problems)
+    return result
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path:
@@ -107,13 +122,11 @@ def _data_path(data: Any, loc: tuple[int | str, ...]) -> Path:
     path: list[int | str] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        in_mapping = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_mapping or in_list:
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            continue
-        path.append(part)
+            path.append(part)
     return tuple(path)
 
 

@@ -11,8 +11,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 HeadKind = Literal[
-    "ball", "flat", "fork", "bullet", "cushion", "wedge", "thumb",
-    "zone-upper", "zone-middle", "zone-lower", "full-back",
+    "ball",
+    "flat",
+    "fork",
+    "bullet",
+    "cushion",
+    "wedge",
+    "thumb",
+    "zone-upper",
+    "zone-middle",
+    "zone-lower",
+    "full-back",
 ]
 ProtocolFamily = Literal["mbin", "mascii"]
 
@@ -102,13 +111,15 @@ class SerialSpec(_Strict):
     baudrate: int = 115200
     bytesize: Literal[5, 6, 7, 8] = 8
     parity: Literal["N", "E", "O", "M", "S"] = "N"
-    stopbits: Literal[1, 1.5, 2] = 1
+    stopbits: float = Field(1, description="1, 1.5 or 2.")
     timeout_s: float = 0.1
     write_timeout_s: float = 1.0
     usb_ids: list[str] = Field(default_factory=list, description="USB 'VID:PID' pairs in hex.")
 
     @model_validator(mode="after")
     def _usb_ids_form(self) -> SerialSpec:
+        if self.stopbits not in (1, 1.5, 2):
+            raise ValueError("stopbits must be 1, 1.5 or 2")
         for usb_id in self.usb_ids:
             if not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", usb_id):
                 raise ValueError(f"usb id {usb_id!r} is not VID:PID in hex")

@@ -23,12 +23,23 @@ from pydantic import (
 )
 
 Tool = Literal[
-    "hands", "tennis-ball", "massage-ball", "foam-roller", "heated-towel", "oil", "electric-massager",
-    "pillow", "sock", "chair", "wall",
+    "hands",
+    "tennis-ball",
+    "massage-ball",
+    "foam-roller",
+    "heated-towel",
+    "oil",
+    "electric-massager",
+    "pillow",
+    "sock",
+    "chair",
+    "wall",
 ]
 Side = Literal["left", "right", "both"]
 
-_DURATION = re.compile(r"^\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*(?:(?P<m>\d+(?:\.\d+)?)m)?\s*(?:(?P<s>\d+(?:\.\d+)?)s)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(?P<h>\d+(?:\.\d+)?)h)?\s*(?:(?P<m>\d+(?:\.\d+)?)m)?\s*(?:(?P<s>\d+(?:\.\d+)?)s)?\s*$"
+)
 
 
 def parse_duration(value: object) -> float:
@@ -41,7 +52,9 @@ def parse_duration(value: object) -> float:
         parts = match.groupdict()
         seconds = sum(float(parts[u] or 0) * k for u, k in (("h", 3600), ("m", 60), ("s", 1)))
     else:
-        raise ValueError(f"{value!r} is not a duration: use seconds (90) or a string like '90s', '2m', '1m30s'")
+        raise ValueError(
+            f"{value!r} is not a duration: use seconds (90) or a string like '90s', '2m', '1m30s'"
+        )
     if seconds <= 0:
         raise ValueError("a duration must be more than 0 seconds")
     return seconds
@@ -71,7 +84,9 @@ class _Strict(BaseModel):
 class StepSettings(_Strict):
     """What the device should do during a step; anything left out stays as it is."""
 
-    head: str | None = Field(None, description="A head kind (ball, fork, zone-upper, ...) or a model's head id.")
+    head: str | None = Field(
+        None, description="A head kind (ball, fork, zone-upper, ...) or a model's head id."
+    )
     intensity: Intensity | None = Field(
         None, description="A level (integer) or a fraction of the model's range (0.0–1.0)."
     )

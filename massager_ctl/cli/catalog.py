@@ -1,0 +1,154 @@
+"""Catalog commands: ``devices list``, ``routines list|show|validate|schema``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from massager_ctl.catalog import load_routine
+from massager_ctl.cli import EXIT_BAD_INPUT, devices_app, routines_app
+from massager_ctl.cli.context import catalog
+from massager_ctl.errors import CatalogError
+from massager_ctl.models import DeviceProfile, Routine
+
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def device_summary(profile: DeviceProfile) -> dict[str, Any]:
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "maker": profile.maker,
+        "transport": profile.transport,
+        "protocol": profile.protocol.family,
+        "heads": [{"id": h.id, "name": h.name, "kind": h.kind, "change": h.change} for h in profile.heads],
+        "head_detection": profile.head_detection,
+        "intensity": profile.intensity.model_dump(),
+        "heat": profile.heat.model_dump() if profile.heat else None,
+        "modes": profile.modes,
+        "directions": profile.directions,
+        "battery": profile.battery,
+        "watchdog_timeout_s": profile.watchdog.timeout_s,
+    }
+
+
+def routine_summary(routine: Routine) -> dict[str, Any]:
+    return {
+        "id": routine.id,
+        "title": routine.title,
+        "summary": routine.summary,
+        "duration_s": routine.duration_s,
+        "areas": routine.areas,
+        "tools": routine.tools,
+        "requires": routine.requires.model_dump(),
+        "step_count": len(routine.plan()),
+    }
+
+
+def _minutes(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+@devices_app.command("list")
+def devices_list(as_json: bool = JSON_OPTION) -> None:
+    """List the device models in the catalog."""
+    profiles = sorted(catalog().devices().values(), key=lambda p: p.id)
+    if as_json:
+        typer.echo(json.dumps([device_summary(p) for p in profiles], indent=2))
+        return
+    table = Table("model", "name", "link", "heads", "intensity", "heat")
+    for p in profiles:
+        heads = f"{len(p.heads)} {p.heads[0].change}: " + ", ".join(h.id for h in p.heads)
+        heat = f"{len(p.heat.levels) - 1} levels, {p.heat.max_on_s // 60}-min auto-off" if p.heat else "-"
+        link = f"{p.transport} ({p.protocol.family})"
+        table.add_row(p.id, p.name, link, heads, f"0–{p.intensity.max_level}", heat)
+    Console().print(table)
+
+
+@routines_app.command("list")
+def routines_list(as_json: bool = JSON_OPTION) -> None:
+    """List the routines in the library (built-in and your own)."""
+    routines = sorted(catalog().routines().values(), key=lambda r: r.id)
+    if as_json:
+        typer.echo(json.dumps([routine_summary(r) for r in routines], indent=2))
+        return
+    table = Table("id", "title", "time", "areas", "tools")
+    for r in routines:
+        table.add_row(r.id, r.title, _minutes(r.duration_s), ", ".join(r.areas), ", ".join(r.tools))
+    Console().print(table)
+
+
+@routines_app.command("show")
+def routines_show(
+    routine_ref: str = typer.Argument(..., metavar="ROUTINE"), as_json: bool = JSON_OPTION
+) -> None:
+    """Show a routine's steps, with repeats expanded. ROUTINE is a library id or a YAML file."""
+    routine = catalog().routine(routine_ref)
+    plan = routine.plan()
+    if as_json:
+        payload = {
+            **routine_summary(routine),
+            "safety": routine.safety,
+            "oils": routine.oils,
+            "steps": [step.model_dump(mode="json") for step in plan],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{routine.title}[/bold] ({routine.id}) — {_minutes(routine.duration_s)}")
+    console.print(routine.summary)
+    table = Table("#", "start", "time", "step", "device", "prompt")
+    for step in plan:
+        device = ""
+        if step.device:
+            device = ", ".join(f"{k}={v}" for k, v in step.device.model_dump(exclude_none=True).items())
+        prompt = step.prompt.text if step.prompt else ""
+        title = f"{step.title}{' (confirm)' if step.confirm else ''}"
+        table.add_row(
+            str(step.index + 1),
+            _minutes(step.planned_start_s),
+            _minutes(step.duration_s),
+            title,
+            device,
+            prompt,
+        )
+    console.print(table)
+    for note in routine.safety:
+        console.print(f"[yellow]•[/yellow] {note}")
+
+
+@routines_app.command("validate")
+def routines_validate(files: list[Path] = typer.Argument(..., metavar="FILE...")) -> None:
+    """Check routine files; every problem is printed as FILE:LINE: field: message."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    failed = False
+    for path in files:
+        try:
+            routine = load_routine(path)
+        except CatalogError as e:
+            failed = True
+            for problem in e.problems:
+                err.print(str(problem), markup=False)
+            continue
+        typer.echo(f"{path}: ok ({routine.id}, {len(routine.plan())} steps, {_minutes(routine.duration_s)})")
+    if failed:
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@routines_app.command("schema")
+def routines_schema() -> None:
+    """Print the JSON Schema of routine files (for editors' YAML support)."""
+    typer.echo(json.dumps(routine_json_schema(), indent=2))
+
+
+def routine_json_schema() -> dict[str, Any]:
+    schema = Routine.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "massager-ctl routine"
+    return schema
