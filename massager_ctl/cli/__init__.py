@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 
 from massager_ctl import __version__
 from massager_ctl.errors import CatalogError, ConfigError, MassagerError, PreflightError
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -56,19 +54,13 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping the project's errors to exit codes and one-line messages."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
-        result = app(args=argv, standalone_mode=False)
+        app(args=argv)  # standalone: usage errors exit 2, typer.Exit(code) exits with code
     except (CatalogError, ConfigError, PreflightError) as e:
         err.print(str(e), markup=False)
         sys.exit(EXIT_BAD_INPUT)
     except MassagerError as e:
         err.print(f"error: {e}", markup=False)
         sys.exit(EXIT_FAILURE)
-    except click.exceptions.Abort:
+    except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(result if isinstance(result, int) else EXIT_OK)

@@ -1,0 +1,3 @@
+from massager_ctl.cli import main
+
+main()
