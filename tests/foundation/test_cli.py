@@ -11,7 +11,6 @@ import pytest
 
 from massager_ctl import __version__
 
-
 HEAD = "title: T\nsummary: s\nareas: [a]\ntools: [hands]\n"
 
 
@@ -96,9 +95,7 @@ def test_validate_reports_file_line_field(
 
 def test_validate_ok_and_bad_together(tmp_path: Path, isolated_env: dict[str, str]) -> None:
     good = tmp_path / "good.yaml"
-    good.write_text(
-        "id: good\n" + HEAD + "steps:\n  - {title: a, duration: 2m, prompt: {text: x}}\n"
-    )
+    good.write_text("id: good\n" + HEAD + "steps:\n  - {title: a, duration: 2m, prompt: {text: x}}\n")
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: bad\n")
     result = cli("routines", "validate", str(good), str(bad), env=isolated_env)
