@@ -1,0 +1,124 @@
+"""Protocol-family adaptors: framing, codec and reply matching for one family.
+
+The driver is family-neutral; an adaptor says how a link's bytes become
+frames, how frames become messages, and which command in flight a reply
+answers (``mbin`` by sequence number, ``mascii`` in order by command word).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Protocol
+
+from massager_ctl.models import DeviceProfile
+from massager_ctl.protocol import mascii, mbin
+from massager_ctl.protocol.messages import (
+    Ack,
+    Command,
+    IdentityReport,
+    Limits,
+    Message,
+    Nak,
+    Report,
+    StatusReport,
+)
+
+ANY_COMMAND = ""
+"""Reply key of a ``mascii`` error too damaged to name its command: it answers the oldest in flight."""
+
+
+class Framer(Protocol):
+    def feed(self, data: bytes) -> list[bytes]: ...
+
+
+class _WholeChunks:
+    """Message-oriented links (a BLE notification, a virtual-link frame) carry one frame per chunk."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return [data]
+
+
+def limits_for(profile: DeviceProfile) -> Limits:
+    """The argument ranges of a model, for decoders that check commands."""
+    return Limits(
+        max_intensity=profile.intensity.max_level,
+        head_codes=frozenset(h.code for h in profile.heads),
+        heat_levels=len(profile.heat.levels) if profile.heat else None,
+        modes=len(profile.modes),
+        directions=len(profile.directions) or None,
+    )
+
+
+class Family(abc.ABC):
+    """One protocol family's view of a link."""
+
+    uses_seq: bool
+
+    @abc.abstractmethod
+    def framer(self, *, message_oriented: bool) -> Framer: ...
+
+    @abc.abstractmethod
+    def encode(self, message: Message) -> bytes: ...
+
+    @abc.abstractmethod
+    def decode(self, data: bytes) -> Message: ...
+
+    @abc.abstractmethod
+    def request_key(self, command: Command) -> int | str:
+        """The key a reply to ``command`` will carry."""
+
+    @abc.abstractmethod
+    def reply_key(self, report: Report) -> int | str:
+        """The key of the command ``report`` answers (:data:`ANY_COMMAND`: the oldest in flight)."""
+
+
+class MbinFamily(Family):
+    uses_seq = True
+
+    def framer(self, *, message_oriented: bool) -> Framer:
+        return _WholeChunks()
+
+    def encode(self, message: Message) -> bytes:
+        return mbin.encode(message)
+
+    def decode(self, data: bytes) -> Message:
+        return mbin.decode(data)
+
+    def request_key(self, command: Command) -> int | str:
+        return command.seq
+
+    def reply_key(self, report: Report) -> int | str:
+        return report.seq
+
+
+class MasciiFamily(Family):
+    uses_seq = False
+
+    def framer(self, *, message_oriented: bool) -> Framer:
+        # a virtual link hands over whole lines, a serial port arbitrary chunks: both split the same way
+        return mascii.LineSplitter()
+
+    def encode(self, message: Message) -> bytes:
+        return mascii.encode(message)
+
+    def decode(self, data: bytes) -> Message:
+        return mascii.decode(data)
+
+    def request_key(self, command: Command) -> int | str:
+        return mascii.WORDS[command.name]
+
+    def reply_key(self, report: Report) -> int | str:
+        match report:
+            case Ack(acked=name):
+                return mascii.WORDS.get(name, ANY_COMMAND)
+            case Nak(command=word):
+                return word or ANY_COMMAND
+            case IdentityReport():
+                return mascii.WORDS["hello"]
+            case StatusReport():
+                return mascii.WORDS["get_status"]
+
+
+def family_for(profile: DeviceProfile) -> Family:
+    """The adaptor of a model's protocol family."""
+    return MbinFamily() if profile.protocol.family == "mbin" else MasciiFamily()
