@@ -1,0 +1,689 @@
+"""The simulated massager firmware: one device's state machine and clocks.
+
+The firmware reads its capabilities from a catalog :class:`~massager_ctl.models.DeviceProfile` and speaks
+the model's protocol family (``docs/protocols.md``). Front-ends (pty, TCP, in-memory, BLE) hand it received
+bytes with :meth:`Firmware.receive` and give it a ``send`` callable with :meth:`Firmware.connect`.
+
+Every clock runs on the event loop (``loop.time``/``call_at``/``asyncio.sleep``), so virtual-time tests
+work. ``speed`` N makes a firmware second pass in 1/N real seconds. Physics (docs/simulator.md):
+
+* pad temperature follows a first-order curve toward the heat level's target (time constant
+  :data:`HEAT_TAU_S`) and cools toward :data:`AMBIENT_C` (:data:`COOL_TAU_S`); a motor-only model's
+  housing warms up to :data:`MOTOR_WARMING_C` above ambient at full intensity;
+* the battery drains in proportion to intensity: :data:`DRAIN_PCT_PER_S` at full intensity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import math
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from firmware_sim.faults import FaultSpec
+from firmware_sim.messages import (
+    Command,
+    FrameError,
+    GetStatus,
+    Hello,
+    Ping,
+    SetDirection,
+    SetHead,
+    SetHeat,
+    SetIntensity,
+    SetMode,
+    Stop,
+)
+from firmware_sim.wire import StatusFields, wire_for
+from massager_ctl.models import DeviceProfile, HeadSpec
+
+log = logging.getLogger(__name__)
+
+AMBIENT_C = 25.0
+HEAT_TAU_S = 90.0
+COOL_TAU_S = 240.0
+MOTOR_TAU_S = 120.0
+MOTOR_WARMING_C = 8.0
+OVERHEAT_MARGIN_C = 5.0
+RUNAWAY_MARGIN_C = 15.0
+DRAIN_PCT_PER_S = 100.0 / (3 * 3600)
+LOW_BATTERY_PCT = 15
+TICK_S = 1.0
+DEFAULT_SERIAL_NUMBER = 42
+
+Listener = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareState:
+    """What the device is doing, as a person (or a test) would see it.
+
+    ``t`` is firmware seconds since start; ``head`` the fitted or selected catalog head id;
+    ``heat`` the heat level index; ``mode``/``direction`` catalog names; ``powered`` is false once the
+    battery is empty.
+    """
+
+    t: float
+    motor: bool
+    head: str | None
+    intensity: int
+    heat: int
+    heat_name: str
+    mode: str
+    direction: str | None
+    temperature_c: float
+    battery: int | None
+    watchdog_tripped: bool
+    low_battery: bool
+    overheat: bool
+    heat_auto_off: bool
+    connected: bool
+    powered: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+class Firmware:
+    """One simulated device: a state machine, its clocks, and its own codec for the model's protocol.
+
+    Args:
+        profile: the catalog model to simulate.
+        speed: clock compression; a firmware second lasts ``1/speed`` real seconds.
+        faults: faults to inject (none by default).
+        seed: seeds the fault generator and the serial number, for reproducible runs.
+
+    Raises:
+        ValueError: ``speed`` is not positive.
+    """
+
+    def __init__(
+        self,
+        profile: DeviceProfile,
+        *,
+        speed: float = 1.0,
+        faults: FaultSpec | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self.profile = profile
+        self.speed = float(speed)
+        self.faults = faults or FaultSpec()
+        self.serial = _serial_number(profile.id, seed)
+        self._rng = random.Random(seed)
+        self._wire = wire_for(profile.protocol.family)
+        self._motorized = all(h.change == "motorized" for h in profile.heads)
+        self._head: HeadSpec | None = profile.head(profile.default_head)
+        self._intensity = 0
+        self._heat = 0
+        self._mode = 0
+        self._direction = 0
+        self._temperature = AMBIENT_C
+        start_battery = self.faults.start_battery
+        self._battery: float | None = (
+            (100.0 if start_battery is None else start_battery) if profile.battery else None
+        )
+        self._watchdog_tripped = False
+        self._heat_auto_off = False
+        self._overheat = False
+        self._runaway = False
+        self._stalled = False
+        self._link_down = False
+        self._send: Callable[[bytes], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._t0 = 0.0
+        self._last_advance = 0.0
+        self._tick_task: asyncio.Task[None] | None = None
+        self._watchdog_timer: asyncio.TimerHandle | None = None
+        self._heat_timer: asyncio.TimerHandle | None = None
+        self._outbox_timer: asyncio.TimerHandle | None = None
+        self._fault_timers: list[asyncio.TimerHandle] = []
+        self._outbox: deque[tuple[float, bytes]] = deque()
+        self._last_setting: tuple[bytes, list[tuple[bytes, float]]] | None = None
+        self._listeners: list[Callable[[FirmwareState], None]] = []
+        self._drop_callbacks: list[Listener] = []
+        self._restore_callbacks: list[Listener] = []
+        self._published: FirmwareState | None = None
+        self._closed = False
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Start the firmware's clocks on the running loop.
+
+        Raises:
+            RuntimeError: already started or closed.
+        """
+        if self._loop is not None or self._closed:
+            raise RuntimeError("the firmware was already started")
+        loop = self._loop = asyncio.get_running_loop()
+        self._t0 = self._last_advance = loop.time()
+        self._tick_task = loop.create_task(self._ticker(), name=f"firmware-{self.profile.id}")
+        f = self.faults
+        if f.drop_link_at is not None:
+            self._fault_timers.append(loop.call_at(self._at(f.drop_link_at), self._drop_link))
+        if f.stall_at is not None:
+            self._fault_timers.append(loop.call_at(self._at(f.stall_at), self._stall))
+        if f.overheat_at is not None and self.profile.heat is not None:
+            self._fault_timers.append(loop.call_at(self._at(f.overheat_at), self._start_runaway))
+        self._publish()
+
+    async def aclose(self) -> None:
+        """Stop every clock and drop the link; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for timer in (self._watchdog_timer, self._heat_timer, self._outbox_timer, *self._fault_timers):
+            if timer is not None:
+                timer.cancel()
+        self._fault_timers.clear()
+        self._outbox.clear()
+        self._send = None
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            try:
+                await self._tick_task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ----------------------------------------------------------------- link API
+
+    @property
+    def link_available(self) -> bool:
+        """False while an injected link drop keeps the device unreachable."""
+        return not self._link_down and not self._closed
+
+    def connect(self, send: Callable[[bytes], None]) -> None:
+        """A front-end's link came up; frames (mbin) or lines (mascii) go to ``send``, one per call.
+
+        A new link replaces the previous one.
+
+        Raises:
+            ConnectionRefusedError: an injected link drop is in progress, or the firmware is closed.
+        """
+        if not self.link_available:
+            raise ConnectionRefusedError("the simulated device is not reachable right now")
+        self._send = send
+        self._outbox.clear()
+        self._wire.reset()
+        self._publish()
+
+    def disconnect(self, send: Callable[[bytes], None] | None = None) -> None:
+        """The link went down. The firmware keeps running; its watchdog will trip.
+
+        Args:
+            send: the front-end's ``send``; when given, only that link is dropped (a newer one stays).
+        """
+        if send is not None and send is not self._send:
+            return
+        self._send = None
+        self._outbox.clear()
+        self._wire.reset()
+        self._publish()
+
+    def receive(self, data: bytes) -> None:
+        """Bytes from the controller: mbin one frame per call; mascii any chunk of the stream.
+
+        Raises:
+            RuntimeError: the firmware was not started.
+        """
+        if self._loop is None:
+            raise RuntimeError("start() the firmware before feeding it frames")
+        if self._closed or self._link_down:
+            return
+        for frame in self._wire.frames(data):
+            try:
+                self._handle(frame)
+            except Exception:  # a firmware bug must not take the front-end down with it
+                log.exception("firmware failed on frame %r", frame)
+
+    def on_link_drop(self, callback: Listener) -> Callable[[], None]:
+        """Be told when an injected fault drops the link; returns an unregister function."""
+        self._drop_callbacks.append(callback)
+        return lambda: _discard(self._drop_callbacks, callback)
+
+    def on_link_restore(self, callback: Listener) -> Callable[[], None]:
+        """Be told when a dropped link may come back (advertise again); returns an unregister function."""
+        self._restore_callbacks.append(callback)
+        return lambda: _discard(self._restore_callbacks, callback)
+
+    # ----------------------------------------------------------------- observation
+
+    @property
+    def state(self) -> FirmwareState:
+        """The device's state now (temperature and battery as of the last firmware tick)."""
+        heat_levels = self.profile.heat.levels if self.profile.heat else ["off"]
+        directions = self.profile.directions
+        return FirmwareState(
+            t=round(self._firmware_time(), 3),
+            motor=self._intensity > 0,
+            head=self._head.id if self._head else None,
+            intensity=self._intensity,
+            heat=self._heat,
+            heat_name=heat_levels[self._heat],
+            mode=self.profile.modes[self._mode],
+            direction=directions[self._direction] if directions else None,
+            temperature_c=round(self._temperature, 1),
+            battery=self._battery_pct(),
+            watchdog_tripped=self._watchdog_tripped,
+            low_battery=self._low_battery(),
+            overheat=self._overheat,
+            heat_auto_off=self._heat_auto_off,
+            connected=self._send is not None and not self._link_down,
+            powered=self._battery is None or self._battery > 0,
+        )
+
+    def subscribe(self, callback: Callable[[FirmwareState], None]) -> Callable[[], None]:
+        """Call ``callback`` with every state change; returns an unsubscribe function."""
+        self._listeners.append(callback)
+        return lambda: _discard(self._listeners, callback)
+
+    # ----------------------------------------------------------------- person controls
+
+    def fit_head(self, head_id: str | None) -> None:
+        """A person swaps the attachment (manual-head models); ``None`` takes it off.
+
+        Raises:
+            ValueError: the model selects its heads by command, or has no such head.
+        """
+        if self._motorized:
+            raise ValueError(f"{self.profile.id} moves its zones by command; nobody swaps them by hand")
+        head = None if head_id is None else self.profile.head(head_id)
+        if head_id is not None and (head is None or head.id != head_id):
+            raise ValueError(f"{self.profile.id} has no head {head_id!r}")
+        self._head = head
+        self._changed(notify_link=self.profile.head_detection)
+
+    def set_battery(self, pct: float) -> None:
+        """Charge or drain the battery to ``pct`` percent.
+
+        Raises:
+            ValueError: the model has no battery, or ``pct`` is outside 0–100.
+        """
+        if self._battery is None:
+            raise ValueError(f"{self.profile.id} has no battery")
+        if not 0 <= pct <= 100:
+            raise ValueError(f"battery {pct} % is outside 0-100")
+        self._battery = float(pct)
+        self._sync(force_notify=True)
+
+    # ----------------------------------------------------------------- frames in
+
+    def _handle(self, frame: bytes | None) -> None:
+        if self._stalled:
+            return
+        if frame is not None:
+            if self._chance(self.faults.drop_frame_p):
+                return
+            if self._chance(self.faults.corrupt_frame_p):
+                frame = self._corrupt(frame)
+        self._sync()
+        try:
+            seq, command = self._wire.decode(frame)
+        except FrameError as e:
+            self._transmit(self._wire.reject(e))
+            return
+        self._feed_watchdog()
+        if isinstance(command, Hello):
+            self._transmit(self._wire.identity(seq, self.profile.protocol.model_code, self.serial))
+        elif isinstance(command, Ping):
+            self._transmit(self._wire.ack(seq, command), delay_s=self.faults.ack_delay_s)
+        elif isinstance(command, GetStatus):
+            self._transmit(self._wire.status(seq, self._status_fields()))
+        else:
+            self._setting(seq, command, frame or b"")
+
+    def _setting(self, seq: int, command: Command, frame: bytes) -> None:
+        if self._wire.idempotent_retries and self._last_setting and self._last_setting[0] == frame:
+            for reply, delay_s in self._last_setting[1]:
+                self._transmit(reply, delay_s=delay_s)
+            return
+        error = self._apply(command)
+        if error is None:
+            replies = [(self._wire.ack(seq, command), self.faults.ack_delay_s), (self._status_frame(), 0.0)]
+        else:
+            replies = [(self._wire.nak(seq, command, error), self.faults.ack_delay_s)]
+        self._last_setting = (frame, replies)
+        for reply, delay_s in replies:
+            self._transmit(reply, delay_s=delay_s)
+        self._publish()
+
+    def _apply(self, command: Command) -> str | None:
+        """Carry out a setting command; the error name when refused."""
+        heat = self.profile.heat
+        match command:
+            case Stop():
+                self._intensity = 0
+                self._set_heat(0)
+            case SetIntensity(level=level):
+                if level > self.profile.intensity.max_level:
+                    return "out_of_range"
+                if level > 0 and self._battery is not None and self._battery <= 0:
+                    return "battery_empty"
+                if level > 0 and not self._motorized and self._is_refused(self._head):
+                    return "refused"
+                self._intensity = level
+            case SetHead(code=code):
+                if not self._motorized:
+                    return "not_supported"
+                head = self.profile.head_by_code(code)
+                if head is None:
+                    return "out_of_range"
+                if self._is_refused(head):
+                    return "refused"
+                self._head = head
+            case SetHeat(level=level):
+                if heat is None:
+                    return "not_supported"
+                if level >= len(heat.levels):
+                    return "out_of_range"
+                if level > 0 and self._overheat:
+                    return "refused"
+                if level > 0 and self._battery is not None and self._battery <= 0:
+                    return "battery_empty"
+                self._heat_auto_off = False
+                self._set_heat(level)
+            case SetMode(mode=mode):
+                if mode >= len(self.profile.modes):
+                    return "out_of_range"
+                self._mode = mode
+            case SetDirection(direction=direction):
+                if not self.profile.directions:
+                    return "not_supported"
+                if direction >= len(self.profile.directions):
+                    return "out_of_range"
+                self._direction = direction
+            case _:  # pragma: no cover - queries never get here
+                return "not_supported"
+        self._watchdog_tripped = False
+        return None
+
+    def _is_refused(self, head: HeadSpec | None) -> bool:
+        return head is not None and head.id == self.faults.refuse_head
+
+    def _set_heat(self, level: int) -> None:
+        assert self._loop is not None
+        if level > 0 and self._heat == 0 and self.profile.heat is not None:
+            deadline = self._loop.time() + self.profile.heat.max_on_s / self.speed
+            self._heat_timer = self._loop.call_at(deadline, self._heat_expired)
+        elif level == 0 and self._heat_timer is not None:
+            self._heat_timer.cancel()
+            self._heat_timer = None
+        self._heat = level
+
+    # ----------------------------------------------------------------- clocks
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_S / self.speed)
+            try:
+                self._tick()
+            except Exception:  # keep the clocks running whatever a tick hit
+                log.exception("firmware tick failed")
+
+    def _tick(self) -> None:
+        if self._send is not None and not self._link_down and self.faults.drop_link_p > 0:
+            chance = 1 - (1 - self.faults.drop_link_p) ** TICK_S
+            if self._rng.random() < chance:
+                self._drop_link()
+        self._sync()
+
+    def _feed_watchdog(self) -> None:
+        assert self._loop is not None
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
+        deadline = self._loop.time() + self.profile.watchdog.timeout_s / self.speed
+        self._watchdog_timer = self._loop.call_at(deadline, self._watchdog_expired)
+
+    def _watchdog_expired(self) -> None:
+        self._watchdog_timer = None
+        self._advance()
+        if self._intensity == 0 and self._heat == 0:
+            return  # armed only while something runs: an idle device has nothing to stop
+        self._intensity = 0
+        self._set_heat(0)
+        self._watchdog_tripped = True
+        self._changed(notify_link=True)
+
+    def _heat_expired(self) -> None:
+        self._heat_timer = None
+        self._advance()
+        if self._heat > 0:
+            self._heat = 0
+            self._heat_auto_off = True
+            self._changed(notify_link=True)
+
+    def _sync(self, *, force_notify: bool = False) -> None:
+        """Bring physics up to now; tell the link when a flag or setting changed by itself."""
+        before = self._status_fields()
+        self._advance()
+        after = self._status_fields()
+        protocol_change = (before.intensity, before.heat, before.low_battery, before.overheat) != (
+            after.intensity,
+            after.heat,
+            after.low_battery,
+            after.overheat,
+        )
+        self._changed(notify_link=protocol_change or force_notify, invalidate=protocol_change or force_notify)
+
+    def _advance(self) -> None:
+        """Integrate temperature and battery up to now, then apply the protections."""
+        assert self._loop is not None
+        now = self._loop.time()
+        dt = (now - self._last_advance) * self.speed
+        self._last_advance = now
+        if dt > 0:
+            target, tau = self._thermal_target()
+            self._temperature = target + (self._temperature - target) * math.exp(-dt / tau)
+            if self._battery is not None and self._intensity > 0:
+                drain = DRAIN_PCT_PER_S * self._intensity / self.profile.intensity.max_level * dt
+                self._battery = max(0.0, self._battery - drain)
+        heat = self.profile.heat
+        if heat is not None:
+            top = max(heat.target_c)
+            if self._temperature > top + OVERHEAT_MARGIN_C and not self._overheat:
+                self._overheat = True
+                self._runaway = False  # the thermal cut-out opens the heater circuit
+                self._set_heat(0)
+            elif self._overheat and self._temperature <= top:
+                self._overheat = False
+        if self._battery is not None and self._battery <= 0 and (self._intensity or self._heat):
+            self._intensity = 0
+            self._set_heat(0)
+
+    def _thermal_target(self) -> tuple[float, float]:
+        heat = self.profile.heat
+        if heat is not None and self._runaway:
+            return max(heat.target_c) + RUNAWAY_MARGIN_C, HEAT_TAU_S
+        if heat is not None:
+            if self._heat > 0:
+                target = heat.target_c[self._heat]
+                return target, HEAT_TAU_S if target >= self._temperature else COOL_TAU_S
+            return AMBIENT_C, COOL_TAU_S
+        warm = AMBIENT_C + MOTOR_WARMING_C * self._intensity / self.profile.intensity.max_level
+        return warm, MOTOR_TAU_S
+
+    # ----------------------------------------------------------------- faults
+
+    def _chance(self, p: float) -> bool:
+        return p > 0 and self._rng.random() < p
+
+    def _corrupt(self, frame: bytes) -> bytes:
+        lines = self.profile.protocol.family == "mascii"
+        # a damaged line keeps its terminator so the line framing survives, as on a noisy UART
+        span = len(frame.rstrip(b"\r\n")) if lines else len(frame)
+        if span == 0:
+            return frame
+        damaged = bytearray(frame)
+        i = self._rng.randrange(span)
+        damaged[i] ^= self._rng.randrange(1, 0x80 if lines else 0x100)
+        if damaged[i] in b"\r\n":
+            damaged[i] = ord("#")
+        return bytes(damaged)
+
+    def _drop_link(self) -> None:
+        if self._link_down or self._closed:
+            return
+        assert self._loop is not None
+        self._link_down = True
+        self._send = None
+        self._outbox.clear()
+        self._wire.reset()
+        for callback in list(self._drop_callbacks):
+            _call(callback)
+        deadline = self._loop.time() + self.faults.reconnect_after / self.speed
+        self._fault_timers.append(self._loop.call_at(deadline, self._restore_link))
+        self._publish()
+
+    def _restore_link(self) -> None:
+        self._link_down = False
+        for callback in list(self._restore_callbacks):
+            _call(callback)
+        self._publish()
+
+    def _stall(self) -> None:
+        assert self._loop is not None
+        self._stalled = True
+        deadline = self._loop.time() + self.faults.stall_s / self.speed
+        self._fault_timers.append(self._loop.call_at(deadline, self._end_stall))
+
+    def _end_stall(self) -> None:
+        self._stalled = False
+        self._advance()
+        self._changed(notify_link=True)  # waking up, the device reports where it stands
+
+    def _start_runaway(self) -> None:
+        self._advance()
+        self._runaway = True
+
+    # ----------------------------------------------------------------- frames out
+
+    def _transmit(self, frame: bytes, *, delay_s: float = 0.0) -> None:
+        if self._send is None or self._link_down or self._stalled:
+            return
+        if self._chance(self.faults.drop_frame_p):
+            return
+        if self._chance(self.faults.corrupt_frame_p):
+            frame = self._corrupt(frame)
+        assert self._loop is not None
+        delay = (self.faults.delay_frame_s + delay_s) / self.speed
+        if delay <= 0 and not self._outbox:
+            self._deliver(frame)
+            return
+        self._outbox.append((self._loop.time() + delay, frame))
+        self._schedule_outbox()
+
+    def _schedule_outbox(self) -> None:
+        if self._outbox_timer is None and self._outbox and self._loop is not None:
+            self._outbox_timer = self._loop.call_at(self._outbox[0][0], self._drain_outbox)
+
+    def _drain_outbox(self) -> None:
+        assert self._loop is not None
+        self._outbox_timer = None
+        while self._outbox and self._outbox[0][0] <= self._loop.time():
+            self._deliver(self._outbox.popleft()[1])
+        self._schedule_outbox()
+
+    def _deliver(self, frame: bytes) -> None:
+        if self._send is None:
+            return
+        try:
+            self._send(frame)
+        except Exception:  # a broken front-end is its own problem; the firmware keeps running
+            log.exception("front-end failed to send a frame")
+
+    def _changed(self, *, notify_link: bool, invalidate: bool = True) -> None:
+        """Something changed without a command: forget cached replies, report, publish."""
+        if invalidate:
+            self._last_setting = None
+        if notify_link:
+            self._transmit(self._status_frame())
+        self._publish()
+
+    def _status_frame(self) -> bytes:
+        return self._wire.status(0, self._status_fields())
+
+    def _status_fields(self) -> StatusFields:
+        head_code = 0
+        if self._head is not None and (self._motorized or self.profile.head_detection):
+            head_code = self._head.code
+        return StatusFields(
+            motor=self._intensity > 0,
+            heat_on=self._heat > 0,
+            watchdog_tripped=self._watchdog_tripped,
+            low_battery=self._low_battery(),
+            overheat=self._overheat,
+            heat_auto_off=self._heat_auto_off,
+            head=head_code,
+            intensity=self._intensity,
+            heat=self._heat,
+            mode=self._mode,
+            direction=self._direction,
+            temperature_c=self._temperature,
+            battery=self._battery_pct(),
+        )
+
+    def _publish(self) -> None:
+        state = self.state
+        previous = self._published
+        if previous is not None and dataclasses.replace(previous, t=state.t) == state:
+            return
+        self._published = state
+        for listener in list(self._listeners):
+            try:
+                listener(state)
+            except Exception:
+                log.exception("state listener failed")
+
+    # ----------------------------------------------------------------- helpers
+
+    def _at(self, firmware_s: float) -> float:
+        return self._t0 + firmware_s / self.speed
+
+    def _firmware_time(self) -> float:
+        if self._loop is None:
+            return 0.0
+        return (self._loop.time() - self._t0) * self.speed
+
+    def _battery_pct(self) -> int | None:
+        return None if self._battery is None else math.ceil(self._battery)
+
+    def _low_battery(self) -> bool:
+        pct = self._battery_pct()
+        return pct is not None and pct <= LOW_BATTERY_PCT
+
+
+def _serial_number(model_id: str, seed: int | None) -> str:
+    token = model_id.split("-")[-1].upper()[:2]
+    number = DEFAULT_SERIAL_NUMBER if seed is None else seed % 100_000
+    return f"{token}-{number:05d}"
+
+
+def _discard(items: list[Callable[..., None]], item: Callable[..., None]) -> None:
+    if item in items:
+        items.remove(item)
+
+
+def _call(callback: Listener) -> None:
+    try:
+        callback()
+    except Exception:
+        log.exception("link callback failed")
