@@ -1,0 +1,34 @@
+"""MQTT: session status, availability, Home Assistant discovery and remote commands.
+
+Topics live under ``<prefix>/<device_id>/``: ``availability`` (retained
+``online``/``offline``, also the will), ``state`` and ``session`` (retained
+JSON snapshots), ``events`` (the event stream), ``cmd`` (JSON commands) and
+``cmd/result`` (their answers). Home Assistant finds the device through one
+retained device-based discovery config on ``homeassistant/device/<id>/config``.
+"""
+
+from massager_ctl.mqtt.commands import Command, CommandError, parse_command
+from massager_ctl.mqtt.discovery import discovery_payload
+from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
+from massager_ctl.mqtt.payloads import SessionSnapshot, state_payload
+from massager_ctl.mqtt.topics import DEFAULT_PREFIX, Topics, device_id_for, device_id_from_url, make_topics
+from massager_ctl.mqtt.url import BrokerConfig, parse_broker_url
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "Availability",
+    "Backoff",
+    "BrokerConfig",
+    "Command",
+    "CommandError",
+    "MqttLink",
+    "SessionSnapshot",
+    "Topics",
+    "device_id_for",
+    "device_id_from_url",
+    "discovery_payload",
+    "make_topics",
+    "parse_broker_url",
+    "parse_command",
+    "state_payload",
+]

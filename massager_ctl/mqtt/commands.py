@@ -1,0 +1,170 @@
+"""Remote commands on ``<prefix>/<id>/cmd`` and their answers on ``.../cmd/result``.
+
+A command is a JSON object with an ``action`` and, optionally, an ``id`` that the
+answer echoes. Parsing never raises anything but :class:`CommandError`, whose
+message is one plain line meant for the person who sent the command.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+MAX_PAYLOAD_BYTES = 4096
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out; ``action`` and ``request_id`` when they were readable."""
+
+    def __init__(self, message: str, *, action: str | None = None, request_id: str | None = None) -> None:
+        super().__init__(message)
+        self.action = action
+        self.request_id = request_id
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = Field(None, max_length=64, description="Echoed in the answer, to match it up.")
+
+
+class Start(_Command):
+    action: Literal["start"]
+    routine: str | None = Field(None, min_length=1, max_length=200, description="Default: the selected one.")
+
+
+class Pause(_Command):
+    action: Literal["pause"]
+
+
+class Resume(_Command):
+    action: Literal["resume"]
+
+
+class Skip(_Command):
+    action: Literal["skip"]
+
+
+class Stop(_Command):
+    action: Literal["stop"]
+
+
+class Confirm(_Command):
+    action: Literal["confirm"]
+
+
+class Extend(_Command):
+    action: Literal["extend"]
+    seconds: float = Field(gt=0, le=1800)
+
+
+class Intensity(_Command):
+    """Either an absolute ``level`` or a ``delta`` from the current level."""
+
+    action: Literal["intensity"]
+    level: int | None = Field(None, ge=0, le=100, strict=True)
+    delta: int | None = Field(None, ge=-100, le=100, strict=True)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Intensity:
+        if (self.level is None) == (self.delta is None):
+            raise ValueError("give exactly one of 'level' or 'delta'")
+        if self.delta == 0:
+            raise ValueError("'delta' must not be 0")
+        return self
+
+
+class Select(_Command):
+    """Choose the routine a later ``start`` without ``routine`` runs (Home Assistant's select)."""
+
+    action: Literal["select"]
+    routine: str = Field(min_length=1, max_length=200)
+
+
+class Head(_Command):
+    action: Literal["head"]
+    head: str = Field(min_length=1, max_length=64)
+
+
+class Heat(_Command):
+    action: Literal["heat"]
+    on: bool = Field(strict=True)
+
+
+Command = Annotated[
+    Start | Pause | Resume | Skip | Stop | Confirm | Extend | Intensity | Select | Head | Heat,
+    Field(discriminator="action"),
+]
+ACTIONS = (
+    "start",
+    "pause",
+    "resume",
+    "skip",
+    "stop",
+    "confirm",
+    "extend",
+    "intensity",
+    "select",
+    "head",
+    "heat",
+)
+_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+def parse_command(payload: bytes) -> Command:
+    """Decode and validate one command.
+
+    Raises:
+        CommandError: not JSON, not an object, an unknown action or a bad field.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise CommandError(f"command is {len(payload)} bytes; the limit is {MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise CommandError(f"command is not valid JSON: {_short(str(e))}") from e
+    if not isinstance(data, dict):
+        raise CommandError(f"command must be a JSON object with an 'action', not {type(data).__name__}")
+    raw_id = data.get("id")
+    request_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 64 else None
+    action = data.get("action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        shown = _short(repr(action)) if action is not None else "none"
+        raise CommandError(
+            f"unknown action {shown}; expected one of {', '.join(ACTIONS)}", request_id=request_id
+        )
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as e:
+        raise CommandError(_describe(e), action=action, request_id=request_id) from e
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False, include_input=False):
+        # Drop the discriminator tag pydantic puts first in the location.
+        loc = [str(p) for p in item["loc"][1:]]
+        where = ".".join(loc) or "command"
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return _short("; ".join(parts), 300)
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def result_payload(
+    *,
+    ok: bool,
+    action: str | None,
+    request_id: str | None,
+    message: str,
+) -> dict[str, Any]:
+    """The JSON object published on ``cmd/result``."""
+    body: dict[str, Any] = {"ok": ok, "action": action, "id": request_id}
+    body["message" if ok else "error"] = message
+    return body

@@ -1,0 +1,39 @@
+"""Fixtures: a real mosquitto per test (anonymous, or with a password file)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The helpers live beside this file; with --import-mode=importlib the folder is not on sys.path.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from mqtt_support import PASSWORD, USER, Broker, free_port, write_password_file
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(dir=tmp_path / "broker", port=free_port())
+    b.dir.mkdir()
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def auth_broker(tmp_path: Path) -> Iterator[Broker]:
+    folder = tmp_path / "auth-broker"
+    folder.mkdir()
+    password_file = folder / "passwd"
+    write_password_file(password_file, USER, PASSWORD)
+    b = Broker(dir=folder, port=free_port(), password_file=password_file)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()

@@ -1,0 +1,188 @@
+"""Test support: a real mosquitto on a free loopback port, and independent subscribers to watch it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
+USER = "massager"
+PASSWORD = "s3cret-Pa55word"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def hash_password(password: str, *, salt: bytes | None = None, iterations: int = 101) -> str:
+    """A mosquitto 2.x password-file hash (``$7$``: PBKDF2-HMAC-SHA512)."""
+    salt = salt if salt is not None else secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def write_password_file(path: Path, user: str, password: str, *, tool: bool = True) -> None:
+    """With ``mosquitto_passwd`` when it is installed (and ``tool``), else hashed here."""
+    passwd = shutil.which("mosquitto_passwd") or (
+        "/usr/bin/mosquitto_passwd" if Path("/usr/bin/mosquitto_passwd").exists() else None
+    )
+    if tool and passwd:
+        subprocess.run([passwd, "-b", "-c", str(path), user, password], check=True, capture_output=True)
+    else:
+        path.write_text(f"{user}:{hash_password(password)}\n")
+    path.chmod(0o600)
+
+
+@dataclass
+class Broker:
+    """One mosquitto process; ``restart`` keeps the port (retained messages do not survive it)."""
+
+    dir: Path
+    port: int
+    password_file: Path | None = None
+    host: str = "127.0.0.1"
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def url_for(self, user: str, password: str) -> str:
+        return f"mqtt://{user}:{password}@{self.host}:{self.port}"
+
+    @property
+    def log(self) -> str:
+        path = self.dir / "mosquitto.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def start(self) -> None:
+        conf = self.dir / "mosquitto.conf"
+        lines = [
+            f"listener {self.port} {self.host}",
+            "persistence false",
+            f"user {getpass.getuser()}",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+        ]
+        if self.password_file is not None:
+            lines += ["allow_anonymous false", f"password_file {self.password_file}"]
+        else:
+            lines.append("allow_anonymous true")
+        conf.write_text("\n".join(lines) + "\n")
+        log = (self.dir / "mosquitto.log").open("ab")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log)
+        log.close()
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}:\n{self.log}")
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not accept connections on {self.port}:\n{self.log}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+class Watcher:
+    """An independent aiomqtt subscriber that records everything it receives."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self.client = client
+        self.messages: list[tuple[str, bytes, bool, float]] = []
+        self._changed = asyncio.Event()
+
+    async def run(self) -> None:
+        async for message in self.client.messages:
+            payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+            self.messages.append((str(message.topic), payload, bool(message.retain), time.perf_counter()))
+            self._changed.set()
+
+    def on(self, topic: str) -> list[bytes]:
+        return [payload for t, payload, _, _ in self.messages if t == topic]
+
+    def last_json(self, topic: str) -> Any:
+        found = self.on(topic)
+        assert found, f"nothing received on {topic}; got topics {sorted({t for t, *_ in self.messages})}"
+        return json.loads(found[-1])
+
+    async def wait_for(self, topic: str, predicate: Any = None, *, within_s: float = 10.0) -> bytes:
+        """The first payload on ``topic`` (from the start of recording) that satisfies ``predicate``."""
+        async with asyncio.timeout(within_s):
+            seen = 0
+            while True:
+                found = self.on(topic)
+                for payload in found[seen:]:
+                    if predicate is None or predicate(payload):
+                        return payload
+                seen = len(found)
+                self._changed.clear()
+                await self._changed.wait()
+
+
+@contextlib.asynccontextmanager
+async def watch(broker: Broker, *topics: str) -> AsyncIterator[Watcher]:
+    async with aiomqtt.Client(
+        broker.host, broker.port, identifier=f"watcher-{secrets.token_hex(4)}"
+    ) as client:
+        for topic in topics or ("#",):
+            await client.subscribe(topic, qos=1)
+        watcher = Watcher(client)
+        task = asyncio.create_task(watcher.run(), name="watcher")
+        try:
+            yield watcher
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await task
+
+
+async def retained(broker: Broker, topic_filter: str, *, settle_s: float = 0.3) -> dict[str, bytes]:
+    """What a newcomer sees: the retained messages under ``topic_filter``."""
+    found: dict[str, bytes] = {}
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"late-{secrets.token_hex(4)}") as client:
+        await client.subscribe(topic_filter, qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(settle_s):
+                async for message in client.messages:
+                    if message.retain:
+                        payload = message.payload
+                        found[str(message.topic)] = (
+                            payload if isinstance(payload, bytes) else str(payload).encode()
+                        )
+    return found

@@ -1,0 +1,116 @@
+"""Command parsing: every bad payload gets one clear line, good ones become typed commands."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from massager_ctl.mqtt.commands import (
+    ACTIONS,
+    CommandError,
+    Extend,
+    Intensity,
+    Start,
+    parse_command,
+    result_payload,
+)
+
+
+def test_start_with_and_without_routine() -> None:
+    assert parse_command(b'{"action": "start", "routine": "desk-break"}') == Start(
+        action="start", routine="desk-break"
+    )
+    assert parse_command(b'{"action": "start", "id": "r1"}') == Start(action="start", id="r1")
+
+
+def test_extend_and_intensity() -> None:
+    assert parse_command(b'{"action": "extend", "seconds": 30}') == Extend(action="extend", seconds=30)
+    assert parse_command(b'{"action": "intensity", "level": 3}').level == 3  # type: ignore[union-attr]
+    nudge = parse_command(b'{"action": "intensity", "delta": -1}')
+    assert isinstance(nudge, Intensity)
+    assert nudge.delta == -1
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"", "not valid JSON"),
+        (b"{", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'"start"', "must be a JSON object"),
+        (b"{}", "unknown action none"),
+        (b'{"action": "explode"}', "unknown action 'explode'; expected one of start, pause"),
+        (b'{"action": 7}', "unknown action 7"),
+        (b'{"action": "extend"}', "seconds: Field required"),
+        (b'{"action": "extend", "seconds": 0}', "seconds: Input should be greater than 0"),
+        (b'{"action": "extend", "seconds": 99999}', "seconds: Input should be less than or equal to 1800"),
+        (b'{"action": "intensity", "level": 101}', "level: Input should be less than or equal to 100"),
+        (b'{"action": "intensity", "level": "3"}', "level: Input should be a valid integer"),
+        (b'{"action": "intensity", "level": 2, "delta": 1}', "exactly one of 'level' or 'delta'"),
+        (b'{"action": "intensity", "delta": 0}', "'delta' must not be 0"),
+        (b'{"action": "pause", "force": true}', "force: Extra inputs are not permitted"),
+        (b'{"action": "heat", "on": "yes"}', "on: Input should be a valid boolean"),
+        (b"[" * 5000, "the limit is 4096"),
+    ],
+)
+def test_bad_commands_are_explained(payload: bytes, message: str) -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command(payload)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_the_id_is_kept_for_the_answer_even_when_invalid() -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command(b'{"action": "extend", "seconds": -5, "id": "abc"}')
+    assert (info.value.action, info.value.request_id) == ("extend", "abc")
+
+
+def test_result_payload_shapes() -> None:
+    assert result_payload(ok=True, action="pause", request_id="x", message="paused") == {
+        "ok": True,
+        "action": "pause",
+        "id": "x",
+        "message": "paused",
+    }
+    assert result_payload(ok=False, action=None, request_id=None, message="bad")["error"] == "bad"
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise_anything_else(payload: bytes) -> None:
+    message = None
+    try:
+        command = parse_command(payload)
+    except CommandError as e:
+        message = str(e)
+    else:
+        assert command.action in ACTIONS
+    assert message is None or (message and "\n" not in message)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(["action", "seconds", "level", "delta", "routine", "on", "id", "head"]),
+        st.one_of(
+            st.none(),
+            st.integers(),
+            st.floats(allow_nan=True),
+            st.text(max_size=8),
+            st.sampled_from(ACTIONS),
+            st.booleans(),
+        ),
+    )
+)
+def test_arbitrary_objects_never_raise_anything_else(data: dict[str, object]) -> None:
+    message = ""
+    try:
+        parse_command(json.dumps(data).encode())
+    except CommandError as e:
+        message = str(e)
+    assert "\n" not in message
