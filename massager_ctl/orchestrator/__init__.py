@@ -1,0 +1,19 @@
+"""The routine orchestrator: pre-flight, the session engine, its controls and the dry run."""
+
+from massager_ctl.orchestrator.controls import ControlError, ReconnectPolicy, SessionResult, SessionState
+from massager_ctl.orchestrator.plan import Plan, ResolvedStep, preflight, resolve
+from massager_ctl.orchestrator.session import Connector, Session, SessionSnapshot
+
+__all__ = [
+    "Connector",
+    "ControlError",
+    "Plan",
+    "ReconnectPolicy",
+    "ResolvedStep",
+    "Session",
+    "SessionResult",
+    "SessionSnapshot",
+    "SessionState",
+    "preflight",
+    "resolve",
+]

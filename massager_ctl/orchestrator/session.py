@@ -1,0 +1,924 @@
+"""The session engine: one routine on one device, on the event loop's clock.
+
+Timing uses absolute deadlines: a step that runs its course ends at
+``t0 + planned cumulative time (+ shifts)``, and the next one starts at that
+deadline, not when the loop got round to it. Pauses, waits for the person and
+link outages shift the remaining plan by their length. Every path out of
+:meth:`Session.run` drives the device to motor off and heat off, confirmed.
+
+Controls (:meth:`Session.pause`, ``resume``, ``skip``, ``stop``, ``extend``,
+``nudge``, ``set_intensity``, ``confirm``) may be called from any task on the
+loop; they check the current state, raise :class:`ControlError` when they do
+not apply, and otherwise queue a signal that the engine handles at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from massager_ctl.drivers.base import DeviceState, Driver
+from massager_ctl.errors import CommandTimeoutError, LinkLostError, MassagerError
+from massager_ctl.events import (
+    BaseEvent,
+    Confirmed,
+    DeviceStateEvent,
+    EventBus,
+    IntensityNudged,
+    Notice,
+    Paused,
+    Progress,
+    Reconnected,
+    Resumed,
+    SessionFinished,
+    SessionStarted,
+    SessionStatus,
+    StepExtended,
+    StepFinished,
+    StepStarted,
+    Suspended,
+    WaitingForConfirm,
+)
+from massager_ctl.orchestrator.controls import ControlError, ReconnectPolicy, SessionResult, SessionState
+from massager_ctl.orchestrator.heat import HeatBudget
+from massager_ctl.orchestrator.plan import DEFAULT_RAMP_S_PER_LEVEL, Plan, ResolvedStep
+from massager_ctl.orchestrator.safety import drive_safe, shielded
+
+#: Opens a new link to the session's device and returns the opened driver.
+Connector = Callable[[], Awaitable[Driver]]
+
+#: Clock tolerance: loop-clock round-off must not make a deadline look unmet.
+EPS = 1e-6
+_HELD = {SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM, SessionState.SUSPENDED}
+_LINK_ERRORS = (LinkLostError, CommandTimeoutError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Signal:
+    kind: Literal[
+        "pause", "resume", "skip", "stop", "extend", "intensity", "confirm", "link_lost", "head_seen"
+    ]
+    value: Any = None
+
+
+class _LinkDown(Exception):
+    """The link failed under a command; the engine suspends and reconnects."""
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class _Abort(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class SessionSnapshot(BaseModel):
+    """Where a session stands, for a status display or a retained MQTT message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    routine_id: str
+    routine_title: str
+    device: str
+    model: str
+    state: str
+    index: int
+    steps: int
+    step_title: str | None
+    prompt: str | None
+    waiting_for: Literal["confirm", "head_change"] | None
+    head_to_fit: str | None
+    step_elapsed_s: float
+    step_remaining_s: float
+    session_elapsed_s: float
+    session_remaining_s: float
+    intensity_offset: int
+    status: SessionStatus | None
+    reason: str | None
+
+
+class Session:
+    """Runs one resolved :class:`Plan` on one device.
+
+    Args:
+        plan: the routine resolved for the device's model (see :func:`preflight`).
+        connect: opens a link to the device; called again to reconnect after a drop.
+        device_url: shown in events and the journal.
+        bus: where events go; the session never closes it.
+        auto_confirm: confirm every wait for the person at once (``--yes``).
+        speed: the session clock runs this many times faster than the loop clock
+            (for a simulator whose firmware clocks run at the same speed).
+        reconnect: how often and how patiently to reconnect after a drop.
+        progress_every_s: session seconds between ``progress`` events.
+        close_device: close the driver when the session ends.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        connect: Connector,
+        device_url: str,
+        bus: EventBus | None = None,
+        auto_confirm: bool = False,
+        speed: float = 1.0,
+        reconnect: ReconnectPolicy | None = None,
+        progress_every_s: float = 1.0,
+        close_device: bool = True,
+        session_id: str | None = None,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be more than 0")
+        self.id = session_id or uuid.uuid4().hex[:12]
+        self.plan = plan
+        self.bus = bus if bus is not None else EventBus()
+        self.device_url = device_url
+        self.auto_confirm = auto_confirm
+        self.speed = speed
+        self._connect = connect
+        self._reconnect = reconnect or ReconnectPolicy()
+        self._progress_every_s = progress_every_s
+        self._close_device = close_device
+
+        self._state = SessionState.IDLE
+        self._driver: Driver | None = None
+        self._generation = 0
+        self._watcher: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._signals: collections.deque[_Signal] = collections.deque()
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_t0 = 0.0
+        self._finishing = False
+
+        self._step: ResolvedStep | None = None
+        self._step_duration = 0.0
+        self._deadline = 0.0
+        self._remaining = 0.0
+        self._next_start = 0.0
+        self._done_s = 0.0
+        self._extended_s = 0.0
+        self._offset = 0
+        self._level: int | None = None
+        self._heat_level = 0
+        self._heat_blocked = False
+        self._ramp_target: int | None = None
+        self._ramp_every = DEFAULT_RAMP_S_PER_LEVEL
+        self._ramp_next = 0.0
+        self._waiting: tuple[Literal["confirm", "head_change"], str | None] | None = None
+        self._held_s = 0.0
+        self._held_since: float | None = None
+        self._result: SessionResult | None = None
+        heat = plan.profile.heat
+        self._heat = HeatBudget(
+            contiguous_s=float(heat.max_on_s) if heat else 0.0, total_s=plan.heat_budget_s
+        )
+
+    # ------------------------------------------------------------------ public view
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    @property
+    def result(self) -> SessionResult | None:
+        """How the session ended, once it has."""
+        return self._result
+
+    @property
+    def driver(self) -> Driver | None:
+        """The driver of the current link (``None`` while disconnected)."""
+        return self._driver
+
+    def snapshot(self) -> SessionSnapshot:
+        """Where the session stands now."""
+        step = self._step
+        step_elapsed = self._step_elapsed()
+        return SessionSnapshot(
+            session_id=self.id,
+            routine_id=self.plan.routine.id,
+            routine_title=self.plan.routine.title,
+            device=self.device_url,
+            model=self.plan.profile.id,
+            state=self._state.value,
+            index=step.index if step else 0,
+            steps=len(self.plan.steps),
+            step_title=step.title if step else None,
+            prompt=step.prompt if step else None,
+            waiting_for=self._waiting[0] if self._waiting else None,
+            head_to_fit=self._waiting[1] if self._waiting else None,
+            step_elapsed_s=round(step_elapsed, 3),
+            step_remaining_s=round(max(0.0, self._step_duration - step_elapsed), 3),
+            session_elapsed_s=round(self._done_s + step_elapsed, 3),
+            session_remaining_s=round(max(0.0, self._session_duration() - self._done_s - step_elapsed), 3),
+            intensity_offset=self._offset,
+            status=self._result.status if self._result else None,
+            reason=self._result.reason if self._result else None,
+        )
+
+    # ------------------------------------------------------------------ controls
+
+    def pause(self) -> None:
+        """Hold the motor and heat and keep the step's remaining time.
+
+        Raises:
+            ControlError: the session is not running.
+        """
+        self._require({SessionState.RUNNING}, "pause")
+        self._signal(_Signal("pause"))
+
+    def resume(self) -> None:
+        """Continue a paused step with the time it had left.
+
+        Raises:
+            ControlError: the session is not paused.
+        """
+        self._require({SessionState.PAUSED}, "resume")
+        self._signal(_Signal("resume"))
+
+    def skip(self) -> None:
+        """End the current step now and start the next one.
+
+        Raises:
+            ControlError: no step is under way.
+        """
+        self._require({SessionState.RUNNING, SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM}, "skip")
+        self._signal(_Signal("skip"))
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        """End the session; the device is made safe. Safe to call twice.
+
+        Raises:
+            ControlError: the session has already finished.
+        """
+        if self._state.finished:
+            raise ControlError(f"cannot stop: the session has already {self._state.value}")
+        self._signal(_Signal("stop", reason))
+
+    def confirm(self) -> None:
+        """Tell the session the person is ready (head fitted, in position).
+
+        Raises:
+            ControlError: the session is not waiting for the person.
+        """
+        self._require({SessionState.WAITING_FOR_CONFIRM}, "confirm")
+        self._signal(_Signal("confirm"))
+
+    def extend(self, seconds: float = 30.0) -> None:
+        """Give the current step more time.
+
+        Raises:
+            ControlError: no step is timing, or ``seconds`` is not positive.
+        """
+        self._require({SessionState.RUNNING, SessionState.PAUSED}, "extend")
+        if not seconds > 0:
+            raise ControlError("extend needs a positive number of seconds")
+        self._signal(_Signal("extend", float(seconds)))
+
+    def nudge(self, delta: int) -> int:
+        """Raise or lower the intensity by ``delta`` levels, within the user's cap.
+
+        The offset stays for the rest of the session (a step that plans its
+        motor off stays off).
+
+        Returns:
+            The new target level.
+
+        Raises:
+            ControlError: the motor is off in this step, or the level is already at its limit.
+        """
+        current = self._require_motor_step("change the intensity")
+        return self.set_intensity(current + delta)
+
+    def set_intensity(self, level: int) -> int:
+        """Set the current step's intensity to ``level`` (1 … the user's cap), from now on.
+
+        Returns:
+            The new target level.
+
+        Raises:
+            ControlError: the motor is off in this step, or ``level`` is outside 1 … cap.
+        """
+        current = self._require_motor_step("change the intensity")
+        top = self.plan.max_level
+        if level > top:
+            raise ControlError(
+                f"level {level} is above your cap (level {top} of {self.plan.profile.intensity.max_level})"
+            )
+        if level < 1:
+            raise ControlError("the lowest level is 1; pause or stop to turn the motor off")
+        if level == current:
+            raise ControlError(f"the intensity is already level {level}")
+        self._signal(_Signal("intensity", level))
+        return level
+
+    def _require(self, states: set[SessionState], action: str) -> None:
+        if self._state not in states:
+            raise ControlError(f"cannot {action}: the session is {self._state.value.replace('_', ' ')}")
+
+    def _require_motor_step(self, action: str) -> int:
+        self._require({SessionState.RUNNING, SessionState.PAUSED}, action)
+        target = self._target_level(self._step) if self._step else None
+        if not target:
+            raise ControlError(f"cannot {action}: the motor is off in this step")
+        return target
+
+    def _signal(self, signal: _Signal) -> None:
+        self._signals.append(signal)
+        self._wake.set()
+
+    # ------------------------------------------------------------------ clock
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return (self._loop.time() - self._loop_t0) * self.speed
+
+    def _loop_at(self, t: float) -> float:
+        return self._loop_t0 + t / self.speed
+
+    async def _wait(self, until: float | None) -> _Signal | None:
+        """The next signal, or ``None`` once the session clock reaches ``until``."""
+        while not self._signals:
+            self._wake.clear()
+            if until is None:
+                await self._wake.wait()
+                continue
+            try:
+                async with asyncio.timeout_at(self._loop_at(until)):
+                    await self._wake.wait()
+            except TimeoutError:
+                return None
+        return self._signals.popleft()
+
+    def _set_state(self, state: SessionState) -> None:
+        if self._loop is not None:
+            now = self._now()
+            if state in _HELD and self._held_since is None:
+                self._held_since = now
+            elif state not in _HELD and self._held_since is not None:
+                self._held_s += now - self._held_since
+                self._held_since = None
+        self._state = state
+        if self._loop is not None and self._step is not None:
+            self._emit_progress()
+
+    def _active_s(self) -> float:
+        now = self._now()
+        held = self._held_s + (now - self._held_since if self._held_since is not None else 0.0)
+        return max(0.0, now - held)
+
+    def _step_elapsed(self) -> float:
+        if self._step is None or self._loop is None:
+            return 0.0
+        if self._state is SessionState.RUNNING:
+            return max(0.0, self._step_duration - (self._deadline - self._now()))
+        if self._state in (SessionState.PAUSED, SessionState.SUSPENDED) and self._remaining:
+            return max(0.0, self._step_duration - self._remaining)
+        return 0.0
+
+    def _session_duration(self) -> float:
+        return self.plan.duration_s + self._extended_s
+
+    # ------------------------------------------------------------------ events
+
+    def _emit(self, cls: type[BaseEvent], **fields: Any) -> None:
+        t = round(self._now(), 6) if self._loop is not None else 0.0
+        self.bus.publish(cls(session_id=self.id, session_t=t, **fields))
+
+    def _emit_progress(self) -> None:
+        step = self._step
+        elapsed = self._step_elapsed()
+        self._emit(
+            Progress,
+            state=self._state.value,
+            index=step.index if step else 0,
+            steps=len(self.plan.steps),
+            step_elapsed_s=round(elapsed, 3),
+            step_duration_s=round(self._step_duration, 3),
+            session_elapsed_s=round(self._done_s + elapsed, 3),
+            session_duration_s=round(self._session_duration(), 3),
+        )
+
+    def _emit_device(self, state: DeviceState) -> None:
+        flags = [
+            name
+            for name in ("watchdog_tripped", "low_battery", "overheat", "heat_auto_off")
+            if getattr(state, name)
+        ]
+        self._emit(
+            DeviceStateEvent,
+            connected=state.connected,
+            motor=state.motor,
+            head=state.head,
+            intensity=state.intensity,
+            heat=self.plan.heat_name(state.heat),
+            battery=state.battery,
+            temperature_c=state.temperature_c,
+            flags=flags,
+        )
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> SessionResult:
+        """Run the routine to its end, a stop, an abort or a failure; the device ends safe.
+
+        Returns:
+            How the session ended.
+
+        Raises:
+            asyncio.CancelledError: the task was cancelled (after the device was made safe).
+            RuntimeError: the session was already run.
+        """
+        if self._loop is not None:
+            raise RuntimeError("a session runs once")
+        self._loop = asyncio.get_running_loop()
+        self._loop_t0 = self._loop.time()
+        status: SessionStatus = "failed"
+        reason = "internal error"
+        try:
+            self._set_state(SessionState.PREPARING)
+            await self._prepare()
+            for step in self.plan.steps:
+                await self._run_step(step)
+            status, reason = "completed", "the routine ran to its end"
+        except asyncio.CancelledError as e:
+            status, reason = "stopped", (str(e.args[0]) if e.args and e.args[0] else "cancelled")
+            raise
+        except _Stop as e:
+            status, reason = "stopped", e.reason
+        except _Abort as e:
+            status, reason = "aborted", e.reason
+        except _LinkDown as e:
+            status, reason = "aborted", f"link lost while preparing: {e}"
+        except MassagerError as e:
+            status, reason = "failed", str(e)
+        except Exception as e:
+            status, reason = "failed", f"unexpected error: {e!r}"
+            raise
+        finally:
+            _, cancelled = await shielded(self._finish(status, reason))
+            if cancelled:
+                raise asyncio.CancelledError()  # a cancel that came during cleanup
+        assert self._result is not None
+        return self._result
+
+    async def _prepare(self) -> None:
+        driver = await self._connect()
+        self._install(driver)
+        if driver.profile.id != self.plan.profile.id:
+            raise MassagerError(
+                f"the device is a {driver.profile.id}, but the routine was planned for {self.plan.profile.id}"
+            )
+        # Start from a known state: whatever the device was doing before is not part of this session.
+        if await drive_safe(driver) is None:
+            raise MassagerError("the device did not confirm motor and heat off before the session")
+        self._level, self._heat_level = 0, 0
+        self._loop_t0 = self._loop.time() if self._loop else 0.0
+        self._emit(
+            SessionStarted,
+            routine_id=self.plan.routine.id,
+            routine_title=self.plan.routine.title,
+            device=self.device_url,
+            model=self.plan.profile.id,
+            steps=len(self.plan.steps),
+            planned_duration_s=self.plan.duration_s,
+        )
+        self._emit_device(driver.state)
+        self._ticker = asyncio.create_task(self._tick_progress(), name=f"session-{self.id}-progress")
+        if any(s.kind == "stop" for s in self._signals):
+            raise _Stop(next(s.value for s in self._signals if s.kind == "stop"))
+
+    def _install(self, driver: Driver) -> None:
+        self._driver = driver
+        self._generation += 1
+        driver.keepalive = True
+        self._watcher = asyncio.create_task(
+            self._watch(driver, self._generation), name=f"session-{self.id}-device"
+        )
+
+    async def _tick_progress(self) -> None:
+        every = self._progress_every_s / self.speed
+        while True:
+            await asyncio.sleep(every)
+            if self._step is not None:
+                self._emit_progress()
+
+    async def _watch(self, driver: Driver, generation: int) -> None:
+        reason = "the device's status stream ended"
+        try:
+            async for state in driver.states():
+                self._emit_device(state)
+                if not state.connected:
+                    reason = "the device disconnected"
+                    break
+                if (
+                    self._waiting is not None
+                    and self._waiting[1] is not None
+                    and state.head == self._waiting[1]
+                ):
+                    self._signal(_Signal("head_seen"))
+        except MassagerError as e:
+            reason = f"the link failed: {e}"
+        if not self._finishing and generation == self._generation:
+            self._signal(_Signal("link_lost", (generation, reason)))
+
+    # ------------------------------------------------------------------ steps
+
+    def _target_level(self, step: ResolvedStep) -> int | None:
+        if step.level is None or step.level == 0:
+            return step.level
+        return max(1, min(self.plan.max_level, step.level + self._offset))
+
+    async def _run_step(self, step: ResolvedStep) -> None:
+        self._step = step
+        self._step_duration = step.duration_s
+        self._remaining = 0.0
+        self._heat_blocked = False
+        head = step.head.id if step.head else None
+        self._emit(
+            StepStarted,
+            index=step.index,
+            title=step.title,
+            planned_start_s=step.planned_start_s,
+            duration_s=step.duration_s,
+            head=head,
+            intensity=self._target_level(step),
+            heat=self.plan.heat_name(step.heat),
+            prompt=step.prompt,
+            tool=step.tool,
+            area=step.area,
+            side=step.side,
+        )
+        try:
+            outcome: Literal["completed", "skipped"] = "skipped"
+            if await self._wait_for_person(step):
+                outcome = await self._timed(step)
+        except _Stop:
+            self._finish_step(step, "stopped")
+            raise
+        self._finish_step(step, outcome)
+
+    def _finish_step(self, step: ResolvedStep, outcome: Literal["completed", "skipped", "stopped"]) -> None:
+        self._done_s += self._step_duration
+        self._emit(StepFinished, index=step.index, title=step.title, outcome=outcome)
+
+    async def _wait_for_person(self, step: ResolvedStep) -> bool:
+        """Hold the motor and wait for a confirm when the step needs one; False when skipped."""
+        device_head = self._driver.state.head if self._driver else None
+        head_change = step.head is not None and step.head.change == "manual" and device_head != step.head.id
+        if not (head_change or step.confirm):
+            return True
+        reason: Literal["confirm", "head_change"] = "head_change" if head_change else "confirm"
+        fit = step.head.id if head_change and step.head else None
+        text = step.prompt or ""
+        if head_change and step.head is not None:
+            fit_text = (
+                f"Fit the {step.head.name} head ({step.head.use})"
+                if step.head.use
+                else f"Fit the {step.head.name} head"
+            )
+            text = f"{fit_text}, then confirm." + (f" Next: {step.prompt}" if step.prompt else "")
+        self._waiting = (reason, fit)
+        self._set_state(SessionState.WAITING_FOR_CONFIRM)
+        self._emit(WaitingForConfirm, index=step.index, reason=reason, head=fit, prompt=text or step.title)
+        held = False
+        by: Literal["user", "auto", "device"] | None = "auto" if self.auto_confirm else None
+        try:
+            while True:
+                try:
+                    if not held:
+                        if self._level != 0 or (self._driver is not None and self._driver.state.intensity):
+                            await self._set_level(0)
+                        held = True
+                    if by is not None:
+                        break
+                    if fit is not None and self._driver is not None and self._driver.state.head == fit:
+                        by = "device"
+                        break
+                    signal = await self._wait(None)
+                    if signal is None:
+                        continue
+                    if signal.kind == "confirm":
+                        by = "user"
+                    elif signal.kind == "skip":
+                        self._next_start = self._now()
+                        return False
+                    elif signal.kind == "stop":
+                        raise _Stop(signal.value)
+                    elif signal.kind == "link_lost" and signal.value[0] == self._generation:
+                        raise _LinkDown(signal.value[1])
+                except _LinkDown as e:
+                    await self._recover(str(e))
+                    held = False
+        finally:
+            self._waiting = None
+        self._emit(Confirmed, index=step.index, by=by)
+        self._next_start = self._now()
+        return True
+
+    async def _timed(self, step: ResolvedStep) -> Literal["completed", "skipped"]:
+        self._deadline = self._next_start + step.duration_s
+        self._set_state(SessionState.RUNNING)
+        apply = True
+        cap_s = self.plan.caps.max_session_minutes * 60
+        while True:
+            try:
+                now = self._now()
+                if apply:
+                    apply = False
+                    if self._state is SessionState.PAUSED:
+                        await self._hold()
+                    else:
+                        await self._apply(step)
+                    continue
+                if self._state is SessionState.PAUSED:
+                    signal = await self._wait(None)
+                else:
+                    if self._active_s() >= cap_s - EPS:
+                        raise _Stop(f"reached your session cap of {self.plan.caps.max_session_minutes:g} min")
+                    if self._ramp_target is not None and now >= self._ramp_next - EPS:
+                        await self._ramp_tick()
+                        continue
+                    cutoff = self._heat.cutoff_at(now)
+                    if cutoff is not None and now >= cutoff - EPS:
+                        await self._heat_cut()
+                        continue
+                    if now >= self._deadline - EPS:
+                        self._next_start = self._deadline
+                        return "completed"
+                    wake = [self._deadline, now + cap_s - self._active_s()]
+                    if self._ramp_target is not None:
+                        wake.append(self._ramp_next)
+                    if cutoff is not None:
+                        wake.append(cutoff)
+                    signal = await self._wait(min(wake))
+                if signal is None:
+                    continue
+                outcome = await self._handle(signal)
+                if outcome == "skipped":
+                    self._next_start = self._now()
+                    return "skipped"
+                if outcome == "apply":
+                    apply = True
+            except _LinkDown as e:
+                await self._recover(str(e))
+                apply = True
+
+    async def _handle(self, signal: _Signal) -> Literal["skipped", "apply"] | None:
+        now = self._now()
+        paused = self._state is SessionState.PAUSED
+        match signal.kind:
+            case "stop":
+                raise _Stop(signal.value)
+            case "skip":
+                return "skipped"
+            case "pause" if not paused:
+                self._remaining = max(0.0, self._deadline - now)
+                self._set_state(SessionState.PAUSED)
+                self._emit(Paused, index=self._index(), remaining_s=round(self._remaining, 6))
+                return "apply"
+            case "resume" if paused:
+                self._deadline = now + self._remaining
+                self._set_state(SessionState.RUNNING)
+                self._emit(Resumed, index=self._index(), remaining_s=round(self._remaining, 6))
+                return "apply"
+            case "extend":
+                seconds = float(signal.value)
+                self._extended_s += seconds
+                self._step_duration += seconds
+                if paused:
+                    self._remaining += seconds
+                else:
+                    self._deadline += seconds
+                remaining = self._remaining if paused else self._deadline - now
+                self._emit(StepExtended, index=self._index(), by_s=seconds, remaining_s=round(remaining, 6))
+            case "intensity" if self._step is not None and self._step.level:
+                self._offset = int(signal.value) - self._step.level
+                level = self._target_level(self._step) or 0
+                self._emit(IntensityNudged, index=self._index(), offset=self._offset, level=level)
+                if not paused:
+                    self._start_ramp(level, None)
+            case "link_lost" if signal.value[0] == self._generation:
+                raise _LinkDown(signal.value[1])
+        return None
+
+    def _index(self) -> int:
+        return self._step.index if self._step else 0
+
+    # ------------------------------------------------------------------ device
+
+    async def _command(self, call: Callable[[Driver], Awaitable[DeviceState]]) -> DeviceState:
+        driver = self._driver
+        if driver is None:
+            raise _LinkDown("no link")
+        try:
+            return await call(driver)
+        except _LINK_ERRORS as e:
+            raise _LinkDown(str(e)) from e
+
+    async def _set_level(self, level: int) -> None:
+        await self._command(lambda d: d.set_intensity(level))
+        self._level = level
+
+    async def _set_heat(self, level: int) -> None:
+        now = self._now()
+        if level:
+            self._heat.switched_on(now)  # counts from the moment heat is asked for
+        await self._command(lambda d: d.set_heat(level))
+        self._heat_level = level
+        if not level:
+            self._heat.switched_off(self._now())
+
+    async def _apply(self, step: ResolvedStep) -> None:
+        """Bring the device to the step's settings; intensity ramps there."""
+        assert self._driver is not None
+        state = self._driver.state
+        if step.head is not None and step.head.change == "motorized" and state.head != step.head.id:
+            head_id = step.head.id
+            await self._command(lambda d: d.set_head(head_id))
+        if step.mode is not None and state.mode != step.mode:
+            mode = step.mode
+            await self._command(lambda d: d.set_mode(mode))
+        if step.direction is not None and state.direction != step.direction:
+            direction = step.direction
+            await self._command(lambda d: d.set_direction(direction))
+        await self._apply_heat(step.heat)
+        target = self._target_level(step)
+        if target is not None:
+            self._start_ramp(target, step.ramp_s)
+
+    async def _apply_heat(self, wanted: int | None) -> None:
+        if wanted is None or self.plan.profile.heat is None:
+            return
+        if wanted == 0:
+            if self._heat_level or self._heat.on or (self._driver and self._driver.state.heat):
+                await self._set_heat(0)
+            return
+        if self._heat_blocked or self._heat.left(self._now()) <= EPS:
+            if self._heat_level or self._heat.on:
+                await self._set_heat(0)
+            if not self._heat_blocked:
+                self._heat_blocked = True
+                self._emit(
+                    Notice, level="warning", message="heat stays off: this session's heat budget is used up"
+                )
+            return
+        if self._heat_level != wanted or (self._driver and self._driver.state.heat != wanted):
+            await self._set_heat(wanted)
+
+    async def _heat_cut(self) -> None:
+        await self._set_heat(0)
+        self._heat_blocked = True
+        self._emit(Notice, level="warning", message="heat off: the heat budget for this stretch is used up")
+
+    async def _hold(self) -> None:
+        """Motor and heat off while paused."""
+        self._ramp_target = None
+        await self._set_level(0)
+        if self._heat_level or self._heat.on:
+            await self._set_heat(0)
+
+    def _start_ramp(self, target: int, ramp_s: float | None) -> None:
+        current = (
+            self._level if self._level is not None else (self._driver.state.intensity if self._driver else 0)
+        )
+        delta = abs(target - current)
+        if delta == 0:
+            self._ramp_target = None
+            return
+        self._ramp_target = target
+        self._ramp_every = ramp_s / delta if ramp_s else DEFAULT_RAMP_S_PER_LEVEL
+        self._ramp_next = self._now()
+
+    async def _ramp_tick(self) -> None:
+        target = self._ramp_target
+        assert target is not None
+        current = self._level if self._level is not None else 0
+        level = current + (1 if target > current else -1) if current != target else target
+        self._ramp_next += self._ramp_every
+        await self._set_level(level)
+        if level == target:
+            self._ramp_target = None
+
+    # ------------------------------------------------------------------ link loss
+
+    async def _recover(self, reason: str) -> None:
+        """Suspend, reconnect with backoff, and come back in the state the step was in.
+
+        Raises:
+            _Abort: every reconnect attempt failed.
+            _Stop: the person stopped the session meanwhile.
+        """
+        before = self._state
+        now = self._now()
+        if before is SessionState.RUNNING:
+            self._remaining = max(0.0, self._deadline - now)
+        remaining = (
+            self._remaining if before in (SessionState.RUNNING, SessionState.PAUSED) else self._step_duration
+        )
+        self._set_state(SessionState.SUSPENDED)
+        self._emit(Suspended, index=self._index(), reason=reason, remaining_s=round(remaining, 6))
+        await self._drop_link()
+        attempts = 0
+        for delay in self._reconnect.delays():
+            attempts += 1
+            signal = await self._wait(self._now() + delay * self.speed)
+            if signal is not None and signal.kind == "stop":
+                raise _Stop(signal.value)
+            try:
+                driver = await self._connect()
+            except MassagerError as e:
+                self._emit(Notice, level="info", message=f"reconnect attempt {attempts} failed: {e}")
+                continue
+            self._install(driver)
+            break
+        else:
+            raise _Abort(f"link lost ({reason}); no reconnect after {attempts} attempts")
+        self._level = None
+        self._heat_level = self._driver.state.heat if self._driver else 0
+        self._ramp_target = None
+        if before is SessionState.RUNNING:
+            self._deadline = self._now() + self._remaining
+        self._set_state(before)
+        self._emit(Reconnected, index=self._index(), attempts=attempts, remaining_s=round(remaining, 6))
+        if self._driver is not None:
+            self._emit_device(self._driver.state)
+
+    async def _drop_link(self) -> None:
+        driver, watcher = self._driver, self._watcher
+        self._driver, self._watcher = None, None
+        self._generation += 1
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if driver is not None:
+            driver.keepalive = False
+            with contextlib.suppress(MassagerError, TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await driver.close()
+        self._signals = collections.deque(s for s in self._signals if s.kind != "link_lost")
+
+    # ------------------------------------------------------------------ finish
+
+    async def _finish(self, status: SessionStatus, reason: str) -> None:
+        self._finishing = True
+        for task in (self._ticker, self._watcher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        safe = await self._make_safe()
+        if not safe:
+            timeout = self.plan.profile.watchdog.timeout_s
+            reason += (
+                f"; the device did not confirm motor and heat off (its watchdog stops it in {timeout:g} s)"
+            )
+            if status == "completed":
+                status = "failed"
+        self._heat.switched_off(self._now())
+        active = round(self._active_s(), 3)
+        self._result = SessionResult(
+            session_id=self.id, status=status, reason=reason, active_s=active, device_safe=safe
+        )
+        self._set_state(SessionState(status))
+        self._emit(SessionFinished, status=status, reason=reason, active_s=active)
+        if self._close_device and self._driver is not None:
+            with contextlib.suppress(MassagerError, TimeoutError):
+                async with asyncio.timeout(3.0):
+                    await self._driver.close()
+
+    async def _make_safe(self) -> bool:
+        driver = self._driver
+        if driver is None and self._state is SessionState.PREPARING:
+            return True  # never connected: nothing was started
+        state = await drive_safe(driver) if driver is not None else None
+        if state is None:
+            # The link is down or silent: one fresh connection just to stop the device.
+            await self._drop_link()
+            try:
+                async with asyncio.timeout(5.0):
+                    driver = await self._connect()
+            except (MassagerError, TimeoutError):
+                return False
+            self._driver = driver
+            state = await drive_safe(driver)
+        if state is None:
+            return False
+        assert self._driver is not None
+        self._driver.keepalive = False
+        self._emit_device(state)
+        return True
