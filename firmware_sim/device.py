@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from firmware_sim.faults import FaultSpec
 from firmware_sim.firmware import Firmware
@@ -88,24 +87,30 @@ class SimulatedDevice:
         self._stack.push_async_callback(front.aclose)
         return f"tcp://{host}:{bound}?model={self.profile.id}"
 
-    async def serve_ble(self, **options: Any) -> str:
-        """Serve as a BLE peripheral through ``firmware_sim.ble.serve_ble``; returns its URL.
+    async def serve_ble(self, *, hci_port: int = 0) -> str:
+        """Serve as a BLE peripheral on a virtual radio for another process; returns its ``ble://`` URL.
 
-        ``serve_ble(firmware, profile, *, exit_stack, **options)`` registers its own cleanup on
-        ``exit_stack``, which this device closes in :meth:`aclose`.
+        The URL names the radio's HCI port (``firmware_sim.ble.serve_ble``); the radio closes with this
+        device.
+
+        Args:
+            hci_port: TCP port of 127.0.0.1 for the radio's HCI (0 picks a free one).
 
         Raises:
-            ConfigError: the model is not a BLE model, or the BLE front-end is not installed.
+            ConfigError: the model is not a BLE model, or the BLE front-end (Bumble) is not installed.
+            OSError: the HCI port could not be bound.
         """
-        if self.profile.transport != "ble":
+        if self.profile.transport != "ble" or self.profile.ble is None:
             raise ConfigError(f"{self.profile.id} is a {self.profile.transport} model, not BLE")
         try:
-            ble = importlib.import_module("firmware_sim.ble")
-            serve_ble = ble.serve_ble
-        except (ImportError, AttributeError) as e:
+            from firmware_sim.ble import BleProfile, serve_ble
+        except ImportError as e:
             raise ConfigError(f"the BLE front-end is not available ({e}); install massager-ctl[sim]") from e
         await self.start()
-        url: str = await serve_ble(self.firmware, self.profile, exit_stack=self._stack, **options)
+        ble = BleProfile.from_catalog(
+            self.profile.id, self.profile.ble.model_dump(), serial=self.firmware.serial
+        )
+        url: str = await self._stack.enter_async_context(serve_ble(self.firmware, ble, hci_port=hci_port))
         return url
 
     def virtual_link(self) -> VirtualLink:

@@ -1,0 +1,131 @@
+"""The ``massager-sim`` command line: run a simulated massager as a process.
+
+``massager-sim serve MODEL`` prints the URL to connect to as its first stdout line, then (with
+``--json-state``) one JSON object per state change. Exit codes: 0 ok (also after SIGINT/SIGTERM),
+1 runtime failure, 2 invalid input (unknown model, bad option, BLE front-end missing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+import typer
+
+from firmware_sim.device import SimulatedDevice
+from firmware_sim.faults import FaultSpec
+from firmware_sim.firmware import FirmwareState
+from massager_ctl.catalog import Catalog
+from massager_ctl.errors import CatalogError, ConfigError
+from massager_ctl.models import DeviceProfile
+
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="massager-sim",
+    help="Simulated massager firmware: serve a catalog model over a pty, TCP or BLE.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.command("list")
+def list_models() -> None:
+    """List the models the simulator can run."""
+    for profile in sorted(Catalog().devices().values(), key=lambda p: p.id):
+        fronts = "pty, tcp" if profile.transport == "serial" else "ble"
+        typer.echo(f"{profile.id:<22} {profile.protocol.family:<7} {fronts:<9} {profile.name}")
+
+
+@app.command()
+def serve(
+    model: str = typer.Argument(..., help="Model id from `massager-sim list`."),
+    serial: str = typer.Option(
+        "pty", "--serial", help="Serial models: 'pty' or 'tcp:PORT' (0 = any free port)."
+    ),
+    speed: float = typer.Option(1.0, "--speed", help="Run the firmware's clocks N times faster."),
+    faults: str = typer.Option(
+        "", "--faults", help="Faults to inject, e.g. 'drop_link_at=5,reconnect_after=2'."
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for reproducible faults."),
+    json_state: bool = typer.Option(False, "--json-state", help="Print each state change as a JSON line."),
+) -> None:
+    """Serve one simulated device until SIGINT or SIGTERM; the first stdout line is its URL."""
+    if not speed > 0:
+        raise ConfigError(f"--speed must be positive, got {speed}")
+    profile = Catalog().device(model)
+    fault_spec = FaultSpec.parse(faults)
+    tcp_port = _tcp_port(serial) if profile.transport == "serial" else None
+    asyncio.run(
+        _serve(profile, speed=speed, faults=fault_spec, seed=seed, tcp_port=tcp_port, json_state=json_state)
+    )
+
+
+def _tcp_port(option: str) -> int | None:
+    if option == "pty":
+        return None
+    kind, _, port = option.partition(":")
+    if kind != "tcp" or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"--serial {option!r} must be 'pty' or 'tcp:PORT'")
+    return int(port)
+
+
+async def _serve(
+    profile: DeviceProfile,
+    *,
+    speed: float,
+    faults: FaultSpec,
+    seed: int | None,
+    tcp_port: int | None,
+    json_state: bool,
+) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with SimulatedDevice(profile, speed=speed, faults=faults, seed=seed) as device:
+        if profile.transport == "ble":
+            url = await device.serve_ble()
+        elif tcp_port is None:
+            url = await device.serve_pty()
+        else:
+            url = await device.serve_tcp(port=tcp_port)
+        print(url, flush=True)
+        if json_state:
+            emit = _json_printer()
+            emit(device.firmware.state)
+            device.firmware.subscribe(emit)
+        await stop.wait()
+
+
+def _json_printer() -> Callable[[FirmwareState], None]:
+    def emit(state: FirmwareState) -> None:
+        # once nobody reads our stdout the device keeps running regardless
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            print(json.dumps(state.as_dict()), flush=True)
+
+    return emit
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, mapping invalid input to exit code 2 and runtime failures to 1."""
+    logging.basicConfig(level=logging.WARNING, format="massager-sim: %(levelname)s %(name)s: %(message)s")
+    try:
+        app(args=argv)
+    except (ConfigError, CatalogError) as e:
+        print(f"massager-sim: {e}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+    except OSError as e:
+        print(f"massager-sim: {e}", file=sys.stderr)
+        sys.exit(EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    main()
