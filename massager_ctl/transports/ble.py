@@ -1,0 +1,164 @@
+"""BLE transport: an unmodified ``bleak.BleakClient`` on the model's GATT characteristics.
+
+Frames are written to the model's write characteristic and arrive as notifications
+on its notify characteristic, turned here into an async stream. The bleak backend
+is injectable (``backend=``, ``scanner_backend=``); the default is bleak's platform
+backend. Any foreign failure comes out as the project's error tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bleak import BleakClient, BleakScanner
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.client import BaseBleakClient
+from bleak.backends.scanner import BaseBleakScanner
+from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
+
+from massager_ctl.errors import ConnectError, DeviceNotFoundError, LinkLostError
+from massager_ctl.models.device import BleSpec
+from massager_ctl.transports.base import Transport
+
+_DISCONNECTED = b""
+"""Queue marker for a dropped link (a real notification is never empty: a frame has 5+ bytes)."""
+
+
+def _unavailable(e: BaseException) -> ConnectError:
+    return ConnectError(f"Bluetooth is not available on this machine (no adapter or BlueZ/D-Bus): {e}")
+
+
+def _translate_open(e: BaseException, where: str) -> ConnectError:
+    if isinstance(e, BleakBluetoothNotAvailableError | FileNotFoundError | ConnectionRefusedError):
+        return _unavailable(e)
+    if isinstance(e, BleakDeviceNotFoundError):
+        return DeviceNotFoundError(f"no BLE device answered at {where}")
+    if isinstance(e, TimeoutError):
+        return DeviceNotFoundError(f"no BLE device answered at {where} in time")
+    return ConnectError(f"cannot connect to {where}: {e}")
+
+
+class BleTransport(Transport):
+    """One GATT link through ``bleak.BleakClient``.
+
+    Args:
+        address: the device's Bluetooth address (or platform id).
+        spec: the model's GATT layout.
+        backend: a bleak client backend class; ``None`` is bleak's platform backend.
+        timeout: connect timeout in seconds.
+        client_kwargs: further ``BleakClient`` keyword arguments (``bluez={"adapter": "hci1"}``).
+    """
+
+    message_oriented = True
+
+    def __init__(
+        self,
+        address: str,
+        spec: BleSpec,
+        *,
+        backend: type[BaseBleakClient] | None = None,
+        timeout: float = 10.0,
+        client_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self._address = address
+        self._spec = spec
+        self._backend = backend
+        self._timeout = timeout
+        self._client_kwargs = client_kwargs or {}
+        self._client: BleakClient | None = None
+        self._inbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._closed = False
+
+    @property
+    def description(self) -> str:
+        return f"BLE device {self._address}"
+
+    async def open(self) -> None:
+        client = BleakClient(
+            self._address,
+            disconnected_callback=self._on_disconnect,
+            timeout=self._timeout,
+            backend=self._backend,
+            **self._client_kwargs,
+        )
+        try:
+            await client.connect()
+        except (BleakError, OSError, TimeoutError) as e:
+            raise _translate_open(e, self.description) from e
+        self._client = client
+        try:
+            await client.start_notify(self._spec.notify_uuid, self._on_notify)
+        except (BleakError, OSError, TimeoutError) as e:
+            await self.close()
+            raise ConnectError(f"{self.description} has no usable notify characteristic: {e}") from e
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._inbox.put_nowait(_DISCONNECTED)
+        client, self._client = self._client, None
+        if client is not None:
+            # the link may already be gone; closing is best effort by design
+            with contextlib.suppress(BleakError, OSError, TimeoutError):
+                await client.disconnect()
+
+    async def send(self, data: bytes) -> None:
+        client = self._client
+        if client is None or not client.is_connected:
+            raise LinkLostError(f"{self.description} is not connected")
+        try:
+            await client.write_gatt_char(self._spec.write_uuid, data, response=self._spec.write_with_response)
+        except (BleakError, OSError, TimeoutError) as e:
+            raise LinkLostError(f"write to {self.description} failed: {e}") from e
+
+    async def recv(self) -> bytes:
+        data = await self._inbox.get()
+        if data == _DISCONNECTED:
+            self._inbox.put_nowait(_DISCONNECTED)  # later readers see the loss too
+            raise LinkLostError(f"{self.description} disconnected")
+        return data
+
+    def _on_notify(self, _characteristic: BleakGATTCharacteristic, data: bytearray) -> None:
+        if data:
+            self._inbox.put_nowait(bytes(data))
+
+    def _on_disconnect(self, _client: BleakClient) -> None:
+        self._inbox.put_nowait(_DISCONNECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Advertisement:
+    """One BLE device seen while scanning."""
+
+    address: str
+    name: str | None
+    service_uuids: Sequence[str]
+    rssi: int
+
+
+async def discover(
+    *, scan_s: float = 5.0, backend: type[BaseBleakScanner] | None = None
+) -> list[Advertisement]:
+    """Scan for BLE advertisements.
+
+    Raises:
+        ConnectError: Bluetooth is not available (no adapter, no BlueZ).
+    """
+    try:
+        if backend is None:
+            found = await BleakScanner.discover(timeout=scan_s, return_adv=True)
+        else:
+            found = await BleakScanner.discover(timeout=scan_s, return_adv=True, backend=backend)
+    except (BleakError, OSError) as e:
+        if isinstance(e, BleakBluetoothNotAvailableError | FileNotFoundError | ConnectionRefusedError):
+            raise _unavailable(e) from e
+        raise ConnectError(f"BLE scan failed: {e}") from e
+    return [
+        Advertisement(device.address, adv.local_name or device.name, list(adv.service_uuids), adv.rssi)
+        for device, adv in found.values()
+    ]
