@@ -1,0 +1,242 @@
+"""The firmware's BLE face: a GATT server and advertiser on a Bumble device.
+
+One Nordic-UART-style service carries the firmware's frames: each write on RX is handed to
+the firmware as one frame, each frame the firmware sends is one notification on TX. Models
+with a battery also serve the standard Battery Service. Like a typical single-link massager
+the peripheral accepts one central at a time and advertises whenever it is free, except while
+the firmware's fault injector holds the radio link down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from bumble import att, data_types, gatt, hci
+from bumble.core import UUID, AdvertisingData
+from bumble.device import AdvertisingParameters, AdvertisingSet, Connection, Device
+from bumble.host import Host
+from bumble.profiles.battery_service import BatteryService
+
+from firmware_sim.ble.profile import BleProfile
+
+__all__ = ["BleFirmware", "GattPeripheral"]
+
+logger = logging.getLogger(__name__)
+
+# Fast advertising (Apple's accessory guideline: 20 ms) so scans and reconnects are quick.
+_ADVERTISING_INTERVAL_MS = 20.0
+# A Nordic SoftDevice's usual NRF_SDH_BLE_GATT_MAX_MTU_SIZE.
+_SERVER_MAX_MTU = 247
+# A link lost to the fault injector looks like a supervision timeout to the central.
+_LINK_LOST_REASON = hci.HCI_CONNECTION_TIMEOUT_ERROR
+_BATTERY_UNAVAILABLE = 0x0E  # ATT "unlikely error": the firmware has no battery reading
+
+
+class _BatteryReading(Protocol):
+    @property
+    def battery(self) -> int | None: ...
+
+
+class BleFirmware(Protocol):
+    """What the peripheral needs from the firmware (``firmware_sim.Firmware`` provides it)."""
+
+    @property
+    def state(self) -> _BatteryReading: ...
+
+    def connect(self, send: Callable[[bytes], None]) -> None: ...
+
+    def receive(self, data: bytes) -> None: ...
+
+    def disconnect(self, send: Callable[[bytes], None] | None = None) -> None: ...
+
+    def subscribe(self, callback: Callable[[Any], None]) -> Callable[[], None]: ...
+
+    def on_link_drop(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+    def on_link_restore(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+
+class GattPeripheral:
+    """Serves one firmware instance over GATT through a Bumble host.
+
+    Use ``await start()`` once and ``await aclose()`` when done (idempotent); the simulator
+    (``BleSimulator``) does both.
+    """
+
+    def __init__(self, firmware: BleFirmware, profile: BleProfile, host: Host) -> None:
+        self._firmware = firmware
+        self._profile = profile
+        # The GAP service copies the name at construction, so the name goes in here.
+        self._device = Device(name=profile.local_name, address=hci.Address(profile.address), host=host)
+        self._rx: gatt.Characteristic[bytes] = gatt.Characteristic(
+            profile.write_uuid,
+            gatt.Characteristic.Properties.WRITE | gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
+            gatt.Characteristic.WRITEABLE,
+            gatt.CharacteristicValue(write=self._on_rx_write),
+        )
+        self._tx: gatt.Characteristic[bytes] = gatt.Characteristic(
+            profile.notify_uuid,
+            gatt.Characteristic.Properties.NOTIFY,
+            gatt.Characteristic.READABLE,
+            b"",
+        )
+        self._battery = (
+            BatteryService(read_battery_level=self._read_battery) if profile.battery_service else None
+        )
+        self._advertising: AdvertisingSet | None = None
+        self._connection: Connection | None = None
+        self._send: Callable[[bytes], None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._last_battery: int | None = None
+        self._link_up = True
+        self._closed = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether a central is connected."""
+        return self._connection is not None
+
+    @property
+    def advertising(self) -> bool:
+        """Whether the peripheral is advertising."""
+        return self._advertising is not None and self._advertising.enabled
+
+    async def start(self) -> None:
+        """Build the GATT database, power the device on and start advertising."""
+        self._device.gatt_server.max_mtu = _SERVER_MAX_MTU
+        self._device.add_service(gatt.Service(self._profile.service_uuid, [self._rx, self._tx]))
+        if self._battery is not None:
+            self._device.add_service(self._battery)
+        self._device.on(Device.EVENT_CONNECTION, self._on_connection)
+        await self._device.power_on()
+        self._last_battery = self._firmware.state.battery
+        self._unsubscribe = [
+            self._firmware.subscribe(self._on_firmware_state),
+            self._firmware.on_link_drop(self._on_link_drop),
+            self._firmware.on_link_restore(self._on_link_restore),
+        ]
+        self._advertising = await self._device.create_advertising_set(
+            advertising_parameters=AdvertisingParameters(
+                primary_advertising_interval_min=_ADVERTISING_INTERVAL_MS,
+                primary_advertising_interval_max=_ADVERTISING_INTERVAL_MS,
+            ),
+            advertising_data=self._advertising_data(),
+        )
+
+    async def aclose(self) -> None:
+        """Drop any central, stop advertising and detach from the firmware."""
+        if self._closed:
+            return
+        self._closed = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if self._advertising is not None and self._advertising.enabled:
+            await self._advertising.stop()
+        if self._connection is not None:
+            with contextlib.suppress(hci.HCI_Error, asyncio.TimeoutError):
+                await self._connection.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _advertising_data(self) -> bytes:
+        # Extended advertising: name plus a 128-bit UUID is 35 bytes, over legacy's 31.
+        return bytes(
+            AdvertisingData(
+                [
+                    data_types.Flags(
+                        AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
+                        | AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
+                    ),
+                    data_types.CompleteLocalName(self._profile.local_name),
+                    data_types.CompleteListOf128BitServiceUUIDs([UUID(self._profile.service_uuid)]),
+                ]
+            )
+        )
+
+    def _on_connection(self, connection: Connection) -> None:
+        if connection.role != hci.Role.PERIPHERAL:
+            return
+        self._connection = connection
+        connection.on(Connection.EVENT_DISCONNECTION, lambda reason: self._on_disconnection(connection))
+        outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._send = outbox.put_nowait
+        try:
+            self._firmware.connect(self._send)
+        except ConnectionRefusedError:
+            # The fault injector dropped the link as this central came in.
+            self._spawn(connection.disconnect(reason=_LINK_LOST_REASON))
+            return
+        self._pump = self._spawn(self._pump_notifications(connection, outbox))
+
+    def _on_disconnection(self, connection: Connection) -> None:
+        if connection is not self._connection:
+            return
+        self._connection = None
+        if self._pump is not None:
+            self._pump.cancel()
+            self._pump = None
+        self._firmware.disconnect(self._send)
+        self._send = None
+        if self._link_up and not self._closed:
+            self._spawn(self._advertise())
+
+    async def _pump_notifications(self, connection: Connection, outbox: asyncio.Queue[bytes]) -> None:
+        # The firmware's send() is synchronous; one pump keeps its frames in order.
+        while True:
+            frame = await outbox.get()
+            await self._device.notify_subscriber(connection, self._tx, frame)
+
+    def _on_rx_write(self, connection: Connection, value: bytes) -> None:
+        if connection is self._connection:
+            self._firmware.receive(bytes(value))
+
+    def _read_battery(self, connection: Connection) -> int:
+        level = self._firmware.state.battery
+        if level is None:
+            raise att.ATT_Error(_BATTERY_UNAVAILABLE, message="no battery reading")
+        return level
+
+    def _on_firmware_state(self, state: object) -> None:
+        level = self._firmware.state.battery
+        if self._battery is None or level is None or level == self._last_battery:
+            return
+        self._last_battery = level
+        self._spawn(self._device.notify_subscribers(self._battery.battery_level_characteristic, level))
+
+    def _on_link_drop(self) -> None:
+        self._link_up = False
+        self._spawn(self._drop_link())
+
+    def _on_link_restore(self) -> None:
+        self._link_up = True
+        if self._connection is None and not self._closed:
+            self._spawn(self._advertise())
+
+    async def _drop_link(self) -> None:
+        if self._advertising is not None and self._advertising.enabled:
+            await self._advertising.stop()
+        if self._connection is not None:
+            await self._connection.disconnect(reason=_LINK_LOST_REASON)
+
+    async def _advertise(self) -> None:
+        if self._advertising is not None and not self._advertising.enabled and self._link_up:
+            await self._advertising.start()
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            logger.error("BLE peripheral task failed: %r", error, exc_info=error)
