@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from massager_ctl.catalog import Catalog, builtin_dir
+from massager_ctl.catalog import Catalog, builtin_dir, load_routine
 from massager_ctl.models import DeviceProfile, Routine
 from massager_ctl.models.routine import PlannedStep
 
@@ -411,3 +412,14 @@ def test_lower_back_ball_placement() -> None:
     text = " ".join(s.prompt.text for s in plan if s.prompt)
     assert "8 to 10 cm" in text
     assert "two balls" in text
+
+
+def test_the_authoring_guide_example_loads(tmp_path: Path) -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "routines.md").read_text(encoding="utf-8")
+    example = guide.split("## An annotated example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "shoulder-reset.yaml"
+    path.write_text(example, encoding="utf-8")
+    routine = load_routine(path)
+    assert [s.title for s in routine.plan()][1:3] == ["Ball head, left shoulder", "Ball head, right shoulder"]
+    assert set(routine.requires.head_kinds) == {m.head for m in walk(routine) if m.head}
+    assert walk(routine)[-1].intensity == 0.0
