@@ -55,6 +55,21 @@ class VirtualLink:
             raise ConnectionResetError(self._reason or "link closed")
         return item
 
+    def recv_nowait(self) -> bytes | None:
+        """The next frame or line if one is already waiting, else ``None``.
+
+        Raises:
+            ConnectionResetError: the link was dropped or closed.
+        """
+        if self._reason is not None:
+            raise ConnectionResetError(self._reason)
+        if self._queue.empty():
+            return None
+        item = self._queue.get_nowait()
+        if item is None:
+            raise ConnectionResetError(self._reason or "link closed")
+        return item
+
     async def aclose(self) -> None:
         """Close the link; idempotent."""
         if self._close("link closed"):
