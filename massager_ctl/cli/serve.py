@@ -1,0 +1,124 @@
+"""``massager-ctl serve``: a device on MQTT, running routines on remote commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import typer
+
+from massager_ctl.cli import app
+from massager_ctl.cli.context import catalog, settings
+from massager_ctl.connect import open_device
+from massager_ctl.errors import ConfigError
+from massager_ctl.mqtt.remote import RemoteController
+from massager_ctl.mqtt.service import MqttStatus
+from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
+from massager_ctl.mqtt.url import PASSWORD_ENV, parse_broker_url
+from massager_ctl.orchestrator import resolve
+from massager_ctl.urls import parse_device_url
+
+log = logging.getLogger("massager_ctl.serve")
+
+
+@app.command()
+def serve(
+    device: str = typer.Option(
+        ..., "--device", help="Device URL, e.g. sim://pulse-gun-p5 or ble://ADDR?model=M."
+    ),
+    mqtt: str | None = typer.Option(
+        None,
+        "--mqtt",
+        help="Broker URL mqtt://[user[:password]@]host[:port] or mqtts://... (password: "
+        "MASSAGER_MQTT_PASSWORD). Default: the mqtt_url setting.",
+    ),
+    prefix: str = typer.Option(DEFAULT_PREFIX, "--prefix", help="Topic prefix."),
+    device_id: str | None = typer.Option(
+        None, "--device-id", help="Device id in topics (default: model + address)."
+    ),
+    discovery: bool = typer.Option(True, "--discovery/--no-discovery", help="Home Assistant discovery."),
+    discovery_prefix: str = typer.Option(DEFAULT_DISCOVERY_PREFIX, "--discovery-prefix"),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="CA bundle for an mqtts:// broker."),
+    routine: str | None = typer.Option(None, "--routine", help="Routine a start command without one runs."),
+    auto_confirm: bool = typer.Option(
+        False, "--yes", "-y", help="Confirm every wait for the person at once (else send a confirm command)."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
+) -> None:
+    """Keep a device connected and idle-safe; run routines on MQTT commands and publish everything.
+
+    SIGINT or SIGTERM stops any session, leaves the device with motor and heat off, publishes
+    'offline' and exits.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(message)s",
+    )
+    user = settings()
+    url = mqtt or user.mqtt_url
+    if not url:
+        raise ConfigError("serve needs a broker: --mqtt mqtt://host[:port] (or the mqtt_url setting)")
+    environ = dict(os.environ)
+    if user.mqtt_password is not None:  # from the config file; the environment variable wins
+        environ.setdefault(PASSWORD_ENV, user.mqtt_password.get_secret_value())
+    broker = parse_broker_url(url, ca_file=ca_file, environ=environ)
+    parsed = parse_device_url(device)
+    model = parsed.model
+    if model is None:
+        raise ConfigError(f"serve needs to know the model of {device!r}: add ?model=MODEL")
+    cat = catalog()
+    profile = cat.device(model)
+    topics = make_topics(
+        prefix=prefix,
+        device_id=device_id or device_id_from_url(device, profile.id),
+        discovery_prefix=discovery_prefix,
+    )
+    runnable = [
+        (r.id, r.title) for r in cat.routines().values() if not resolve(r, profile, user.caps).problems
+    ]
+    if routine is not None:
+        routine = cat.routine(routine).id
+    speed = parsed.number("speed", 1.0) if parsed.scheme == "sim" else 1.0
+    controller = RemoteController(
+        open_device=functools.partial(open_device, device, catalog=cat),
+        device_url=device,
+        profile=profile,
+        catalog=cat,
+        caps=user.caps,
+        selected=routine,
+        speed=speed,
+        auto_confirm=auto_confirm,
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            async with MqttStatus(
+                broker,
+                topics=topics,
+                profile=profile,
+                handler=controller,
+                discovery=discovery,
+                routines=runnable,
+                states_from_events=False,
+            ) as status:
+                controller.attach(status)
+                typer.echo(f"serving {device} as {topics.base} on {broker.display}", err=True)
+                await controller.run(stop)
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(ValueError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+
+    asyncio.run(main())
+    typer.echo("stopped; the device is off", err=True)

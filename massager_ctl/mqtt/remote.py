@@ -1,0 +1,452 @@
+"""``serve``: keep one device connected and idle-safe, and run routines on MQTT commands.
+
+:class:`RemoteController` owns the device link between sessions (reopening it
+with backoff when it drops), mirrors the device's confirmed state to
+``state``, and turns commands into session controls. A session gets the same
+driver through its connector; if the link drops mid-session, the session's own
+reconnect opens the next one and the controller adopts it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from massager_ctl.catalog import Catalog
+from massager_ctl.config import Caps
+from massager_ctl.drivers.base import Driver
+from massager_ctl.errors import MassagerError
+from massager_ctl.events import EventBus
+from massager_ctl.models import DeviceProfile
+from massager_ctl.mqtt.commands import (
+    Command,
+    CommandError,
+    Confirm,
+    Extend,
+    Head,
+    Heat,
+    Intensity,
+    Pause,
+    Resume,
+    Select,
+    Skip,
+    Start,
+    Stop,
+)
+from massager_ctl.mqtt.link import Backoff
+from massager_ctl.mqtt.service import MqttStatus
+from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
+from massager_ctl.mqtt.url import BrokerConfig
+from massager_ctl.orchestrator import Session, preflight
+from massager_ctl.orchestrator.safety import drive_safe
+
+log = logging.getLogger(__name__)
+
+#: Opens the device; leaving the context stops it safely and releases the link.
+DeviceOpener = Callable[[], AbstractAsyncContextManager[Driver]]
+
+#: Seconds between status reads while idle: they notice a dead link without feeding a session.
+IDLE_CHECK_S = 5.0
+#: Real seconds a direct device command (head, heat, stop while idle) may take.
+DEVICE_COMMAND_TIMEOUT_S = 5.0
+
+
+class RemoteController:
+    """Carries out MQTT commands on one device (the ``serve`` engine).
+
+    Args:
+        open_device: opens a new link to the device (``connect.open_device`` with the URL bound).
+        device_url: shown in session events.
+        profile: the device's model.
+        catalog: where routines are looked up.
+        caps: the user's limits, applied to every routine.
+        selected: the routine a ``start`` without ``routine`` runs.
+        speed: session clock speed (for a simulator running at the same speed).
+        auto_confirm: confirm waits for the person at once (no one may be there to confirm).
+        backoff: delays between attempts to reopen the device.
+    """
+
+    def __init__(
+        self,
+        *,
+        open_device: DeviceOpener,
+        device_url: str,
+        profile: DeviceProfile,
+        catalog: Catalog,
+        caps: Caps,
+        selected: str | None = None,
+        speed: float = 1.0,
+        auto_confirm: bool = False,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._open_device = open_device
+        self._device_url = device_url
+        self._profile = profile
+        self._catalog = catalog
+        self._caps = caps
+        self._selected = selected
+        self._speed = speed
+        self._auto_confirm = auto_confirm
+        self._backoff = backoff or Backoff(initial_s=0.5, max_s=15.0)
+        self._mqtt: MqttStatus | None = None
+        self._driver: Driver | None = None
+        self._device_stack: contextlib.AsyncExitStack | None = None
+        self._lost = asyncio.Event()
+        self._mirror: asyncio.Task[None] | None = None
+        self._session: Session | None = None
+        self._session_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def session(self) -> Session | None:
+        """The running session, if any."""
+        if self._session is not None and not self._session.state.finished:
+            return self._session
+        return None
+
+    @property
+    def mqtt(self) -> MqttStatus:
+        if self._mqtt is None:
+            raise RuntimeError("the controller is not attached to MQTT")
+        return self._mqtt
+
+    def attach(self, mqtt: MqttStatus) -> None:
+        """Publish through ``mqtt`` from now on."""
+        self._mqtt = mqtt
+        mqtt.publisher.idle(routine=self._selected)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the device until ``stop`` is set, then stop any session and leave the device safe."""
+        keeper = asyncio.create_task(self._keep_device(), name="serve-device")
+        try:
+            await stop.wait()
+        finally:
+            await self._shutdown(keeper)
+
+    async def _shutdown(self, keeper: asyncio.Task[None]) -> None:
+        session, task = self.session, self._session_task
+        if session is not None:
+            with contextlib.suppress(MassagerError):
+                session.stop("the controller is shutting down")
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        driver, self._driver = self._driver, None
+        if driver is not None and not self._lost.is_set():
+            state = await drive_safe(driver)
+            if state is not None:
+                self.mqtt.publisher.device_state(state)
+        await self._release()
+        if self._mirror is not None:
+            self._mirror.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mirror
+
+    # ------------------------------------------------------------------ the device between sessions
+
+    async def _keep_device(self) -> None:
+        next_delay = self._backoff.delays()
+        while True:
+            if self._session_task is not None and not self._session_task.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._session_task)
+                continue
+            if self._driver is None or self._lost.is_set():
+                try:
+                    await self._reopen()
+                except MassagerError as e:
+                    log.warning("device %s: %s; retrying", self._device_url, e)
+                    await asyncio.sleep(next_delay())
+                    continue
+                next_delay = self._backoff.delays()
+            driver = self._driver
+            assert driver is not None
+            await self._idle(driver)
+
+    async def _idle(self, driver: Driver) -> None:
+        """Hold the device safe until the link drops or a session starts."""
+        driver.keepalive = False  # only a healthy session feeds the watchdog
+        with contextlib.suppress(MassagerError):
+            if await drive_safe(driver) is None:
+                log.warning("device %s did not confirm motor and heat off", self._device_url)
+        self._wake.clear()
+        while not self._lost.is_set() and self.session is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(IDLE_CHECK_S):
+                    await self._wake.wait()
+            if self._lost.is_set() or self.session is not None:
+                return
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT_S):
+                    await driver.refresh()
+            except (MassagerError, TimeoutError) as e:
+                log.warning("device %s stopped answering: %s", self._device_url, e)
+                self._lost.set()
+
+    async def _reopen(self) -> Driver:
+        self._driver = None
+        await self._release()
+        stack = contextlib.AsyncExitStack()
+        driver = await stack.enter_async_context(self._open_device())
+        self._device_stack = stack
+        self._adopt(driver)
+        return driver
+
+    async def _release(self) -> None:
+        stack, self._device_stack = self._device_stack, None
+        if stack is not None:
+            with contextlib.suppress(MassagerError, TimeoutError):
+                async with asyncio.timeout(5.0):
+                    await stack.aclose()
+
+    def _adopt(self, driver: Driver) -> None:
+        if driver is self._driver and not self._lost.is_set():
+            return
+        self._driver = driver
+        self._lost.clear()
+        if self._mirror is not None:
+            self._mirror.cancel()
+        self._mirror = asyncio.create_task(self._mirror_states(driver), name="serve-device-state")
+        self.mqtt.set_identity(driver.identity)
+        self.mqtt.publisher.device_state(driver.state)
+
+    async def _mirror_states(self, driver: Driver) -> None:
+        last = driver.state
+        try:
+            async for state in driver.states():
+                last = state
+                self.mqtt.publisher.device_state(state)
+                if not state.connected:
+                    break
+        except MassagerError as e:
+            log.warning("device %s: %s", self._device_url, e)
+        if driver is self._driver:
+            self.mqtt.publisher.device_state(dataclasses.replace(last, connected=False))
+            self._lost.set()
+            self._wake.set()
+
+    async def _session_connect(self) -> Driver:
+        # The session's first call gets the idle driver; after a drop it gets a fresh link.
+        if self._driver is not None and not self._lost.is_set():
+            return self._driver
+        return await self._reopen()
+
+    # ------------------------------------------------------------------ commands
+
+    async def handle(self, command: Command) -> str:
+        """Carry out one command.
+
+        Raises:
+            CommandError: the command does not apply now.
+            MassagerError: the session or the device refused it (e.g. a level above the user's cap).
+        """
+        match command:
+            case Start():
+                return self._start(command.routine or self._selected)
+            case Select():
+                routine = self._catalog.routine(command.routine)
+                self._selected = routine.id
+                if self.session is None:
+                    self.mqtt.publisher.idle(routine=routine.id)
+                return f"selected {routine.id}"
+            case Stop() if self.session is None:
+                return await self._stop_idle()
+            case Head():
+                return await self._set_head(command.head)
+            case Heat():
+                return await self._set_heat(on=command.on)
+        return control_session(self.session, command)
+
+    def _start(self, routine_ref: str | None) -> str:
+        if self.session is not None:
+            raise CommandError(
+                f"a session is already running ({self.session.plan.routine.id}); stop it first"
+            )
+        if routine_ref is None:
+            raise CommandError('no routine given and none selected: send {"action": "start", "routine": ID}')
+        if self._driver is None or self._lost.is_set():
+            raise CommandError("the device is not connected; it is being reconnected")
+        routine = self._catalog.routine(routine_ref)
+        plan = preflight(routine, self._profile, self._caps)
+        bus = EventBus()
+        session = Session(
+            plan,
+            connect=self._session_connect,
+            device_url=self._device_url,
+            bus=bus,
+            auto_confirm=self._auto_confirm,
+            speed=self._speed,
+            close_device=False,
+        )
+        self.mqtt.follow(bus)
+        self._session = session
+        self._selected = routine.id
+        self._session_task = asyncio.create_task(
+            self._run_session(session, bus), name=f"serve-session-{session.id}"
+        )
+        self._wake.set()
+        return f"started {routine.id} (session {session.id})"
+
+    async def _run_session(self, session: Session, bus: EventBus) -> None:
+        try:
+            result = await session.run()
+            log.info("session %s %s: %s", result.session_id, result.status, result.reason)
+        except MassagerError as e:
+            log.error("session %s failed: %s", session.id, e)
+        finally:
+            bus.close()
+            if session.driver is not None:
+                self._adopt(session.driver)
+            elif self._driver is not None:
+                self._lost.set()
+
+    async def _stop_idle(self) -> str:
+        driver = self._connected_driver()
+        state = await drive_safe(driver)
+        if state is None:
+            raise CommandError("the device did not confirm motor and heat off")
+        return "no session was running; the device is stopped"
+
+    async def _set_head(self, head_id: str) -> str:
+        if self.session is not None:
+            raise CommandError("the routine chooses the head while a session runs")
+        head = self._profile.head(head_id)
+        if head is None:
+            known = ", ".join(h.id for h in self._profile.heads)
+            raise CommandError(f"{self._profile.id} has no head {head_id!r}; heads: {known}")
+        if head.change == "manual":
+            raise CommandError(f"{head.name} is an attachment: fit it by hand")
+        driver = self._connected_driver()
+        try:
+            async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT_S):
+                await driver.set_head(head.id)
+        except TimeoutError:
+            raise CommandError("the device did not answer in time") from None
+        return f"head {head.id}"
+
+    async def _set_heat(self, *, on: bool) -> str:
+        if self._profile.heat is None:
+            raise CommandError(f"{self._profile.id} has no heat")
+        if on:
+            raise CommandError(
+                "heat only runs inside a routine, within its time budget; start a routine with heat"
+            )
+        if self.session is not None:
+            raise CommandError("the routine controls the heat while a session runs; pause or stop it")
+        driver = self._connected_driver()
+        try:
+            async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT_S):
+                state = await driver.set_heat(0)
+        except TimeoutError:
+            raise CommandError("the device did not answer in time") from None
+        return f"heat {'off' if state.heat == 0 else 'still on'}"
+
+    def _connected_driver(self) -> Driver:
+        if self._driver is None or self._lost.is_set():
+            raise CommandError("the device is not connected; it is being reconnected")
+        return self._driver
+
+
+def control_session(session: Session | None, command: Command) -> str:
+    """Apply a session control (pause, resume, skip, stop, confirm, extend, intensity) to ``session``.
+
+    Raises:
+        CommandError: no session is running, or the command is not a session control.
+        ControlError: the control does not apply in the session's state, or a level beyond the user's cap.
+    """
+    if session is None or session.state.finished:
+        raise CommandError(f"no session is running; '{command.action}' needs one")
+    match command:
+        case Pause():
+            session.pause()
+            return "paused"
+        case Resume():
+            session.resume()
+            return "resumed"
+        case Skip():
+            session.skip()
+            return "skipped to the next step"
+        case Stop():
+            session.stop("stopped over MQTT")
+            return "stopping; the device is being made safe"
+        case Confirm():
+            session.confirm()
+            return "confirmed"
+        case Extend():
+            session.extend(command.seconds)
+            return f"step extended by {command.seconds:g} s"
+        case Intensity() if command.level is not None:
+            return f"intensity level {session.set_intensity(command.level)}"
+        case Intensity() if command.delta is not None:
+            return f"intensity level {session.nudge(command.delta)}"
+    raise CommandError(f"'{command.action}' is for 'massager-ctl serve'; this controller runs one session")
+
+
+class SessionCommands:
+    """The command handler of ``run --mqtt``: controls of the one running session."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    async def handle(self, command: Command) -> str:
+        """Carry out one session control.
+
+        Raises:
+            CommandError: not a session control, or the session has ended.
+            ControlError: the control does not apply now.
+        """
+        return control_session(self._session, command)
+
+
+@contextlib.asynccontextmanager
+async def session_status(
+    session: Session,
+    *,
+    broker: BrokerConfig,
+    prefix: str = DEFAULT_PREFIX,
+    device_id: str | None = None,
+    discovery: bool = True,
+    discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX,
+) -> AsyncIterator[MqttStatus]:
+    """Publish one session (``run --mqtt``) and take its controls from ``cmd``.
+
+    Enter it before ``await session.run()``; on exit the last events are flushed
+    and ``offline`` is published::
+
+        async with session_status(session, broker=parse_broker_url(url)):
+            result = await session.run()
+
+    Raises:
+        ConfigError: a bad prefix or device id.
+        BrokerAuthError: the broker rejected the login.
+        BrokerError: the broker could not be reached.
+    """
+    profile = session.plan.profile
+    topics = make_topics(
+        prefix=prefix,
+        device_id=device_id or device_id_from_url(session.device_url, profile.id),
+        discovery_prefix=discovery_prefix,
+    )
+    routine = session.plan.routine
+    async with MqttStatus(
+        broker,
+        topics=topics,
+        profile=profile,
+        handler=SessionCommands(session),
+        discovery=discovery,
+        routines=[(routine.id, routine.title)],
+    ) as mqtt:
+        mqtt.publisher.idle(routine=routine.id)
+        mqtt.follow(session.bus)
+        try:
+            yield mqtt
+        finally:
+            await mqtt.drain()
