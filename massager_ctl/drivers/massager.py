@@ -391,7 +391,14 @@ class MassagerDriver(Driver):
                 await self._transact(lambda seq: Ping(seq=seq))
             except LinkLostError:
                 return
-            except (CommandTimeoutError, ProtocolError, DeviceRefusedError) as e:
+            except CommandTimeoutError as e:
+                # silence through every retry is how a serial link dies (a pty or a dead bridge
+                # never hangs up): from here on the device is unreachable
+                lost = LinkLostError(f"{self.transport.description}: the device stopped answering ({e})")
+                lost.__cause__ = e
+                self._link_lost(lost)
+                return
+            except (ProtocolError, DeviceRefusedError) as e:
                 logger.warning("%s: keepalive failed: %s", self.transport.description, e)
 
     # -- one command on the wire -----------------------------------------------------------

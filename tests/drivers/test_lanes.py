@@ -1,0 +1,188 @@
+"""Coalescing, the stop lane, retries and timeouts, link loss: over real links, counted at the firmware."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from driver_support import ALL_LINKS, REAL_LINKS, FirmwareTap, link_id
+
+from massager_ctl.catalog import Catalog
+from massager_ctl.connect import open_device
+from massager_ctl.drivers import DeviceState, DriverOptions
+from massager_ctl.errors import CommandTimeoutError, LinkLostError
+from massager_ctl.protocol import Ping, SetIntensity, Stop
+
+FAST = DriverOptions(ack_timeout_s=0.15, keepalive_s=0.2)
+
+
+@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
+    case: tuple[str, str], catalog: Catalog
+) -> None:
+    model, link = case
+    async with open_device(f"sim://{model}?link={link}", catalog=catalog) as device:
+        assert device.simulator is not None
+        tap = FirmwareTap(device.simulator.firmware)
+        top = device.profile.intensity.max_level
+        values = [1 + i % top for i in range(100)]
+        calls = []
+        for value in values:  # 100 changes over about a third of a second
+            calls.append(asyncio.create_task(device.set_intensity(value)))
+            await asyncio.sleep(0.003)
+        results = await asyncio.gather(*calls)
+
+        sent = tap.of(SetIntensity)
+        gap = device.profile.protocol.min_command_gap_s
+        assert 1 <= len(sent) <= 0.5 / gap + 3, f"{len(sent)} frames for 100 changes"
+        assert sent[-1] == SetIntensity(level=values[-1], seq=sent[-1].seq)
+        assert device.simulator.firmware.state.intensity == values[-1]
+        assert results[-1].intensity == values[-1]
+        assert device.state.intensity == values[-1]
+
+
+@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+async def test_stop_is_confirmed_within_one_round_trip_while_1000_changes_are_queued(
+    case: tuple[str, str], catalog: Catalog
+) -> None:
+    model, link = case
+    async with open_device(f"sim://{model}?link={link}", catalog=catalog) as device:
+        assert device.simulator is not None
+        firmware = device.simulator.firmware
+        tap = FirmwareTap(firmware)
+        await device.set_intensity(1)
+        round_trips = []
+        for _ in range(5):
+            started = time.perf_counter()
+            await device.refresh()
+            round_trips.append(time.perf_counter() - started)
+        round_trip = sorted(round_trips)[2]
+
+        queued = [asyncio.create_task(device.set_intensity(2 + i % 2)) for i in range(1000)]
+        await asyncio.sleep(0)  # every change is now queued behind the minimum gap
+        started = time.perf_counter()
+        state = await device.stop()
+        took = time.perf_counter() - started
+
+        assert state.safe
+        assert device.state.safe
+        assert not firmware.state.motor
+        assert firmware.state.intensity == 0
+        assert firmware.state.heat == 0
+        # one stop frame on the wire, ahead of the queue; a generous margin for a loaded CI box
+        assert tap.count(Stop) == 1
+        assert took < round_trip * 3 + 0.02, (
+            f"stop took {took * 1000:.1f} ms, a round trip {round_trip * 1000:.1f} ms"
+        )
+        # the queued changes were cleared: none reached the device, and their callers see the stopped state
+        results = await asyncio.gather(*queued)
+        assert all(r.safe for r in results)
+        await asyncio.sleep(device.profile.protocol.min_command_gap_s * 3)
+        assert [c for c in tap.of(SetIntensity) if c.level > 1] == []
+        assert firmware.state.intensity == 0
+
+
+async def test_stop_skips_the_gap_after_a_setting(catalog: Catalog) -> None:
+    async with open_device("sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as device:
+        await device.set_intensity(2)
+        started = time.perf_counter()
+        await device.stop()
+        assert time.perf_counter() - started < device.profile.protocol.min_command_gap_s / 2
+
+
+@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+async def test_unacked_command_is_retried_then_times_out(case: tuple[str, str], catalog: Catalog) -> None:
+    model, link = case
+    url = f"sim://{model}?link={link}&faults=ack_delay_s=5"
+    async with open_device(url, catalog=catalog, options=FAST) as device:
+        assert device.simulator is not None
+        tap = FirmwareTap(device.simulator.firmware)
+        device.keepalive = False
+        with pytest.raises(CommandTimeoutError, match="set_intensity after 3 attempts"):
+            await device.set_intensity(2)
+        sent = tap.of(SetIntensity)
+        assert len(sent) == 1 + device.profile.protocol.retries
+        assert len(set(sent)) == 1, "a retry resends the very same frame (same seq)"
+
+
+@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+async def test_a_late_ack_is_caught_by_the_retry(case: tuple[str, str], catalog: Catalog) -> None:
+    model, link = case
+    url = f"sim://{model}?link={link}&faults=ack_delay_s=0.2"
+    async with open_device(url, catalog=catalog, options=FAST) as device:
+        assert device.simulator is not None
+        tap = FirmwareTap(device.simulator.firmware)
+        device.keepalive = False
+        state = await device.set_intensity(2)
+        assert state.intensity == 2 == device.simulator.firmware.state.intensity
+        assert tap.count(SetIntensity) == 2
+
+
+async def test_a_stalled_device_times_out_and_the_keepalive_declares_the_link_lost(catalog: Catalog) -> None:
+    async with open_device(
+        "sim://serial-cushion-z3?link=pty&faults=stall_at=0.5,stall_s=30", catalog=catalog, options=FAST
+    ) as device:
+        ended = asyncio.Event()
+
+        async def watch() -> None:
+            async for _ in device.states():
+                pass
+            ended.set()
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0.6)
+        with pytest.raises((CommandTimeoutError, LinkLostError)):
+            await device.set_intensity(3)
+        await asyncio.wait_for(ended.wait(), 3)
+        await watcher
+        with pytest.raises(LinkLostError, match="stopped answering"):
+            await device.set_intensity(1)
+
+
+@pytest.mark.parametrize("case", [c for c in ALL_LINKS if c[1] != "pty"], ids=link_id)
+async def test_link_drop_surfaces_as_link_lost(case: tuple[str, str], catalog: Catalog) -> None:
+    model, link = case
+    url = f"sim://{model}?link={link}&faults=drop_link_at=0.8"
+    async with open_device(url, catalog=catalog, options=FAST) as device:
+        streamed: list[DeviceState] = []
+
+        async def watch() -> None:
+            async for state in device.states():
+                streamed.append(state)
+
+        watcher = asyncio.create_task(watch())
+
+        async def command_until_the_drop() -> None:
+            for _ in range(200):  # keep commanding until the drop hits one in flight
+                await device.set_intensity(1 + len(streamed) % 2)
+                await asyncio.sleep(0.02)
+
+        with pytest.raises(LinkLostError):
+            await command_until_the_drop()
+        await asyncio.wait_for(watcher, 2)  # states() ended
+        assert not device.state.connected
+        with pytest.raises(LinkLostError):
+            await device.set_intensity(1)
+        with pytest.raises(LinkLostError):
+            await device.stop()
+
+
+async def test_keepalive_feeds_the_watchdog_and_can_be_turned_off(catalog: Catalog) -> None:
+    async with open_device(
+        "sim://pulse-gun-p5?link=virtual&speed=4", catalog=catalog, options=DriverOptions(keepalive_s=0.1)
+    ) as device:
+        assert device.simulator is not None
+        firmware = device.simulator.firmware
+        tap = FirmwareTap(firmware)
+        await device.set_intensity(3)
+        await asyncio.sleep(0.7)  # 2.8 firmware seconds: past the 2 s watchdog without pings
+        assert tap.count(Ping) >= 4
+        assert firmware.state.intensity == 3
+        assert not firmware.state.watchdog_tripped
+        device.keepalive = False
+        await asyncio.sleep(0.8)
+        assert firmware.state.watchdog_tripped
+        assert firmware.state.intensity == 0
+        assert device.state.watchdog_tripped
+        assert device.state.safe
