@@ -19,7 +19,7 @@ import asyncio
 import collections
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -347,3 +347,10 @@ class EventBus:
     def _remove(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+
+
+async def write_json_lines(subscription: Subscription, stream: TextIO) -> None:
+    """Write each event as one JSON line (flushed) until the subscription ends."""
+    async for event in subscription:
+        stream.write(to_json(event) + "\n")
+        stream.flush()

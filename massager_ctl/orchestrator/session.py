@@ -56,6 +56,8 @@ Connector = Callable[[], Awaitable[Driver]]
 
 #: Clock tolerance: loop-clock round-off must not make a deadline look unmet.
 EPS = 1e-6
+#: Heat seconds allowed beyond the plan: commands take a moment to confirm, and heat counts until then.
+HEAT_SLACK_S = 5.0
 _HELD = {SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM, SessionState.SUSPENDED}
 _LINK_ERRORS = (LinkLostError, CommandTimeoutError)
 
@@ -184,7 +186,7 @@ class Session:
         self._result: SessionResult | None = None
         heat = plan.profile.heat
         self._heat = HeatBudget(
-            contiguous_s=float(heat.max_on_s) if heat else 0.0, total_s=plan.heat_budget_s
+            contiguous_s=float(heat.max_on_s) if heat else 0.0, total_s=plan.heat_budget_s + HEAT_SLACK_S
         )
 
     # ------------------------------------------------------------------ public view

@@ -1,0 +1,221 @@
+"""The session journal: SQLite in WAL mode, written while the session runs.
+
+One row per session in ``sessions`` and one row per lifecycle event in
+``events``, each committed as it happens, so a crash loses at most the event
+in flight. A session still marked ``running`` whose process is gone is marked
+``interrupted`` the next time the journal opens. ``progress`` events only
+update the session row (its elapsed time), they are not stored one by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from massager_ctl.errors import ConfigError
+from massager_ctl.events import (
+    BaseEvent,
+    Progress,
+    SessionFinished,
+    SessionStarted,
+    StepFinished,
+    Subscription,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    routine_id TEXT NOT NULL,
+    routine_title TEXT NOT NULL,
+    device TEXT NOT NULL,
+    model TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    planned_s REAL NOT NULL,
+    elapsed_s REAL NOT NULL DEFAULT 0,
+    steps_done INTEGER NOT NULL DEFAULT 0,
+    pid INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    type TEXT NOT NULL,
+    session_t REAL NOT NULL,
+    wall TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: str
+    routine_id: str
+    routine_title: str
+    device: str
+    model: str
+    started_at: str
+    ended_at: str | None
+    status: str
+    reason: str | None
+    planned_s: float
+    elapsed_s: float
+    steps_done: int
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRow:
+    week: str
+    sessions: int
+    minutes: float
+
+
+class Journal:
+    """The session journal at ``path``; use as ``with Journal(path) as journal:``.
+
+    Raises:
+        ConfigError: (on open) the file cannot be opened or is not a journal.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Open (creating if needed) and mark sessions left running by dead processes as interrupted.
+
+        Raises:
+            ConfigError: the journal cannot be opened.
+        """
+        if self._db is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=2000")
+            db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise ConfigError(f"cannot open the session journal {self.path}: {e}") from e
+        self._db = db
+        self._mark_interrupted()
+
+    def close(self) -> None:
+        """Close the database; safe to call twice."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the journal is not open")
+        return self._db
+
+    def _mark_interrupted(self) -> None:
+        rows = self.db.execute("SELECT id, pid FROM sessions WHERE status = 'running'").fetchall()
+        for session_id, pid in rows:
+            if pid != os.getpid() and _alive(pid):
+                continue  # another live process is still running it
+            last = self.db.execute(
+                "SELECT wall FROM events WHERE session_id = ? ORDER BY id DESC LIMIT 1", (session_id,)
+            ).fetchone()
+            self.db.execute(
+                "UPDATE sessions SET status = 'interrupted', reason = ?, ended_at = ? WHERE id = ?",
+                ("the controller stopped before the session ended", last[0] if last else None, session_id),
+            )
+
+    def record(self, event: BaseEvent) -> None:
+        """Write one event (and update its session's row)."""
+        db = self.db
+        if isinstance(event, SessionStarted):
+            db.execute(
+                "INSERT OR REPLACE INTO sessions (id, routine_id, routine_title, device, model, started_at,"
+                " status, planned_s, pid) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                (
+                    event.session_id,
+                    event.routine_id,
+                    event.routine_title,
+                    event.device,
+                    event.model,
+                    event.wall,
+                    event.planned_duration_s,
+                    os.getpid(),
+                ),
+            )
+        if isinstance(event, Progress):
+            db.execute(
+                "UPDATE sessions SET elapsed_s = ? WHERE id = ?", (event.session_elapsed_s, event.session_id)
+            )
+            return
+        db.execute(
+            "INSERT INTO events (session_id, type, session_t, wall, data) VALUES (?, ?, ?, ?, ?)",
+            (event.session_id, event.type, event.session_t, event.wall, event.model_dump_json()),
+        )
+        if isinstance(event, StepFinished):
+            db.execute("UPDATE sessions SET steps_done = steps_done + 1 WHERE id = ?", (event.session_id,))
+        elif isinstance(event, SessionFinished):
+            db.execute(
+                "UPDATE sessions SET status = ?, reason = ?, ended_at = ?, elapsed_s = ? WHERE id = ?",
+                (event.status, event.reason, event.wall, event.active_s, event.session_id),
+            )
+
+    async def follow(self, subscription: Subscription) -> None:
+        """Record every event of a subscription until it ends."""
+        async for event in subscription:
+            self.record(event)
+
+    def sessions(self, *, limit: int = 50) -> list[SessionRow]:
+        """The most recent sessions, newest first."""
+        rows = self.db.execute(
+            "SELECT id, routine_id, routine_title, device, model, started_at, ended_at, status, reason,"
+            " planned_s, elapsed_s, steps_done FROM sessions ORDER BY started_at DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [SessionRow(*row) for row in rows]
+
+    def events(self, session_id: str) -> list[dict[str, object]]:
+        """A session's stored events, in order, as their JSON objects."""
+        rows = self.db.execute(
+            "SELECT data FROM events WHERE session_id = ? ORDER BY id", (session_id,)
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def weekly(self) -> list[WeekRow]:
+        """Sessions and minutes per ISO week (``2026-W48``), oldest first."""
+        weeks: dict[str, list[float]] = {}
+        for started_at, elapsed_s in self.db.execute("SELECT started_at, elapsed_s FROM sessions"):
+            year, week, _ = dt.datetime.fromisoformat(started_at).isocalendar()
+            bucket = weeks.setdefault(f"{year}-W{week:02d}", [0, 0.0])
+            bucket[0] += 1
+            bucket[1] += elapsed_s / 60
+        return [WeekRow(week, int(n), round(minutes, 1)) for week, (n, minutes) in sorted(weeks.items())]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

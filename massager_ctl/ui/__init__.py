@@ -1,0 +1,1 @@
+"""Terminal output of a session: the rich live view, plain log lines and single-key controls."""

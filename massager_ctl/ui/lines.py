@@ -1,0 +1,122 @@
+"""Plain log lines for a session: one line per thing worth telling, for logs and non-TTY runs."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from massager_ctl.events import (
+    BaseEvent,
+    Confirmed,
+    DeviceStateEvent,
+    EventsDropped,
+    IntensityNudged,
+    Notice,
+    Paused,
+    Reconnected,
+    Resumed,
+    SessionFinished,
+    SessionStarted,
+    StepExtended,
+    StepFinished,
+    StepStarted,
+    Subscription,
+    Suspended,
+    WaitingForConfirm,
+)
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for a number of seconds."""
+    whole = max(0, round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class LineFormatter:
+    """Turns events into log lines; remembers just enough to skip repeats."""
+
+    def __init__(self) -> None:
+        self._steps = 0
+        self._device: tuple[object, ...] | None = None
+
+    def format(self, event: BaseEvent) -> str | None:
+        """The line for ``event``, or ``None`` when it adds nothing (progress, repeated state)."""
+        text = self._text(event)
+        return f"[{clock(event.session_t)}] {text}" if text else None
+
+    def _text(self, event: BaseEvent) -> str | None:
+        match event:
+            case SessionStarted():
+                self._steps = event.steps
+                return (
+                    f"session started: {event.routine_title} ({event.routine_id}) on {event.device}"
+                    f" [{event.model}], {event.steps} steps, {clock(event.planned_duration_s)}"
+                )
+            case StepStarted():
+                settings = [
+                    f"head {event.head}" if event.head else None,
+                    f"intensity {event.intensity}" if event.intensity is not None else None,
+                    f"heat {event.heat}" if event.heat else None,
+                ]
+                shown = ", ".join(s for s in settings if s)
+                line = (
+                    f"step {event.index + 1}/{self._steps or '?'} {event.title} ({clock(event.duration_s)})"
+                )
+                line += f" - {shown}" if shown else ""
+                return line + (f"\n    > {event.prompt}" if event.prompt else "")
+            case WaitingForConfirm():
+                return f"waiting for you: {event.prompt}"
+            case Confirmed():
+                return f"confirmed ({event.by})"
+            case DeviceStateEvent():
+                return self._device_line(event)
+            case Paused():
+                return f"paused ({clock(event.remaining_s)} left in this step)"
+            case Resumed():
+                return f"resumed ({clock(event.remaining_s)} left in this step)"
+            case Suspended():
+                return (
+                    f"link lost: {event.reason}; reconnecting ({clock(event.remaining_s)} left in this step)"
+                )
+            case Reconnected():
+                return f"reconnected after {event.attempts} attempt(s); resuming the step"
+            case StepExtended():
+                return f"step extended by {clock(event.by_s)} ({clock(event.remaining_s)} left)"
+            case IntensityNudged():
+                return f"intensity now level {event.level}"
+            case Notice():
+                return f"{event.level}: {event.message}"
+            case StepFinished():
+                return f"step {event.index + 1} {event.outcome}" if event.outcome != "completed" else None
+            case SessionFinished():
+                return f"session {event.status}: {event.reason} (active {clock(event.active_s)})"
+            case EventsDropped():
+                return f"({event.count} events not shown: the display fell behind)"
+        return None
+
+    def _device_line(self, event: DeviceStateEvent) -> str | None:
+        key = (event.connected, event.head, event.intensity, event.heat, tuple(event.flags))
+        if key == self._device:
+            return None
+        self._device = key
+        if not event.connected:
+            return "device: disconnected"
+        parts = [
+            f"head {event.head or '-'}",
+            f"intensity {event.intensity}",
+            f"heat {event.heat}" if event.heat is not None else None,
+            f"battery {event.battery}%" if event.battery is not None else None,
+            ", ".join(event.flags) or None,
+        ]
+        return "device: " + ", ".join(p for p in parts if p)
+
+
+async def print_lines(subscription: Subscription, stream: TextIO) -> None:
+    """Write a line per event until the subscription ends."""
+    formatter = LineFormatter()
+    async for event in subscription:
+        line = formatter.format(event)
+        if line:
+            stream.write(line + "\n")
+            stream.flush()
