@@ -40,7 +40,7 @@ from massager_ctl.mqtt.commands import (
 from massager_ctl.mqtt.link import Backoff
 from massager_ctl.mqtt.service import MqttStatus
 from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
-from massager_ctl.mqtt.url import BrokerConfig
+from massager_ctl.mqtt.url import BrokerConfig, parse_broker_url
 from massager_ctl.orchestrator import Session, preflight
 from massager_ctl.orchestrator.safety import drive_safe
 
@@ -418,8 +418,8 @@ async def session_status(
 ) -> AsyncIterator[MqttStatus]:
     """Publish one session (``run --mqtt``) and take its controls from ``cmd``.
 
-    Enter it before ``await session.run()``; on exit the last events are flushed
-    and ``offline`` is published::
+    Connects before it yields, so a bad login fails before the session starts; on
+    exit the last events are flushed and ``offline`` is published::
 
         async with session_status(session, broker=parse_broker_url(url)):
             result = await session.run()
@@ -429,6 +429,52 @@ async def session_status(
         BrokerAuthError: the broker rejected the login.
         BrokerError: the broker could not be reached.
     """
+    # Subscribe before connecting: nothing the session emits meanwhile is lost.
+    subscription = session.bus.subscribe(maxsize=1024, name="mqtt")
+    try:
+        async with _status_for(session, broker, prefix, device_id, discovery, discovery_prefix) as mqtt:
+            mqtt.publisher.idle(routine=session.plan.routine.id)
+            mqtt.follow(subscription)
+            try:
+                yield mqtt
+            finally:
+                await mqtt.drain()
+    finally:
+        subscription.close()
+
+
+async def attach(
+    session: Session, url: str, *, prefix: str = DEFAULT_PREFIX, device_id: str | None = None
+) -> None:
+    """Publish ``session`` to the broker at ``url`` until the session's bus closes (``run --mqtt``).
+
+    Start it before the session runs (it subscribes to the bus at once).
+
+    Raises:
+        ConfigError: a bad broker URL, prefix or device id.
+        BrokerAuthError: the broker rejected the login.
+        BrokerError: the broker could not be reached.
+    """
+    subscription = session.bus.subscribe(maxsize=1024, name="mqtt")
+    try:
+        broker = parse_broker_url(url)
+        async with _status_for(session, broker, prefix, device_id, True, DEFAULT_DISCOVERY_PREFIX) as mqtt:
+            mqtt.publisher.idle(routine=session.plan.routine.id)
+            mqtt.follow(subscription)
+            await mqtt.followed()
+            await mqtt.drain()
+    finally:
+        subscription.close()
+
+
+def _status_for(
+    session: Session,
+    broker: BrokerConfig,
+    prefix: str,
+    device_id: str | None,
+    discovery: bool,
+    discovery_prefix: str,
+) -> MqttStatus:
     profile = session.plan.profile
     topics = make_topics(
         prefix=prefix,
@@ -436,17 +482,11 @@ async def session_status(
         discovery_prefix=discovery_prefix,
     )
     routine = session.plan.routine
-    async with MqttStatus(
+    return MqttStatus(
         broker,
         topics=topics,
         profile=profile,
         handler=SessionCommands(session),
         discovery=discovery,
         routines=[(routine.id, routine.title)],
-    ) as mqtt:
-        mqtt.publisher.idle(routine=routine.id)
-        mqtt.follow(session.bus)
-        try:
-            yield mqtt
-        finally:
-            await mqtt.drain()
+    )

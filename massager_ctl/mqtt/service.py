@@ -153,11 +153,18 @@ class MqttStatus:
             self._publisher.close()
         await self.link.close()
 
-    def follow(self, bus: EventBus, *, maxsize: int = 256) -> None:
-        """Publish every event of ``bus`` from now on (until the bus closes or :meth:`drain`)."""
-        subscription = bus.subscribe(maxsize=maxsize, name="mqtt")
+    def follow(self, source: EventBus | Subscription, *, maxsize: int = 256) -> None:
+        """Publish every event of a bus (from now on) or of a subscription, until it ends or :meth:`drain`."""
+        subscription = (
+            source.subscribe(maxsize=maxsize, name="mqtt") if isinstance(source, EventBus) else source
+        )
         self._followed.append(subscription)
         self._start(self.publisher.follow(subscription), "mqtt-follow")
+
+    async def followed(self) -> None:
+        """Wait until every followed bus has closed and its events are handed over."""
+        while tasks := [t for t in self._tasks if t.get_name() == "mqtt-follow"]:
+            await asyncio.wait(tasks)
 
     async def drain(self, *, timeout_s: float = 2.0) -> None:
         """Stop following; publish what was buffered or held back; wait up to ``timeout_s`` for it."""
