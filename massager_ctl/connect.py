@@ -117,7 +117,7 @@ async def open_ble(url: DeviceURL, context: OpenContext) -> MassagerDriver:
     backend, scanner = context.ble_backend, context.ble_scanner_backend
     hci = url.options.get("hci")
     if hci:
-        central = await context.stack.enter_async_context(_bumble_central(hci))
+        central = await context.stack.enter_async_context(open_bumble_central(hci))
         backend, scanner = central.client_backend, central.scanner_backend
     timeout = url.number("timeout", _BLE_TIMEOUT_S)
     if url.model is None:
@@ -135,7 +135,13 @@ async def open_ble(url: DeviceURL, context: OpenContext) -> MassagerDriver:
 
 
 @contextlib.asynccontextmanager
-async def _bumble_central(hci: str) -> AsyncIterator[Any]:
+async def open_bumble_central(hci: str) -> AsyncIterator[Any]:
+    """A Bumble central on an HCI transport (``usb:0``, ``tcp-client:HOST:PORT``) for bleak backends.
+
+    Raises:
+        ConfigError: Bumble is not installed.
+        ConnectError: no controller on that transport.
+    """
     try:
         from firmware_sim.ble import bumble_central
     except ImportError as e:

@@ -1,0 +1,176 @@
+"""Live device commands: ``devices scan`` (find devices) and ``devices try URL`` (smoke-test one)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import typer
+from serial.tools import list_ports
+
+from massager_ctl.catalog import Catalog
+from massager_ctl.cli import devices_app
+from massager_ctl.cli.context import catalog
+from massager_ctl.connect import model_for_advertisement, open_bumble_central, open_device
+from massager_ctl.drivers import DeviceState, MassagerDriver
+from massager_ctl.errors import ConnectError
+from massager_ctl.models import DeviceProfile
+
+if TYPE_CHECKING:
+    from bleak.backends.scanner import BaseBleakScanner
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One device seen by a scan, with the URL that opens it (``model`` is ``None`` when unknown)."""
+
+    url: str
+    transport: str
+    model: str | None
+    name: str | None
+    detail: str
+
+
+def serial_candidates(profiles: Iterable[DeviceProfile]) -> list[Found]:
+    """Serial ports whose USB VID:PID belongs to a catalog model."""
+    by_usb_id = {usb_id.lower(): p for p in profiles if p.serial is not None for usb_id in p.serial.usb_ids}
+    found = []
+    for port in list_ports.comports():
+        if port.vid is None or port.pid is None:
+            continue
+        usb_id = f"{port.vid:04x}:{port.pid:04x}"
+        profile = by_usb_id.get(usb_id)
+        url = f"serial://{port.device}" + (f"?model={profile.id}" if profile else "")
+        found.append(Found(url, "serial", profile.id if profile else None, port.description, usb_id))
+    return found
+
+
+async def ble_candidates(
+    profiles: Iterable[DeviceProfile], *, scan_s: float, backend: type[BaseBleakScanner] | None = None
+) -> list[Found]:
+    """BLE advertisements matched to catalog models by local-name glob or service UUID.
+
+    Raises:
+        ConnectError: Bluetooth is not available.
+    """
+    from massager_ctl.transports.ble import discover
+
+    profiles = list(profiles)
+    found = []
+    for adv in await discover(scan_s=scan_s, backend=backend):
+        profile = model_for_advertisement(profiles, adv.name, adv.service_uuids)
+        if profile is None:
+            continue
+        url = f"ble://{adv.address}?model={profile.id}"
+        found.append(Found(url, "ble", profile.id, adv.name, f"rssi {adv.rssi}"))
+    return found
+
+
+@contextlib.asynccontextmanager
+async def _scanner_backend(hci: str | None) -> AsyncIterator[type[BaseBleakScanner] | None]:
+    if hci is None:
+        yield None
+        return
+    async with open_bumble_central(hci) as central:
+        yield central.scanner_backend
+
+
+async def scan(cat: Catalog, *, scan_s: float, hci: str | None, warn: Echo) -> list[Found]:
+    """Serial ports and BLE advertisements of catalog models; a missing Bluetooth stack is a warning."""
+    profiles = list(cat.devices().values())
+    found = serial_candidates(profiles)
+    try:
+        async with _scanner_backend(hci) as backend:
+            found += await ble_candidates(profiles, scan_s=scan_s, backend=backend)
+    except ConnectError as e:
+        warn(f"BLE scan skipped: {e}")
+    return found
+
+
+def _describe(state: DeviceState) -> str:
+    parts = [f"motor {'on' if state.motor else 'off'}", f"intensity {state.intensity}", f"heat {state.heat}"]
+    if state.head:
+        parts.append(f"head {state.head}")
+    if state.mode:
+        parts.append(f"mode {state.mode}")
+    if state.direction:
+        parts.append(f"direction {state.direction}")
+    if state.temperature_c is not None:
+        parts.append(f"{state.temperature_c:.1f} °C")
+    flags = [n for n in ("watchdog_tripped", "low_battery", "overheat", "heat_auto_off") if getattr(state, n)]
+    return ", ".join(parts + flags)
+
+
+async def exercise(device: MassagerDriver, *, dwell_s: float, echo: Echo) -> DeviceState:
+    """Step through the device's heads, a few intensities and each heat level, then stop, confirmed."""
+    profile = device.profile
+    identity = device.identity
+    echo(
+        f"connected: {profile.name} ({identity.model_id}, code 0x{identity.model_code:02x}) "
+        f"firmware {identity.firmware}, serial {identity.serial or '-'}"
+    )
+    echo(f"battery: {device.state.battery}%" if profile.battery else "battery: none (mains powered)")
+    echo(f"state: {_describe(device.state)}")
+    top = profile.intensity.max_level
+    try:
+        motorized = [h for h in profile.heads if h.change == "motorized"]
+        if motorized:
+            await device.set_intensity(1)  # zones are felt only with the motor running
+        for head in motorized:
+            echo(f"head {head.id}: {_describe(await device.set_head(head.id))}")
+            await asyncio.sleep(dwell_s)
+        for level in sorted({1, (top + 1) // 2, top}):
+            echo(f"intensity {level}: {_describe(await device.set_intensity(level))}")
+            await asyncio.sleep(dwell_s)
+        await device.set_intensity(0)
+        if profile.heat is not None:
+            for level, name in enumerate(profile.heat.levels[1:], start=1):
+                echo(f"heat {name}: {_describe(await device.set_heat(level))}")
+                await asyncio.sleep(dwell_s)
+    finally:
+        state = await device.stop()
+    echo(f"stopped (confirmed): {_describe(state)}")
+    return state
+
+
+async def try_url(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> DeviceState:
+    async with open_device(url, catalog=cat) as device:
+        return await exercise(device, dwell_s=dwell_s, echo=echo)
+
+
+@devices_app.command("scan")
+def devices_scan(
+    timeout: float = typer.Option(
+        5.0, "--timeout", min=0.5, help="How long to listen for BLE advertisements (s)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    hci: str | None = typer.Option(
+        None, "--hci", help="Scan through a Bumble HCI transport (usb:0, tcp-client:H:P)."
+    ),
+) -> None:
+    """Find massagers: BLE advertisements and USB-serial ports matched to catalog models."""
+    found = asyncio.run(scan(catalog(), scan_s=timeout, hci=hci, warn=lambda m: typer.echo(m, err=True)))
+    if as_json:
+        typer.echo(json.dumps([asdict(f) for f in found], indent=2))
+        return
+    if not found:
+        typer.echo("no devices found")
+    for f in found:
+        typer.echo(f"{f.url}\t{f.name or '-'}\t{f.detail}" + ("" if f.model else "\t(no catalog model)"))
+
+
+@devices_app.command("try")
+def devices_try(
+    url: str = typer.Argument(
+        ..., help="Device URL, e.g. sim://pulse-gun-p5 or serial:///dev/ttyUSB0?model=M."
+    ),
+    dwell: float = typer.Option(0.5, "--dwell", min=0.0, help="Seconds to hold each step."),
+) -> None:
+    """Connect, show identity, battery and state, step through heads, intensity and heat, then stop."""
+    asyncio.run(try_url(url, catalog(), dwell_s=dwell, echo=typer.echo))
