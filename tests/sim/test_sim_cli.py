@@ -1,0 +1,194 @@
+"""``massager-sim`` as a process: the URL line, JSON state lines, signals, and the kill -9 watchdog e2e."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SIM = [sys.executable, "-m", "firmware_sim.cli"]
+STATE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "t": float,
+    "motor": bool,
+    "head": (str, type(None)),
+    "intensity": int,
+    "heat": int,
+    "temperature_c": float,
+    "battery": (int, type(None)),
+    "watchdog_tripped": bool,
+}
+
+
+class Served:
+    """A running ``massager-sim serve`` and its stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.url = ""
+
+    async def line(self) -> str:
+        assert self.process.stdout is not None
+        async with asyncio.timeout(10):
+            raw = await self.process.stdout.readline()
+        assert raw, "massager-sim serve closed its stdout"
+        return raw.decode()
+
+    async def state_where(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        while True:
+            state: dict[str, Any] = json.loads(await self.line())
+            if predicate(state):
+                return state
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        return await asyncio.wait_for(self.process.wait(), 5)
+
+
+@contextlib.asynccontextmanager
+async def serve(*args: str) -> AsyncIterator[Served]:
+    process = await asyncio.create_subprocess_exec(
+        *SIM, "serve", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    served = Served(process)
+    try:
+        served.url = (await served.line()).strip()
+        yield served
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def test_list_shows_every_model() -> None:
+    script = Path(sys.executable).with_name("massager-sim")
+    command = [str(script)] if script.exists() else SIM
+    result = subprocess.run([*command, "list"], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert [(row[0], row[1]) for row in rows] == [
+        ("pulse-gun-p5", "mbin"),
+        ("serial-cushion-z3", "mascii"),
+        ("shiatsu-cushion-s3", "mbin"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no-such-model"], "unknown model 'no-such-model'"),
+        (["serial-cushion-z3", "--faults", "wobble=1"], "unknown fault 'wobble'"),
+        (["serial-cushion-z3", "--serial", "usb"], "must be 'pty' or 'tcp:PORT'"),
+        (["serial-cushion-z3", "--speed", "0"], "--speed must be positive"),
+    ],
+)
+def test_serve_rejects_bad_input_with_exit_2(args: list[str], message: str) -> None:
+    result = subprocess.run([*SIM, "serve", *args], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+async def test_serve_pty_prints_url_then_json_state_and_exits_0_on_sigterm() -> None:
+    async with serve("serial-cushion-z3", "--json-state") as served:
+        parts = urlsplit(served.url)
+        assert (parts.scheme, parts.query) == ("serial", "model=serial-cushion-z3")
+        assert parts.path.startswith("/dev/pts/")
+        state = json.loads(await served.line())
+        for key, kind in STATE_KEYS.items():
+            assert isinstance(state[key], kind), key
+        assert (state["motor"], state["head"], state["intensity"], state["battery"]) == (
+            False,
+            "middle",
+            0,
+            None,
+        )
+        assert await served.stop(signal.SIGTERM) == 0
+
+
+async def test_serve_tcp_and_sigint() -> None:
+    async with serve("serial-cushion-z3", "--serial", "tcp:0") as served:
+        parts = urlsplit(served.url)
+        assert parts.scheme == "tcp"
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(b"$PING*10\r\n")
+        assert await asyncio.wait_for(reader.readline(), 5) == b"!OK,PING*38\r\n"
+        writer.close()
+        assert await served.stop(signal.SIGINT) == 0
+
+
+async def test_serve_ble_model_prints_a_ble_url() -> None:
+    async with serve("pulse-gun-p5", "--json-state") as served:
+        parts = urlsplit(served.url)
+        assert parts.scheme == "ble"
+        assert "model=pulse-gun-p5" in parts.query
+        state = json.loads(await served.line())
+        assert (state["head"], state["battery"]) == ("ball", 100)
+        assert await served.stop() == 0
+
+
+CONTROLLER = textwrap.dedent(
+    """
+    import sys, time, serial
+
+    def line(body):
+        check = 0
+        for char in body.encode():
+            check ^= char
+        return f"${body}*{check:02X}\\r\\n".encode()
+
+    port = serial.Serial(sys.argv[1], 115200, timeout=2)
+    port.write(line("INT,5") + line("HEAT,1"))
+    replies = [port.readline() for _ in range(4)]
+    assert replies[0].startswith(b"!OK,INT") and replies[2].startswith(b"!OK,HEAT"), replies
+    print("running", flush=True)
+    while True:  # mid-step: keep the watchdog fed until killed
+        port.write(line("PING"))
+        port.readline()
+        time.sleep(0.5)
+    """
+)
+
+
+async def test_controller_killed_mid_step_device_stops_within_watchdog_timeout() -> None:
+    async with serve("serial-cushion-z3", "--json-state") as served:
+        path = urlsplit(served.url).path
+        controller = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CONTROLLER, path, stdout=asyncio.subprocess.PIPE
+        )
+        try:
+            assert controller.stdout is not None
+            assert await asyncio.wait_for(controller.stdout.readline(), 10) == b"running\n"
+            async with asyncio.timeout(5):
+                await served.state_where(lambda s: s["motor"] and s["heat"] == 1)
+            await asyncio.sleep(1.2)  # a step is under way, the watchdog fed by keepalives
+            controller.kill()  # kill -9: no cleanup, no stop command
+            killed = time.monotonic()
+            await controller.wait()
+            async with asyncio.timeout(5):
+                state = await served.state_where(lambda s: not s["motor"])
+            elapsed = time.monotonic() - killed
+        finally:
+            if controller.returncode is None:
+                controller.kill()
+                await controller.wait()
+        assert (state["motor"], state["intensity"], state["heat"], state["watchdog_tripped"]) == (
+            False,
+            0,
+            0,
+            True,
+        )
+        assert elapsed <= 3.0 + 0.3  # the model's 3 s timeout, plus scheduling slack
+        assert await served.stop() == 0

@@ -1,0 +1,141 @@
+"""Serial front-ends with real pyserial: a pty pair and a TCP port (``socket://``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import serial
+
+from firmware_sim import FaultSpec, SimulatedDevice, mascii
+from firmware_sim.messages import Ping, SetHeat, SetIntensity, Stop
+from massager_ctl.catalog import Catalog
+from massager_ctl.errors import ConfigError
+
+SERIAL = "serial-cushion-z3"
+
+
+def exchange(port: serial.SerialBase, *lines: bytes, replies: int) -> list[bytes]:
+    """Write lines, read ``replies`` lines back (blocking; run in a thread)."""
+    port.write(b"".join(lines))
+    return [port.readline() for _ in range(replies)]
+
+
+async def test_pty_round_trip_with_pyserial() -> None:
+    async with SimulatedDevice(Catalog().device(SERIAL)) as device:
+        url = await device.serve_pty()
+        parts = urlsplit(url)
+        assert parts.scheme == "serial"
+        assert parts.path.startswith("/dev/")
+        assert parse_qs(parts.query) == {"model": [SERIAL]}
+
+        def controller() -> list[bytes]:
+            with serial.Serial(parts.path, 115200, timeout=2) as port:
+                return exchange(
+                    port,
+                    mascii.encode_command(SetIntensity(6)),
+                    mascii.encode_command(SetHeat(2)),
+                    replies=4,
+                )
+
+        lines = await asyncio.to_thread(controller)
+        assert [mascii.decode_reply(line) for line in lines[::2]] == [
+            mascii.Ack("set_intensity"),
+            mascii.Ack("set_heat"),
+        ]
+        status = mascii.decode_reply(lines[3])
+        assert isinstance(status, mascii.Status)
+        assert (status.intensity, status.heat, status.heat_on) == (6, 2, True)
+        assert (device.firmware.state.intensity, device.firmware.state.heat) == (6, 2)
+
+        # the pair survives the controller closing: the next one opens the same path
+        def second_controller() -> list[bytes]:
+            port = serial.serial_for_url(parts.path, baudrate=115200, timeout=2)
+            try:
+                port.reset_input_buffer()
+                return exchange(port, mascii.encode_command(Stop()), replies=2)
+            finally:
+                port.close()
+
+        stop_ack, stopped = await asyncio.to_thread(second_controller)
+        assert mascii.decode_reply(stop_ack) == mascii.Ack("stop")
+        assert isinstance(status := mascii.decode_reply(stopped), mascii.Status)
+        assert (status.motor, status.heat) == (False, 0)
+        assert device.firmware.state.motor is False
+
+
+async def test_tcp_round_trip_with_pyserial_socket_url() -> None:
+    async with SimulatedDevice(Catalog().device(SERIAL)) as device:
+        url = await device.serve_tcp()
+        parts = urlsplit(url)
+        assert parts.scheme == "tcp"
+        assert parts.hostname == "127.0.0.1"
+        assert parse_qs(parts.query) == {"model": [SERIAL]}
+
+        def controller() -> list[bytes]:
+            port = serial.serial_for_url(f"socket://{parts.netloc}", timeout=2)
+            try:
+                return exchange(port, b"$ID*0D\r\n", mascii.encode_command(SetIntensity(3)), replies=3)
+            finally:
+                port.close()
+
+        identity, ack, status = await asyncio.to_thread(controller)
+        assert mascii.decode_reply(identity) == mascii.Identity(0x33, "1.4", "Z3-00042")
+        assert mascii.decode_reply(ack) == mascii.Ack("set_intensity")
+        assert isinstance(reported := mascii.decode_reply(status), mascii.Status)
+        assert reported.intensity == 3
+        assert device.firmware.state.intensity == 3
+        await asyncio.sleep(0.05)
+        assert not device.firmware.state.connected  # the client hung up
+
+
+async def test_tcp_link_drop_hangs_up_and_refuses_until_restored() -> None:
+    faults = FaultSpec(drop_link_at=0.3, reconnect_after=0.6)
+    async with SimulatedDevice(Catalog().device(SERIAL), faults=faults) as device:
+        url = await device.serve_tcp()
+        host, port = urlsplit(url).netloc.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(mascii.encode_command(Ping()))
+        assert await asyncio.wait_for(reader.readline(), 2) == mascii.encode_reply(mascii.Ack("ping"))
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # dropped at t=0.3
+        writer.close()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # the cable is still unplugged
+        writer.close()
+        await asyncio.sleep(0.7)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(mascii.encode_command(Ping()))
+        assert await asyncio.wait_for(reader.readline(), 2) == mascii.encode_reply(mascii.Ack("ping"))
+        writer.close()
+
+
+async def test_pty_link_drop_is_silence_both_ways() -> None:
+    faults = FaultSpec(drop_link_at=0.2, reconnect_after=0.5)
+    async with SimulatedDevice(Catalog().device(SERIAL), faults=faults) as device:
+        path = urlsplit(await device.serve_pty()).path
+
+        def controller() -> list[bytes]:
+            with serial.Serial(path, 115200, timeout=0.25) as port:
+                first = exchange(port, mascii.encode_command(Ping()), replies=1)
+                time.sleep(0.25)
+                during = exchange(port, mascii.encode_command(Ping()), replies=1)
+                time.sleep(0.4)
+                after = exchange(port, mascii.encode_command(Ping()), replies=1)
+                return first + during + after
+
+        first, during, after = await asyncio.to_thread(controller)
+        assert first == after == mascii.encode_reply(mascii.Ack("ping"))
+        assert during == b""
+
+
+async def test_serial_front_ends_are_for_serial_models() -> None:
+    async with SimulatedDevice(Catalog().device("pulse-gun-p5")) as device:
+        with pytest.raises(ConfigError, match="serves serial models"):
+            await device.serve_pty()
+        with pytest.raises(ConfigError, match="serves serial models"):
+            await device.serve_tcp()
+    async with SimulatedDevice(Catalog().device(SERIAL)) as device:
+        with pytest.raises(ConfigError, match="not BLE"):
+            await device.serve_ble()
