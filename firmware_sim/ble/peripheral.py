@@ -33,6 +33,7 @@ _ADVERTISING_INTERVAL_MS = 20.0
 _SERVER_MAX_MTU = 247
 # A link lost to the fault injector looks like a supervision timeout to the central.
 _LINK_LOST_REASON = hci.HCI_CONNECTION_TIMEOUT_ERROR
+_POWER_OFF_REASON = hci.HCI_REMOTE_DEVICE_TERMINATED_CONNECTION_DUE_TO_POWER_OFF_ERROR
 _BATTERY_UNAVAILABLE = 0x0E  # ATT "unlikely error": the firmware has no battery reading
 
 
@@ -130,7 +131,7 @@ class GattPeripheral:
         )
 
     async def aclose(self) -> None:
-        """Drop any central, stop advertising and detach from the firmware."""
+        """Power off: stop advertising, drop any central, detach from the firmware (idempotent)."""
         if self._closed:
             return
         self._closed = True
@@ -141,7 +142,7 @@ class GattPeripheral:
             await self._advertising.stop()
         if self._connection is not None:
             with contextlib.suppress(hci.HCI_Error, asyncio.TimeoutError):
-                await self._connection.disconnect()
+                await self._connection.disconnect(reason=_POWER_OFF_REASON)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

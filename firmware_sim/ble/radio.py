@@ -123,11 +123,6 @@ class BleSimulator:
             return
         link = self._link = LocalLink()  # type: ignore[no-untyped-call]
         try:
-            peripheral_host = _host_on(VirtualController("peripheral", link=link))
-            peripheral = GattPeripheral(self._firmware, self._profile, peripheral_host)
-            self._stack.push_async_callback(peripheral.aclose)
-            await peripheral.start()
-            self._peripheral = peripheral
             central_device = Device(host=_host_on(VirtualController("central", link=link)))
             await central_device.power_on()
             central = BumbleCentral(central_device)
@@ -137,12 +132,22 @@ class BleSimulator:
                 self._hci_server = await self._stack.enter_async_context(
                     HciTcpServer(link, port=self._hci_port)
                 )
+            # Last in, first out: on close the device powers off while its centrals still
+            # listen, so each of them sees the peripheral end the link.
+            peripheral_host = _host_on(VirtualController("peripheral", link=link))
+            peripheral = GattPeripheral(self._firmware, self._profile, peripheral_host)
+            self._stack.push_async_callback(peripheral.aclose)
+            await peripheral.start()
+            self._peripheral = peripheral
         except BaseException:
             await self.aclose()
             raise
 
     async def aclose(self) -> None:
-        """Tear everything down: centrals disconnect, the peripheral stops (idempotent)."""
+        """Power the peripheral off (its centrals see it go), then close the port and central.
+
+        Idempotent.
+        """
         try:
             await self._stack.aclose()
         finally:

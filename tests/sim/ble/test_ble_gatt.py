@@ -192,7 +192,7 @@ async def test_peripheral_side_disconnect_fires_callback() -> None:
     async with serve(GUN) as rig:
         c = client(rig, disconnected_callback=lambda _: fired.set())
         await c.connect()
-        await rig.radio.aclose()  # the device goes away under a connected client
+        await rig.radio.peripheral.aclose()  # the device powers off under a connected client
         async with asyncio.timeout(1):
             await fired.wait()
         assert not c.is_connected
@@ -217,6 +217,28 @@ async def test_link_drop_fault_disconnects_then_readvertises() -> None:
             await again.start_notify(rig.profile.notify_uuid, inbox)
             await again.write_gatt_char(rig.profile.write_uuid, HELLO, response=True)
             payload_of(await inbox.next(), seq=1, op=IDENTITY)
+
+
+async def test_simulator_close_disconnects_clients_from_the_device_side() -> None:
+    fired = asyncio.Event()
+    async with serve(GUN) as rig:
+        c = client(rig, disconnected_callback=lambda _: fired.set())
+        await c.connect()
+        await rig.radio.aclose()
+        async with asyncio.timeout(1):
+            await fired.wait()
+        assert not rig.firmware.state.connected
+
+
+async def test_pair_bonds_and_unpair_forgets_and_disconnects(gun: Rig) -> None:
+    keystore = gun.radio.central.device.keystore
+    assert keystore is not None
+    async with client(gun, pair=True) as c:
+        assert [name for name, _ in await keystore.get_all()] == [gun.radio.address]
+        assert await c.read_gatt_char(BATTERY_LEVEL) == bytearray([100])  # encrypted link still works
+        await c.unpair()
+        assert not c.is_connected
+        assert await keystore.get_all() == []
 
 
 async def test_request_in_flight_when_link_drops_raises_bleak_error(gun: Rig) -> None:
