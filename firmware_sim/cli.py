@@ -19,7 +19,7 @@ import typer
 
 from firmware_sim.device import SimulatedDevice
 from firmware_sim.faults import FaultSpec
-from firmware_sim.firmware import FirmwareState
+from firmware_sim.firmware import Firmware, FirmwareState
 from massager_ctl.catalog import Catalog
 from massager_ctl.errors import CatalogError, ConfigError
 from massager_ctl.models import DeviceProfile
@@ -56,6 +56,12 @@ def serve(
     ),
     seed: int | None = typer.Option(None, "--seed", help="Seed for reproducible faults."),
     json_state: bool = typer.Option(False, "--json-state", help="Print each state change as a JSON line."),
+    head: str | None = typer.Option(
+        None, "--head", help="Manual-head models: the head fitted at start (a head id, or 'none')."
+    ),
+    controls: bool = typer.Option(
+        False, "--controls", help="Read person controls from stdin: 'fit HEAD|none', 'battery PCT'."
+    ),
 ) -> None:
     """Serve one simulated device until SIGINT or SIGTERM; the first stdout line is its URL."""
     if not speed > 0:
@@ -64,7 +70,16 @@ def serve(
     fault_spec = FaultSpec.parse(faults)
     tcp_port = _tcp_port(serial) if profile.transport == "serial" else None
     asyncio.run(
-        _serve(profile, speed=speed, faults=fault_spec, seed=seed, tcp_port=tcp_port, json_state=json_state)
+        _serve(
+            profile,
+            speed=speed,
+            faults=fault_spec,
+            seed=seed,
+            tcp_port=tcp_port,
+            json_state=json_state,
+            head=head,
+            controls=controls,
+        )
     )
 
 
@@ -85,12 +100,19 @@ async def _serve(
     seed: int | None,
     tcp_port: int | None,
     json_state: bool,
+    head: str | None,
+    controls: bool,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with SimulatedDevice(profile, speed=speed, faults=faults, seed=seed) as device:
+        if head is not None:
+            try:
+                person_control(device.firmware, f"fit {head}")
+            except ValueError as e:
+                raise ConfigError(f"--head: {e}") from e
         if profile.transport == "ble":
             url = await device.serve_ble()
         elif tcp_port is None:
@@ -102,7 +124,51 @@ async def _serve(
             emit = _json_printer()
             emit(device.firmware.state)
             device.firmware.subscribe(emit)
-        await stop.wait()
+        if controls:
+            reader = asyncio.create_task(_read_controls(device.firmware))
+            await stop.wait()
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+        else:
+            await stop.wait()
+
+
+def person_control(firmware: Firmware, command: str) -> None:
+    """Apply one person control: ``fit HEAD`` (``fit none`` takes it off) or ``battery PCT``.
+
+    Raises:
+        ValueError: an unknown control, or one the model cannot do.
+    """
+    words = command.split()
+    match words:
+        case ["fit", head_id]:
+            firmware.fit_head(None if head_id == "none" else head_id)
+        case ["battery", pct]:
+            try:
+                value = float(pct)
+            except ValueError:
+                raise ValueError(f"battery {pct!r} is not a number") from None
+            firmware.set_battery(value)
+        case _:
+            raise ValueError(f"unknown control {command.strip()!r}; use 'fit HEAD|none' or 'battery PCT'")
+
+
+async def _read_controls(firmware: Firmware) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    except (OSError, ValueError) as e:
+        print(f"massager-sim: cannot read controls from stdin: {e}", file=sys.stderr, flush=True)
+        return
+    while line := await reader.readline():
+        if not line.strip():
+            continue
+        try:
+            person_control(firmware, line.decode(errors="replace"))
+        except ValueError as e:
+            print(f"massager-sim: {e}", file=sys.stderr, flush=True)
 
 
 def _json_printer() -> Callable[[FirmwareState], None]:

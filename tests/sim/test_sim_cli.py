@@ -60,7 +60,12 @@ class Served:
 @contextlib.asynccontextmanager
 async def serve(*args: str) -> AsyncIterator[Served]:
     process = await asyncio.create_subprocess_exec(
-        *SIM, "serve", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *SIM,
+        "serve",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     served = Served(process)
     try:
@@ -136,6 +141,22 @@ async def test_serve_ble_model_prints_a_ble_url() -> None:
         assert "model=pulse-gun-p5" in parts.query
         state = json.loads(await served.line())
         assert (state["head"], state["battery"]) == ("ball", 100)
+        assert await served.stop() == 0
+
+
+async def test_person_controls_on_stdin() -> None:
+    async with serve("pulse-gun-p5", "--json-state", "--controls", "--head", "none") as served:
+        assert served.process.stdin is not None
+        assert served.process.stderr is not None
+        assert json.loads(await served.line())["head"] is None
+        served.process.stdin.write(b"fit fork\nfit upper\nbattery 12\n")
+        await served.process.stdin.drain()
+        assert json.loads(await served.line())["head"] == "fork"
+        state = json.loads(await served.line())
+        assert (state["battery"], state["low_battery"]) == (12, True)
+        async with asyncio.timeout(5):
+            complaint = await served.process.stderr.readline()
+        assert b"pulse-gun-p5 has no head 'upper'" in complaint
         assert await served.stop() == 0
 
 
