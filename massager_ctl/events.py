@@ -10,7 +10,8 @@ has a bounded buffer. Snapshot events (``progress``, ``device_state``) coalesce
 so that only the latest of each waits in a buffer; lifecycle events are kept in
 order. When a buffer is full, waiting snapshots are dropped first; if it is
 still full, the lifecycle event is counted in :attr:`Subscription.dropped` and
-the reader receives an ``events_dropped`` event before the next one it reads.
+the reader finds an ``events_dropped`` event with the count where the lost
+events would have been (the one slot a buffer may hold beyond its size).
 """
 
 from __future__ import annotations
@@ -241,7 +242,6 @@ class Subscription:
         self.dropped = 0
         self._bus = bus
         self._buffer: collections.deque[BaseEvent] = collections.deque()
-        self._unreported = 0
         self._closed = False
         self._ready = asyncio.Event()
 
@@ -262,7 +262,13 @@ class Subscription:
             if event.coalesce:
                 return  # a newer snapshot will follow; nothing lasting is lost
             self.dropped += 1
-            self._unreported += 1
+            last = self._buffer[-1] if self._buffer else None
+            if isinstance(last, EventsDropped):
+                self._buffer[-1] = last.model_copy(update={"count": last.count + 1})
+            else:
+                self._buffer.append(
+                    EventsDropped(session_id=event.session_id, session_t=event.session_t, count=1)
+                )
             return
         self._buffer.append(event)
         self._ready.set()
@@ -279,10 +285,6 @@ class Subscription:
 
     def get_nowait(self) -> BaseEvent | None:
         """The next buffered event, or ``None`` when none is waiting."""
-        if self._unreported and self._buffer:
-            count, self._unreported = self._unreported, 0
-            head = self._buffer[0]
-            return EventsDropped(session_id=head.session_id, session_t=head.session_t, count=count)
         if not self._buffer:
             self._ready.clear()
             return None

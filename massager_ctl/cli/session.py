@@ -7,9 +7,9 @@ import contextlib
 import json
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from massager_ctl.ui.keys import handle_key, key_reader
 from massager_ctl.ui.lines import clock, print_lines
 from massager_ctl.ui.live import LiveView, show_live
 from massager_ctl.urls import parse_device_url
+
+if TYPE_CHECKING:
+    from massager_ctl.mqtt import BrokerConfig
 
 EXIT_OK = 0
 EXIT_TERMINATED = 143
@@ -228,9 +231,8 @@ def run_command(
             f"{plan.routine.id} waits for you at some steps and there is no terminal to confirm on;"
             " pass --yes to confirm automatically"
         )
-    if mqtt is not None:
-        _mqtt_hook()  # refuse early rather than after the device started
-    code = asyncio.run(_run(plan, url, speed=speed, yes=yes, events=events, mqtt=mqtt, tty=tty))
+    broker = _broker(mqtt) if mqtt is not None else None  # a bad URL is refused before anything moves
+    code = asyncio.run(_run(plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty))
     raise typer.Exit(code)
 
 
@@ -239,14 +241,24 @@ def _needs_person(plan: Plan) -> bool:
 
 
 async def _run(
-    plan: Plan, url: str, *, speed: float | None, yes: bool, events: Path | None, mqtt: str | None, tty: bool
+    plan: Plan,
+    url: str,
+    *,
+    speed: float | None,
+    yes: bool,
+    events: Path | None,
+    broker: BrokerConfig | None,
+    tty: bool,
 ) -> int:
     loop = asyncio.get_running_loop()
     bus = EventBus()
     console = Console()
     followers: list[Awaitable[None]] = []
     with Journal(settings().journal_path) as journal, contextlib.ExitStack() as stack:
-        async with DeviceConnector(url, catalog=catalog(), speed=speed) as connector:
+        async with (
+            DeviceConnector(url, catalog=catalog(), speed=speed) as connector,
+            contextlib.AsyncExitStack() as astack,
+        ):
             session = Session(
                 plan,
                 connect=connector.connect,
@@ -254,6 +266,7 @@ async def _run(
                 bus=bus,
                 auto_confirm=yes,
                 speed=connector.speed,
+                fit_head=connector.fit_head,
             )
             followers.append(journal.follow(bus.subscribe(maxsize=4096, name="journal")))
             if events is not None:
@@ -271,8 +284,10 @@ async def _run(
                 stack.enter_context(key_reader(sys.stdin.fileno(), on_key))
             else:
                 followers.append(print_lines(bus.subscribe(maxsize=4096, name="log"), sys.stdout))
-            if mqtt is not None:
-                followers.append(_attach_mqtt(session, mqtt))
+            if broker is not None:
+                from massager_ctl.mqtt.remote import session_status
+
+                await astack.enter_async_context(session_status(session, broker=broker))
             tasks = [asyncio.ensure_future(f) for f in followers]
             run_task = asyncio.create_task(session.run(), name=f"session-{session.id}")
             received: list[int] = []
@@ -303,19 +318,7 @@ async def _run(
     return EXIT_FAILURE
 
 
-def _mqtt_hook() -> Callable[[Session, str], Awaitable[None]]:
-    """``massager_ctl.mqtt.attach(session, url)``: publishes the session until its bus closes.
+def _broker(url: str) -> BrokerConfig:
+    from massager_ctl.mqtt import parse_broker_url
 
-    Raises:
-        ConfigError: the MQTT side offers no such hook.
-    """
-    import massager_ctl.mqtt
-
-    attach = getattr(massager_ctl.mqtt, "attach", None)
-    if attach is None:
-        raise ConfigError("--mqtt: this build cannot publish a run over MQTT")
-    return cast(Callable[[Session, str], Awaitable[None]], attach)
-
-
-async def _attach_mqtt(session: Session, url: str) -> None:
-    await _mqtt_hook()(session, url)
+    return parse_broker_url(url)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.connect import open_device
+from massager_ctl.drivers.base import DriverOptions
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError, ConnectError
 from massager_ctl.models import DeviceProfile
@@ -102,6 +103,16 @@ class DeviceConnector:
             ble = BleProfile.from_catalog(profile.id, profile.ble.model_dump(), serial=sim.firmware.serial)
             self._radio = await self._stack.enter_async_context(BleSimulator(sim.firmware, ble))
 
+    def _options(self) -> DriverOptions:
+        # The simulator's watchdog runs `speed` times faster: so must the keepalive that feeds it.
+        assert self._profile is not None
+        return DriverOptions(keepalive_s=self._profile.watchdog.keepalive_s / self.speed)
+
+    def fit_head(self, head_id: str) -> None:
+        """Swap the head on the simulated device, as a person would (``sim://`` only)."""
+        if self.simulator is not None:
+            self.simulator.firmware.fit_head(head_id)
+
     async def connect(self) -> MassagerDriver:
         """Open a new link and return its open driver (closed with the connector at the latest).
 
@@ -111,8 +122,11 @@ class DeviceConnector:
         """
         if self.url.scheme != "sim":
             return await self._stack.enter_async_context(open_device(self.url.raw, catalog=self.catalog))
+        options = self._options()
         if self._served is not None:
-            return await self._stack.enter_async_context(open_device(self._served, catalog=self.catalog))
+            return await self._stack.enter_async_context(
+                open_device(self._served, catalog=self.catalog, options=options)
+            )
         assert self._profile is not None
         assert self.simulator is not None
         if self._radio is not None:
@@ -130,6 +144,6 @@ class DeviceConnector:
             except ConnectionError as e:
                 raise ConnectError(f"{self.url.raw}: {e}") from e
             transport = VirtualTransport(link, name=f"sim://{self._profile.id}")
-        driver = MassagerDriver(self._profile, transport)
+        driver = MassagerDriver(self._profile, transport, options=options)
         driver.simulator = self.simulator
         return await self._stack.enter_async_context(driver)

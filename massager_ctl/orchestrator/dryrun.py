@@ -66,7 +66,13 @@ async def simulate_async(plan: Plan, *, catalog: Catalog | None = None) -> Timel
     events = bus.subscribe(maxsize=1_000_000, name="dry-run")
     async with DeviceConnector(url, catalog=catalog) as device:
         session = Session(
-            plan, connect=device.connect, device_url=url, bus=bus, auto_confirm=True, progress_every_s=60.0
+            plan,
+            connect=device.connect,
+            device_url=url,
+            bus=bus,
+            auto_confirm=True,
+            progress_every_s=60.0,
+            fit_head=device.fit_head,
         )
         await session.run()
     bus.close()

@@ -65,7 +65,16 @@ _LINK_ERRORS = (LinkLostError, CommandTimeoutError)
 @dataclass(frozen=True, slots=True)
 class _Signal:
     kind: Literal[
-        "pause", "resume", "skip", "stop", "extend", "intensity", "confirm", "link_lost", "head_seen"
+        "pause",
+        "resume",
+        "skip",
+        "stop",
+        "extend",
+        "intensity",
+        "confirm",
+        "link_lost",
+        "head_seen",
+        "reapply",
     ]
     value: Any = None
 
@@ -126,6 +135,8 @@ class Session:
         reconnect: how often and how patiently to reconnect after a drop.
         progress_every_s: session seconds between ``progress`` events.
         close_device: close the driver when the session ends.
+        fit_head: plays the person's part when ``auto_confirm`` confirms a manual head
+            change on a simulator (it swaps the head on the simulated device).
     """
 
     def __init__(
@@ -141,6 +152,7 @@ class Session:
         progress_every_s: float = 1.0,
         close_device: bool = True,
         session_id: str | None = None,
+        fit_head: Callable[[str], None] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be more than 0")
@@ -154,6 +166,8 @@ class Session:
         self._reconnect = reconnect or ReconnectPolicy()
         self._progress_every_s = progress_every_s
         self._close_device = close_device
+        self._fit_head = fit_head
+        self._fitted: str | None = None
 
         self._state = SessionState.IDLE
         self._driver: Driver | None = None
@@ -199,6 +213,11 @@ class Session:
     def result(self) -> SessionResult | None:
         """How the session ended, once it has."""
         return self._result
+
+    @property
+    def t0(self) -> float:
+        """The loop time at which the session clock reads 0."""
+        return self._loop_t0
 
     @property
     def driver(self) -> Driver | None:
@@ -520,12 +539,16 @@ class Session:
 
     async def _watch(self, driver: Driver, generation: int) -> None:
         reason = "the device's status stream ended"
+        tripped = driver.state.watchdog_tripped
         try:
             async for state in driver.states():
                 self._emit_device(state)
                 if not state.connected:
                     reason = "the device disconnected"
                     break
+                if state.watchdog_tripped and not tripped and self._state is SessionState.RUNNING:
+                    self._signal(_Signal("reapply", generation))
+                tripped = state.watchdog_tripped
                 if (
                     self._waiting is not None
                     and self._waiting[1] is not None
@@ -538,6 +561,13 @@ class Session:
             self._signal(_Signal("link_lost", (generation, reason)))
 
     # ------------------------------------------------------------------ steps
+
+    def _current_head(self) -> str | None:
+        """The fitted head: as the device detects it, else as the person last confirmed it."""
+        reported = self._driver.state.head if self._driver is not None else None
+        if self.plan.profile.head_detection and reported is not None:
+            return reported
+        return self._fitted or reported
 
     def _target_level(self, step: ResolvedStep) -> int | None:
         if step.level is None or step.level == 0:
@@ -568,7 +598,7 @@ class Session:
             outcome: Literal["completed", "skipped"] = "skipped"
             if await self._wait_for_person(step):
                 outcome = await self._timed(step)
-        except _Stop:
+        except BaseException:  # stopped, cancelled or failed: the step ends here either way
             self._finish_step(step, "stopped")
             raise
         self._finish_step(step, outcome)
@@ -579,8 +609,9 @@ class Session:
 
     async def _wait_for_person(self, step: ResolvedStep) -> bool:
         """Hold the motor and wait for a confirm when the step needs one; False when skipped."""
-        device_head = self._driver.state.head if self._driver else None
-        head_change = step.head is not None and step.head.change == "manual" and device_head != step.head.id
+        head_change = (
+            step.head is not None and step.head.change == "manual" and self._current_head() != step.head.id
+        )
         if not (head_change or step.confirm):
             return True
         reason: Literal["confirm", "head_change"] = "head_change" if head_change else "confirm"
@@ -627,6 +658,10 @@ class Session:
                     held = False
         finally:
             self._waiting = None
+        if fit is not None:
+            self._fitted = fit
+            if by == "auto" and self._fit_head is not None:
+                self._fit_head(fit)
         self._emit(Confirmed, index=step.index, by=by)
         self._next_start = self._now()
         return True
@@ -715,6 +750,12 @@ class Session:
                     self._start_ramp(level, None)
             case "link_lost" if signal.value[0] == self._generation:
                 raise _LinkDown(signal.value[1])
+            case "reapply" if signal.value == self._generation and not paused:
+                self._emit(
+                    Notice, level="warning", message="the device's watchdog stopped it; setting it again"
+                )
+                self._level = None
+                return "apply"
         return None
 
     def _index(self) -> int:
