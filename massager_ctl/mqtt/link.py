@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -240,6 +241,8 @@ class MqttLink:
             keepalive=self._keepalive_s,
             timeout=self._timeout_s,
             tls_context=tls_context,
+            # paho leaves Nagle's algorithm on: small state messages would wait for delayed ACKs.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
     async def _run(self) -> None:

@@ -23,6 +23,8 @@ import aiomqtt
 
 MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
 USER = "massager"
+# paho leaves Nagle on; without this a client that publishes and receives on one socket waits on delayed ACKs.
+NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 PASSWORD = "s3cret-Pa55word"
 
 
@@ -158,7 +160,7 @@ class Watcher:
 @contextlib.asynccontextmanager
 async def watch(broker: Broker, *topics: str) -> AsyncIterator[Watcher]:
     async with aiomqtt.Client(
-        broker.host, broker.port, identifier=f"watcher-{secrets.token_hex(4)}"
+        broker.host, broker.port, identifier=f"watcher-{secrets.token_hex(4)}", socket_options=NODELAY
     ) as client:
         for topic in topics or ("#",):
             await client.subscribe(topic, qos=1)
@@ -186,3 +188,43 @@ async def retained(broker: Broker, topic_filter: str, *, settle_s: float = 0.3) 
                             payload if isinstance(payload, bytes) else str(payload).encode()
                         )
     return found
+
+
+QUICK_ROUTINE = """\
+id: {id}
+title: Test routine {id}
+summary: Short steps on the shiatsu cushion, for tests.
+areas: [upper-back, lower-back]
+tools: [electric-massager]
+steps:
+  - title: Upper
+    duration: {step_s}
+    device: {{head: zone-upper, intensity: 1}}
+  - title: Lower with heat
+    duration: {step_s}
+    device: {{head: zone-lower, intensity: 2, heat: low}}
+  - title: Finish
+    duration: {step_s}
+    device: {{intensity: 1, heat: "off"}}
+"""
+
+
+def write_routine(folder: Path, routine_id: str, *, step_s: float) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{routine_id}.yaml"
+    path.write_text(QUICK_ROUTINE.format(id=routine_id, step_s=step_s))
+    return path
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """An environment for a CLI subprocess: the test's routines, no user config, a private journal."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASSAGER_")}
+    env.update(
+        MASSAGER_CONFIG=str(tmp_path / "no-config.toml"),
+        MASSAGER_ROUTINES_DIR=str(tmp_path / "routines"),
+        MASSAGER_DEVICES_DIR=str(tmp_path / "devices"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
