@@ -152,7 +152,7 @@ async def open_bumble_central(hci: str) -> AsyncIterator[Any]:
         async with bumble_central(hci=hci) as central:
             yield central
     except BleakBluetoothNotAvailableError as e:
-        raise ConnectError(f"Bluetooth is not available: {e}") from e
+        raise ConnectError(f"Bluetooth is not available: {e.args[0] if e.args else e}") from e
 
 
 async def open_sim(url: DeviceURL, context: OpenContext) -> MassagerDriver:

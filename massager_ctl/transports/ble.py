@@ -29,7 +29,9 @@ _DISCONNECTED = b""
 
 
 def _unavailable(e: BaseException) -> ConnectError:
-    return ConnectError(f"Bluetooth is not available on this machine (no adapter or BlueZ/D-Bus): {e}")
+    # bleak's BleakBluetoothNotAvailableError carries (message, reason): show the message only
+    detail = e.args[0] if isinstance(e, BleakBluetoothNotAvailableError) and e.args else e
+    return ConnectError(f"Bluetooth is not available on this machine (no adapter or BlueZ/D-Bus): {detail}")
 
 
 def _translate_open(e: BaseException, where: str) -> ConnectError:
