@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -15,13 +14,13 @@ import typer
 
 from massager_ctl.cli import app
 from massager_ctl.cli.context import catalog, settings
-from massager_ctl.connect import open_device
 from massager_ctl.errors import ConfigError
 from massager_ctl.mqtt.remote import RemoteController
 from massager_ctl.mqtt.service import MqttStatus
 from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
 from massager_ctl.mqtt.url import PASSWORD_ENV, parse_broker_url
 from massager_ctl.orchestrator import resolve
+from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.urls import parse_device_url
 
 log = logging.getLogger("massager_ctl.serve")
@@ -85,33 +84,36 @@ def serve(
     ]
     if routine is not None:
         routine = cat.routine(routine).id
-    speed = parsed.number("speed", 1.0) if parsed.scheme == "sim" else 1.0
-    controller = RemoteController(
-        open_device=functools.partial(open_device, device, catalog=cat),
-        device_url=device,
-        profile=profile,
-        catalog=cat,
-        caps=user.caps,
-        selected=routine,
-        speed=speed,
-        auto_confirm=auto_confirm,
-    )
 
     async def main() -> None:
+        connector = DeviceConnector(device, catalog=cat)
+        controller = RemoteController(
+            connect=connector.connect,
+            device_url=device,
+            profile=profile,
+            catalog=cat,
+            caps=user.caps,
+            selected=routine,
+            speed=connector.speed,
+            auto_confirm=auto_confirm,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with MqttStatus(
-                broker,
-                topics=topics,
-                profile=profile,
-                handler=controller,
-                discovery=discovery,
-                routines=runnable,
-                states_from_events=False,
-            ) as status:
+            async with (
+                connector,
+                MqttStatus(
+                    broker,
+                    topics=topics,
+                    profile=profile,
+                    handler=controller,
+                    discovery=discovery,
+                    routines=runnable,
+                    states_from_events=False,
+                ) as status,
+            ):
                 controller.attach(status)
                 typer.echo(f"serving {device} as {topics.base} on {broker.display}", err=True)
                 await controller.run(stop)

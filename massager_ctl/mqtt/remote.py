@@ -13,8 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
@@ -41,13 +40,10 @@ from massager_ctl.mqtt.link import Backoff
 from massager_ctl.mqtt.service import MqttStatus
 from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
 from massager_ctl.mqtt.url import BrokerConfig, parse_broker_url
-from massager_ctl.orchestrator import Session, preflight
+from massager_ctl.orchestrator import Connector, Session, preflight
 from massager_ctl.orchestrator.safety import drive_safe
 
 log = logging.getLogger(__name__)
-
-#: Opens the device; leaving the context stops it safely and releases the link.
-DeviceOpener = Callable[[], AbstractAsyncContextManager[Driver]]
 
 #: Seconds between status reads while idle: they notice a dead link without feeding a session.
 IDLE_CHECK_S = 5.0
@@ -59,7 +55,8 @@ class RemoteController:
     """Carries out MQTT commands on one device (the ``serve`` engine).
 
     Args:
-        open_device: opens a new link to the device (``connect.open_device`` with the URL bound).
+        connect: opens a new link to the device and returns its open driver (e.g.
+            ``DeviceConnector.connect``); the controller closes a driver it gives up on.
         device_url: shown in session events.
         profile: the device's model.
         catalog: where routines are looked up.
@@ -73,7 +70,7 @@ class RemoteController:
     def __init__(
         self,
         *,
-        open_device: DeviceOpener,
+        connect: Connector,
         device_url: str,
         profile: DeviceProfile,
         catalog: Catalog,
@@ -83,7 +80,7 @@ class RemoteController:
         auto_confirm: bool = False,
         backoff: Backoff | None = None,
     ) -> None:
-        self._open_device = open_device
+        self._connect = connect
         self._device_url = device_url
         self._profile = profile
         self._catalog = catalog
@@ -94,7 +91,6 @@ class RemoteController:
         self._backoff = backoff or Backoff(initial_s=0.5, max_s=15.0)
         self._mqtt: MqttStatus | None = None
         self._driver: Driver | None = None
-        self._device_stack: contextlib.AsyncExitStack | None = None
         self._lost = asyncio.Event()
         self._mirror: asyncio.Task[None] | None = None
         self._session: Session | None = None
@@ -143,7 +139,7 @@ class RemoteController:
             state = await drive_safe(driver)
             if state is not None:
                 self.mqtt.publisher.device_state(state)
-        await self._release()
+        await self._release(driver)
         if self._mirror is not None:
             self._mirror.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -192,20 +188,18 @@ class RemoteController:
                 self._lost.set()
 
     async def _reopen(self) -> Driver:
-        self._driver = None
-        await self._release()
-        stack = contextlib.AsyncExitStack()
-        driver = await stack.enter_async_context(self._open_device())
-        self._device_stack = stack
+        old, self._driver = self._driver, None
+        await self._release(old)
+        driver = await self._connect()
         self._adopt(driver)
         return driver
 
-    async def _release(self) -> None:
-        stack, self._device_stack = self._device_stack, None
-        if stack is not None:
+    @staticmethod
+    async def _release(driver: Driver | None) -> None:
+        if driver is not None:
             with contextlib.suppress(MassagerError, TimeoutError):
                 async with asyncio.timeout(5.0):
-                    await stack.aclose()
+                    await driver.close()
 
     def _adopt(self, driver: Driver) -> None:
         if driver is self._driver and not self._lost.is_set():
@@ -415,6 +409,7 @@ async def session_status(
     device_id: str | None = None,
     discovery: bool = True,
     discovery_prefix: str = DEFAULT_DISCOVERY_PREFIX,
+    backoff: Backoff | None = None,
 ) -> AsyncIterator[MqttStatus]:
     """Publish one session (``run --mqtt``) and take its controls from ``cmd``.
 
@@ -432,7 +427,9 @@ async def session_status(
     # Subscribe before connecting: nothing the session emits meanwhile is lost.
     subscription = session.bus.subscribe(maxsize=1024, name="mqtt")
     try:
-        async with _status_for(session, broker, prefix, device_id, discovery, discovery_prefix) as mqtt:
+        async with _status_for(
+            session, broker, prefix, device_id, discovery, discovery_prefix, backoff
+        ) as mqtt:
             mqtt.publisher.idle(routine=session.plan.routine.id)
             mqtt.follow(subscription)
             try:
@@ -458,7 +455,9 @@ async def attach(
     subscription = session.bus.subscribe(maxsize=1024, name="mqtt")
     try:
         broker = parse_broker_url(url)
-        async with _status_for(session, broker, prefix, device_id, True, DEFAULT_DISCOVERY_PREFIX) as mqtt:
+        async with _status_for(
+            session, broker, prefix, device_id, True, DEFAULT_DISCOVERY_PREFIX, None
+        ) as mqtt:
             mqtt.publisher.idle(routine=session.plan.routine.id)
             mqtt.follow(subscription)
             await mqtt.followed()
@@ -474,6 +473,7 @@ def _status_for(
     device_id: str | None,
     discovery: bool,
     discovery_prefix: str,
+    backoff: Backoff | None,
 ) -> MqttStatus:
     profile = session.plan.profile
     topics = make_topics(
@@ -489,4 +489,5 @@ def _status_for(
         handler=SessionCommands(session),
         discovery=discovery,
         routines=[(routine.id, routine.title)],
+        backoff=backoff,
     )
