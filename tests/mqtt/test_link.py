@@ -148,3 +148,23 @@ async def test_unreachable_broker_fails_fast() -> None:
     with pytest.raises(BrokerError, match=r"MQTT broker mqtt://127\.0\.0\.1:\d+: .*refused"):
         await link_for(f"mqtt://127.0.0.1:{free_port()}").open()
     assert time.monotonic() - started < 5
+
+
+async def test_the_password_never_reaches_logs_or_messages(
+    auth_broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    good = link_for(auth_broker.url_for(USER, PASSWORD))
+    async with good:
+        good.set_retained("t/dev/state", "x")
+        await good.flush(timeout_s=5)
+        auth_broker.restart()  # a reconnect logs a warning
+        async with asyncio.timeout(10):
+            await good.wait_disconnected()
+            await good.wait_connected()
+        text = f"{good!r} {good.broker}"
+    with pytest.raises(BrokerAuthError) as info:
+        await link_for(auth_broker.url_for(USER, PASSWORD + "-wrong")).open()
+    assert "reconnecting" in caplog.text
+    for where in (caplog.text, text, str(info.value), repr(info.value)):
+        assert PASSWORD not in where

@@ -1,0 +1,100 @@
+"""StatusPublisher: progress at most once per interval (latest wins), lifecycle at once, state on change."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from mqtt_support import Broker, retained, watch
+
+from massager_ctl.catalog import Catalog
+from massager_ctl.drivers.base import DeviceState
+from massager_ctl.events import Paused, Progress, SessionStarted
+from massager_ctl.mqtt.link import Availability, MqttLink
+from massager_ctl.mqtt.status import StatusPublisher
+from massager_ctl.mqtt.topics import make_topics
+from massager_ctl.mqtt.url import parse_broker_url
+
+TOPICS = make_topics(device_id="dev1")
+
+
+def progress(i: int) -> Progress:
+    return Progress(
+        session_id="s1",
+        session_t=i * 0.01,
+        state="running",
+        index=0,
+        steps=2,
+        step_elapsed_s=i * 0.01,
+        step_duration_s=10.0,
+        session_elapsed_s=i * 0.01,
+        session_duration_s=20.0,
+    )
+
+
+async def test_progress_is_coalesced_and_lifecycle_is_not(broker: Broker) -> None:
+    profile = Catalog().device("shiatsu-cushion-s3")
+    link = MqttLink(
+        parse_broker_url(broker.url), client_id="pub", availability=Availability(TOPICS.availability)
+    )
+    async with watch(broker, TOPICS.session) as watcher, link:
+        publisher = StatusPublisher(link, TOPICS, profile, min_interval_s=0.25)
+        publisher.event(
+            SessionStarted(
+                session_id="s1",
+                session_t=0.0,
+                routine_id="r",
+                routine_title="R",
+                device="sim://x",
+                model=profile.id,
+                steps=2,
+                planned_duration_s=20.0,
+            )
+        )
+        started = time.perf_counter()
+        for i in range(1, 121):  # 120 progress events over about 1.2 s
+            publisher.event(progress(i))
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        publisher.event(Paused(session_id="s1", session_t=1.3, index=0, remaining_s=8.7))
+        paused_at = time.perf_counter()
+        body = json.loads(
+            await watcher.wait_for(TOPICS.session, lambda p: json.loads(p)["status"] == "paused")
+        )
+        assert time.perf_counter() - paused_at < 0.2  # lifecycle is not held back
+        assert body["step_remaining_s"] == 8.7
+        publisher.close()
+        await link.flush(timeout_s=5)
+
+    bodies = [json.loads(p) for p in watcher.on(TOPICS.session)]
+    progress_updates = [b for b in bodies if b["status"] == "running"]
+    assert 2 <= len(progress_updates) <= elapsed / 0.25 + 2, len(progress_updates)
+    # Each update carried the newest progress of its moment, not a stale one.
+    assert progress_updates[-1]["progress"] > 0.04
+    assert bodies[0]["status"] == "preparing"
+    assert bodies[-1]["status"] == "paused"
+    left = json.loads((await retained(broker, TOPICS.session))[TOPICS.session])
+    assert left["status"] == "paused"
+
+
+async def test_state_only_on_change(broker: Broker) -> None:
+    # (Between flushes the latest state wins: a state superseded before it went out is never sent.)
+    profile = Catalog().device("pulse-gun-p5")
+    link = MqttLink(
+        parse_broker_url(broker.url), client_id="pub", availability=Availability(TOPICS.availability)
+    )
+    async with watch(broker, TOPICS.state) as watcher, link:
+        publisher = StatusPublisher(link, TOPICS, profile)
+        on = DeviceState(connected=True, motor=True, head="fork", intensity=2, battery=80)
+        for _ in range(5):
+            publisher.device_state(on)
+            await link.flush(timeout_s=5)
+        publisher.device_state(DeviceState(connected=True, head="fork", battery=80))
+        await link.flush(timeout_s=5)
+        await watcher.wait_for(TOPICS.state, lambda p: json.loads(p)["motor"] is False)
+    bodies = [json.loads(p) for p in watcher.on(TOPICS.state)]
+    assert [(b["motor"], b["intensity"]) for b in bodies] == [(True, 2), (False, 0)]
+    assert bodies[0]["head"] == "fork"
+    assert bodies[0]["battery"] == 80
+    assert bodies[0]["heat"] is None  # the gun has no heat
