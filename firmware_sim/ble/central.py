@@ -22,7 +22,7 @@ from functools import cached_property
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
 from bumble import core
 from bumble.device import Advertisement, Connection, Device
-from bumble.hci import Address, HCI_Error
+from bumble.hci import Address, HCI_Error, HCI_LE_Create_Connection_Cancel_Command
 from bumble.host import Host
 from bumble.transport import open_transport
 from bumble.transport.common import TransportSpecError
@@ -75,12 +75,30 @@ class BumbleCentral:
     async def connect(self, address: Address, *, wait_s: float) -> Connection:
         """Connect to a peripheral once it is seen advertising.
 
+        A caller that is cancelled mid-attempt leaves nothing behind: the controller stops
+        initiating, and a link it completed meanwhile is dropped, so the peripheral is free.
+
         Raises:
             bumble.core.TimeoutError: It did not advertise within ``wait_s`` seconds.
             bumble.core.BaseBumbleError: The controller refused.
         """
         async with self._connect_lock:
-            return await self._device.connect(address, timeout=wait_s)
+            before = set(self._device.connections)
+            try:
+                return await self._device.connect(address, timeout=wait_s)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._abandon(address, before))
+                raise
+
+    async def _abandon(self, address: Address, before: set[int]) -> None:
+        # Bumble's own connect forgets the attempt when cancelled but the controller does not.
+        with contextlib.suppress(core.BaseBumbleError, HCI_Error):
+            await self._device.send_sync_command(HCI_LE_Create_Connection_Cancel_Command())
+        # The cancel's Command Complete follows any Connection Complete sent before it.
+        for handle, connection in list(self._device.connections.items()):
+            if handle not in before and bytes(connection.peer_address) == bytes(address):
+                with contextlib.suppress(core.BaseBumbleError, HCI_Error):
+                    await connection.disconnect()
 
     async def add_listener(self, listener: AdvertisementListener) -> None:
         """Deliver every advertisement to ``listener``, scanning while anyone listens."""

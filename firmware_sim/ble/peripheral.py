@@ -15,8 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bumble import att, data_types, gatt, hci
-from bumble.core import UUID, AdvertisingData
+from bumble import att, core, data_types, gatt, hci
 from bumble.device import AdvertisingParameters, AdvertisingSet, Connection, Device
 from bumble.host import Host
 from bumble.profiles.battery_service import BatteryService
@@ -47,6 +46,9 @@ class BleFirmware(Protocol):
 
     @property
     def state(self) -> _BatteryReading: ...
+
+    @property
+    def link_available(self) -> bool: ...
 
     def connect(self, send: Callable[[bytes], None]) -> None: ...
 
@@ -122,13 +124,16 @@ class GattPeripheral:
             self._firmware.on_link_drop(self._on_link_drop),
             self._firmware.on_link_restore(self._on_link_restore),
         ]
+        self._link_up = self._firmware.link_available
         self._advertising = await self._device.create_advertising_set(
             advertising_parameters=AdvertisingParameters(
                 primary_advertising_interval_min=_ADVERTISING_INTERVAL_MS,
                 primary_advertising_interval_max=_ADVERTISING_INTERVAL_MS,
             ),
             advertising_data=self._advertising_data(),
+            auto_start=False,
         )
+        await self._advertise()
 
     async def aclose(self) -> None:
         """Power off: stop advertising, drop any central, detach from the firmware (idempotent)."""
@@ -141,7 +146,7 @@ class GattPeripheral:
         if self._advertising is not None and self._advertising.enabled:
             await self._advertising.stop()
         if self._connection is not None:
-            with contextlib.suppress(hci.HCI_Error, asyncio.TimeoutError):
+            with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error):
                 await self._connection.disconnect(reason=_POWER_OFF_REASON)
         for task in list(self._tasks):
             task.cancel()
@@ -150,14 +155,14 @@ class GattPeripheral:
     def _advertising_data(self) -> bytes:
         # Extended advertising: name plus a 128-bit UUID is 35 bytes, over legacy's 31.
         return bytes(
-            AdvertisingData(
+            core.AdvertisingData(
                 [
                     data_types.Flags(
-                        AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
-                        | AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
+                        core.AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
+                        | core.AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
                     ),
                     data_types.CompleteLocalName(self._profile.local_name),
-                    data_types.CompleteListOf128BitServiceUUIDs([UUID(self._profile.service_uuid)]),
+                    data_types.CompleteListOf128BitServiceUUIDs([core.UUID(self._profile.service_uuid)]),
                 ]
             )
         )

@@ -241,6 +241,21 @@ async def test_pair_bonds_and_unpair_forgets_and_disconnects(gun: Rig) -> None:
         assert await keystore.get_all() == []
 
 
+async def test_cancelled_connect_leaves_the_radio_usable() -> None:
+    from firmware_sim import FaultSpec
+
+    async with serve(GUN, faults=FaultSpec(drop_link_at=0.0, reconnect_after=0.3)) as rig:
+        attempt = asyncio.create_task(client(rig, timeout=5).connect())
+        await asyncio.sleep(0.05)  # initiating, but nothing advertises
+        attempt.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+        # The device comes back: no stale attempt grabs it, and a new client gets it.
+        async with client(rig, timeout=2) as c:
+            assert c.is_connected
+            assert rig.firmware.state.connected
+
+
 async def test_request_in_flight_when_link_drops_raises_bleak_error(gun: Rig) -> None:
     c = client(gun)
     await c.connect()
