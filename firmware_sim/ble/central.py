@@ -22,10 +22,15 @@ from functools import cached_property
 from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
 from bumble import core
 from bumble.device import Advertisement, Connection, Device
-from bumble.hci import Address, HCI_Error, HCI_LE_Create_Connection_Cancel_Command
+from bumble.hci import (
+    HCI_CONNECTION_TIMEOUT_ERROR,
+    Address,
+    HCI_Error,
+    HCI_LE_Create_Connection_Cancel_Command,
+)
 from bumble.host import Host
 from bumble.transport import open_transport
-from bumble.transport.common import TransportSpecError
+from bumble.transport.common import BaseSource, TransportSpecError
 
 from firmware_sim.ble.bleak_client import BumbleClientBackend
 from firmware_sim.ble.bleak_scanner import BumbleScannerBackend
@@ -48,14 +53,19 @@ class BumbleCentral:
 
     Args:
         device: A Bumble device, already powered on.
+        transport_lost: Completes if the HCI transport under ``device`` goes away (a dongle
+            pulled out, the simulator process gone).
     """
 
-    def __init__(self, device: Device) -> None:
+    def __init__(self, device: Device, *, transport_lost: asyncio.Future[None] | None = None) -> None:
         self._device = device
         self._connect_lock = asyncio.Lock()
         self._listeners: list[AdvertisementListener] = []
         self._scan_lock = asyncio.Lock()
+        self._lost = False
         device.on(Device.EVENT_ADVERTISEMENT, self._on_advertisement)
+        if transport_lost is not None:
+            transport_lost.add_done_callback(lambda _: self._on_transport_lost())
 
     @property
     def device(self) -> Device:
@@ -79,9 +89,11 @@ class BumbleCentral:
         initiating, and a link it completed meanwhile is dropped, so the peripheral is free.
 
         Raises:
+            BleakBluetoothNotAvailableError: The HCI transport is gone.
             bumble.core.TimeoutError: It did not advertise within ``wait_s`` seconds.
             bumble.core.BaseBumbleError: The controller refused.
         """
+        self._check_transport()
         async with self._connect_lock:
             before = set(self._device.connections)
             try:
@@ -101,7 +113,12 @@ class BumbleCentral:
                     await connection.disconnect()
 
     async def add_listener(self, listener: AdvertisementListener) -> None:
-        """Deliver every advertisement to ``listener``, scanning while anyone listens."""
+        """Deliver every advertisement to ``listener``, scanning while anyone listens.
+
+        Raises:
+            BleakBluetoothNotAvailableError: The HCI transport is gone.
+        """
+        self._check_transport()
         async with self._scan_lock:
             self._listeners.append(listener)
             if not self._device.is_scanning:
@@ -112,15 +129,32 @@ class BumbleCentral:
         async with self._scan_lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
-            if not self._listeners and self._device.is_scanning:
+            if not self._listeners and self._device.is_scanning and not self._lost:
                 await self._device.stop_scanning()
 
     async def aclose(self) -> None:
         """Disconnect every link this central holds (idempotent)."""
         self._listeners.clear()
+        if self._lost:
+            return
         for connection in list(self._device.connections.values()):
             with contextlib.suppress(core.BaseBumbleError, HCI_Error):
                 await connection.disconnect()
+
+    def _check_transport(self) -> None:
+        if self._lost:
+            raise BleakBluetoothNotAvailableError(
+                "the Bluetooth controller's HCI transport is gone",
+                BleakBluetoothNotAvailableReason.NO_BLUETOOTH,
+            )
+
+    def _on_transport_lost(self) -> None:
+        # No controller is left to report it, so every link ends here, as a supervision
+        # timeout would end it; bleak clients get their disconnected callback.
+        self._lost = True
+        self._listeners.clear()
+        for handle in list(self._device.connections):
+            self._device.on_disconnection(handle, HCI_CONNECTION_TIMEOUT_ERROR)
 
     def _on_advertisement(self, advertisement: Advertisement) -> None:
         for listener in list(self._listeners):
@@ -153,7 +187,8 @@ async def bumble_central(*, hci: str) -> AsyncIterator[BumbleCentral]:
             raise BleakBluetoothNotAvailableError(
                 f"no Bluetooth controller answers on {hci!r}", BleakBluetoothNotAvailableReason.NO_BLUETOOTH
             ) from e
-        central = BumbleCentral(device)
+        lost = transport.source.terminated if isinstance(transport.source, BaseSource) else None
+        central = BumbleCentral(device, transport_lost=lost)
         try:
             yield central
         finally:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,6 +22,8 @@ from bumble.transport import open_transport
 from firmware_sim.ble import bumble_central
 
 IDENTITY, STATUS = 0x81, 0x82
+RX = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
+TX = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
 
 
 def split_url(url: str) -> tuple[str, str, str]:
@@ -29,14 +33,15 @@ def split_url(url: str) -> tuple[str, str, str]:
     return parts.netloc, query["model"][0], query["hci"][0]
 
 
-@pytest.mark.slow
-async def test_massager_sim_serve_reached_over_tcp_hci() -> None:
+@contextlib.asynccontextmanager
+async def massager_sim(model: str) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """``massager-sim serve MODEL`` in its own process; yields it and the URL it printed."""
     sim = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "firmware_sim.cli",
         "serve",
-        GUN,
+        model,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -44,6 +49,17 @@ async def test_massager_sim_serve_reached_over_tcp_hci() -> None:
         assert sim.stdout is not None
         async with asyncio.timeout(30):
             url = (await sim.stdout.readline()).decode().strip()
+        yield sim, url
+    finally:
+        if sim.returncode is None:
+            sim.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await sim.wait()
+
+
+@pytest.mark.slow
+async def test_massager_sim_serve_reached_over_tcp_hci() -> None:
+    async with massager_sim(GUN) as (sim, url):
         address, model, hci = split_url(url)
         assert url.startswith("ble://")
         assert model == GUN
@@ -54,17 +70,31 @@ async def test_massager_sim_serve_reached_over_tcp_hci() -> None:
             assert found[address][1].local_name == "PulseP5-0042"
             inbox = Inbox()
             async with BleakClient(found[address][0], backend=central.client_backend) as client:
-                await client.start_notify("6e400003-b5a3-f393-e0a9-e50e24dcca9e", inbox)
-                rx = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
-                await client.write_gatt_char(rx, HELLO, response=True)
+                await client.start_notify(TX, inbox)
+                await client.write_gatt_char(RX, HELLO, response=True)
                 assert payload_of(await inbox.next(), seq=1, op=IDENTITY)[:2] == bytes([1, 0x11])
-                await client.write_gatt_char(rx, frame(2, 0x10, b"\x04"), response=True)
+                await client.write_gatt_char(RX, frame(2, 0x10, b"\x04"), response=True)
                 assert await inbox.next() == frame(2, 0x80, b"\x10")
                 assert payload_of(await inbox.next(), seq=0, op=STATUS)[2] == 4
-    finally:
-        sim.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            assert await sim.wait() == 0
+    assert sim.returncode == 0  # SIGTERM is a clean exit
+
+
+@pytest.mark.slow
+async def test_simulator_process_killed_fires_disconnected_callback() -> None:
+    async with massager_sim(GUN) as (sim, url):
+        address, _, hci = split_url(url)
+        async with bumble_central(hci=hci) as central:
+            lost = asyncio.Event()
+            client = BleakClient(
+                address, backend=central.client_backend, disconnected_callback=lambda _: lost.set()
+            )
+            await client.connect()
+            sim.kill()  # like pulling the dongle: no HCI event will ever say so
+            async with asyncio.timeout(5):
+                await lost.wait()
+            assert not client.is_connected
+            with pytest.raises(BleakBluetoothNotAvailableError, match="HCI transport is gone"):
+                await client.connect()
 
 
 async def test_host_that_vanishes_mid_connection_frees_the_device() -> None:
