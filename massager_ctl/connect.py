@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from massager_ctl.catalog import Catalog
@@ -169,6 +169,11 @@ async def open_sim(url: DeviceURL, context: OpenContext) -> MassagerDriver:
     speed = url.number("speed", 1.0)
     if not speed > 0:
         raise ConfigError(f"{url.raw}: speed must be positive")
+    if speed != 1.0:
+        # the firmware's watchdog runs `speed` times faster, so the keepalive that feeds it must too
+        base = context.options or DriverOptions()
+        keepalive = (base.keepalive_s or profile.watchdog.keepalive_s) / speed
+        context.options = replace(base, keepalive_s=keepalive)
     sim = await context.stack.enter_async_context(
         SimulatedDevice(profile, speed=speed, faults=faults, seed=None if seed is None else int(seed))
     )

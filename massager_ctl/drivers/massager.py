@@ -17,7 +17,6 @@ Lanes:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
@@ -474,13 +473,25 @@ class MassagerDriver(Driver):
                     f"{self.profile.id} refused {command.name}: {reply.error}", code=reply.error
                 )
             if pending.status is not None:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._ack_timeout):
-                        await pending.status
+                await self._confirm_after_ack(command, pending.status)
             return reply
         raise CommandTimeoutError(
             f"{self.transport.description}: no answer to {command.name} after {self._retries + 1} attempts"
         )
+
+    async def _confirm_after_ack(self, command: Command, status: asyncio.Future[StatusReport]) -> None:
+        """Wait for the status that follows an ack; if it was lost on the way, ask for one."""
+        try:
+            async with asyncio.timeout(self._ack_timeout):
+                await status
+            return
+        except TimeoutError:
+            logger.info("%s: no status after the ack of %s; asking", self.transport.description, command)
+        try:
+            await self._transact(lambda seq: GetStatus(seq=seq))
+        except (CommandTimeoutError, ProtocolError) as e:
+            # the command itself was acked; the state stays at the last status decoded
+            logger.warning("%s: state after %s not confirmed: %s", self.transport.description, command, e)
 
     # -- the reader --------------------------------------------------------------------------
 
