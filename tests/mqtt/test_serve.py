@@ -30,7 +30,7 @@ def is_json(**expected: Any) -> Any:
 
 @contextlib.asynccontextmanager
 async def serving(
-    broker: Broker, tmp_path: Path, *, url: str | None = None
+    broker: Broker, tmp_path: Path, *, url: str | None = None, device: str = DEVICE
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     write_routine(tmp_path / "routines", "remote-test", step_s=30)
     with (tmp_path / "serve.log").open("wb") as log:
@@ -40,7 +40,7 @@ async def serving(
             "massager_ctl",
             "serve",
             "--device",
-            DEVICE,
+            device,
             "--mqtt",
             url or broker.url,
             "--device-id",
@@ -210,3 +210,20 @@ async def test_home_assistant_birth_brings_discovery_again(broker: Broker, tmp_p
         config = json.loads(watcher.on(topic)[-1])
         assert config["cmps"]["heat"]["p"] == "switch"
         assert "remote-test" in config["cmps"]["routine"]["options"]
+
+
+async def test_serve_reconnects_a_dropped_device(broker: Broker, tmp_path: Path) -> None:
+    dropping = f"{DEVICE}&faults=drop_link_at=1.5,reconnect_after=0.5"
+    async with watch(broker, f"{BASE}/#") as watcher, serving(broker, tmp_path, device=dropping) as proc:
+        await ready(watcher)
+        await watcher.wait_for(f"{BASE}/state", is_json(connected=False), within_s=15)
+        refused = await command(watcher, {"action": "start", "routine": "remote-test", "id": "while-down"})
+        assert not refused["ok"]
+        down_at = len(watcher.on(f"{BASE}/state"))
+        async with asyncio.timeout(20):
+            while not any(json.loads(p)["connected"] for p in watcher.on(f"{BASE}/state")[down_at:]):
+                await watcher.wait_for(f"{BASE}/state", within_s=20)
+                await asyncio.sleep(0.05)
+        assert (await command(watcher, {"action": "start", "routine": "remote-test", "id": "up"}))["ok"]
+        await watcher.wait_for(f"{BASE}/state", is_json(motor=True))
+        assert proc.returncode is None
