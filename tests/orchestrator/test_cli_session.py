@@ -1,0 +1,143 @@
+"""``routines check``, ``simulate``, ``run`` and ``history`` as a user runs them: real processes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from orch_support import CATALOG
+
+from massager_ctl.config import Caps
+from massager_ctl.orchestrator import preflight
+from massager_ctl.orchestrator.dryrun import simulate
+
+
+def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "massager_ctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        input=stdin,
+    )
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    env.pop("MASSAGER_CONFIG", None)
+    return env
+
+
+def test_check_prints_the_plan(env: dict[str, str]) -> None:
+    result = cli("routines", "check", "full-session-30-gun", "--model", "pulse-gun-p5", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["problems"] == []
+    assert report["plan"]["duration_s"] == 1800
+    fork = next(s for s in report["plan"]["steps"] if s["head"] == "fork")
+    assert fork["head_change"] == "manual"
+
+
+def test_check_lists_every_problem_and_exits_2(env: dict[str, str], tmp_path: Path) -> None:
+    routine = tmp_path / "hot.yaml"
+    routine.write_text(
+        "id: hot\ntitle: Hot\nsummary: s\nareas: [back]\ntools: [electric-massager]\nsteps:\n"
+        "  - {title: Fork, duration: 60, device: {head: fork, intensity: 1.0}}\n"
+        "  - {title: Heat, duration: 30m, device: {heat: high}}\n"
+    )
+    result = cli("routines", "check", str(routine), "--device", "sim://serial-cushion-z3", env=env)
+    assert result.returncode == 2
+    assert "hot cannot run on serial-cushion-z3" in result.stderr
+    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
+    assert len(problems) == 3
+    assert "no head 'fork'" in problems[0]
+    assert "above your cap of level 8" in problems[1]
+    assert "heat on for 30:00 in a row" in problems[2]
+    result = cli("routines", "check", "hot", "--model", "serial-cushion-z3", env=env)
+    assert result.returncode == 2
+    assert "unknown routine 'hot'" in result.stderr
+
+
+def test_simulate_prints_the_timeline_in_virtual_time(env: dict[str, str]) -> None:
+    result = cli("simulate", "full-session-30-gun", "--model", "pulse-gun-p5", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    timeline = json.loads(result.stdout)
+    assert timeline["status"] == "completed"
+    assert timeline["total_s"] == pytest.approx(1800)
+    steps = timeline["steps"]
+    assert steps[0]["start_s"] == 0
+    assert all(a["end_s"] == pytest.approx(b["start_s"]) for a, b in itertools.pairwise(steps))
+    fork = next(s for s in steps if s["head"] == "fork" and s["intensity"])
+    assert fork["prompt"]
+
+
+def test_a_30_minute_dry_run_takes_well_under_a_second() -> None:
+    plan = preflight(CATALOG.routine("full-session-30-cushion"), CATALOG.device("serial-cushion-z3"), Caps())
+    began = time.perf_counter()
+    timeline = simulate(plan, catalog=CATALOG)
+    took = time.perf_counter() - began
+    assert timeline.total_s == pytest.approx(1800)
+    assert [round(s.start_s, 6) for s in timeline.steps] == [s.planned_start_s for s in plan.steps]
+    assert took < 1.0, f"the dry run took {took:.2f} s"
+
+
+def test_run_writes_events_and_the_journal(env: dict[str, str], tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    routine = tmp_path / "short.yaml"
+    routine.write_text(
+        "id: short\ntitle: Short\nsummary: s\nareas: [back]\ntools: [electric-massager]\nsteps:\n"
+        "  - {title: Settle, duration: 10, confirm: true, prompt: {text: Sit back}}\n"
+        "  - {title: Warm, duration: 30, device: {head: lower, intensity: 3, heat: low}}\n"
+        "  - {title: Rest, duration: 20, device: {intensity: 0, heat: 'off'}}\n"
+    )
+    result = cli(
+        "run", str(routine), "--device", "sim://serial-cushion-z3?link=virtual", "--speed", "20", "--yes",
+        "--events", str(events), env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "session completed" in result.stdout
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    kinds = [e["type"] for e in lines]
+    assert kinds[0] == "session_started"
+    assert kinds[-1] == "session_finished"
+    assert lines[-1]["status"] == "completed"
+    assert lines[0]["routine_id"] == "short"
+    assert lines[-1]["session_t"] == pytest.approx(60, abs=0.5)
+    assert kinds[kinds.index("waiting_for_confirm") + 1] == "confirmed"
+    assert lines[0]["model"] == "serial-cushion-z3"
+    assert all({"type", "session_t", "wall"} <= set(e) for e in lines)
+    started = [e for e in lines if e["type"] == "step_started"]
+    assert {"index", "title", "planned_start_s", "head", "intensity", "heat", "prompt"} <= set(started[0])
+    assert "device_state" in kinds
+    history = cli("history", "--json", env=env)
+    assert history.returncode == 0, history.stderr
+    report = json.loads(history.stdout)
+    assert [s["status"] for s in report["sessions"]] == ["completed"]
+    assert report["sessions"][0]["routine"] == "short"
+    assert report["weeks"][0]["sessions"] == 1
+    assert report["weeks"][0]["minutes"] == pytest.approx(lines[-1]["active_s"] / 60, abs=0.1)
+
+
+def test_run_refuses_bad_input(env: dict[str, str]) -> None:
+    device = "serial:///dev/ttyUSB9?model=serial-cushion-z3"
+    real = cli("run", "desk-break", "--device", device, "--speed", "10", env=env)
+    assert real.returncode == 2
+    assert "--speed" in real.stderr
+    assert "sim://" in real.stderr
+    waits = cli("run", "full-session-30-gun", "--device", "sim://pulse-gun-p5?link=virtual", env=env)
+    assert waits.returncode == 2
+    assert "--yes" in waits.stderr
+    bad = cli("run", "desk-break", "--device", "bogus://x", env=env)
+    assert bad.returncode == 2
+    assert "expected one of" in bad.stderr

@@ -1,0 +1,171 @@
+"""Real processes: ``massager-ctl run`` against ``massager-sim serve`` over a pty, then signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROUTINE = (
+    "id: warm-back\ntitle: Warm back\nsummary: s\nareas: [back]\ntools: [electric-massager]\nsteps:\n"
+    "  - {title: Warm lower back, duration: 120, device: {head: lower, intensity: 4, heat: low, ramp: 1s}}\n"
+    "  - {title: Rest, duration: 20, device: {intensity: 0, heat: 'off'}}\n"
+)
+
+
+class Lines:
+    """Lines of a pipe, read on a thread so the test can wait with a timeout."""
+
+    def __init__(self, pipe: IO[str]) -> None:
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, args=(pipe,), daemon=True).start()
+
+    def _pump(self, pipe: IO[str]) -> None:
+        for line in pipe:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, predicate: Any, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if predicate(line):
+                return line
+        raise AssertionError("never saw the expected line; got:\n" + "\n".join(self.seen[-20:]))
+
+    def drain(self, quiet_s: float = 1.0) -> list[str]:
+        while True:
+            try:
+                line = self._queue.get(timeout=quiet_s)
+            except queue.Empty:
+                return self.seen
+            if line is None:
+                return self.seen
+            self.seen.append(line)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    env["PYTHONUNBUFFERED"] = "1"
+    env.pop("MASSAGER_CONFIG", None)
+    return env
+
+
+@pytest.fixture
+def simulator(env: dict[str, str]) -> Iterator[tuple[str, Lines]]:
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "firmware_sim.cli", "serve", "serial-cushion-z3", "--json-state"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert sim.stdout is not None
+    lines = Lines(sim.stdout)
+    url = lines.wait_for(lambda line: line.startswith("serial://"), timeout=30)
+    try:
+        yield url, lines
+    finally:
+        sim.send_signal(signal.SIGINT)
+        try:
+            sim.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait()
+
+
+def start_run(url: str, routine: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], Lines]:
+    run = subprocess.Popen(
+        [sys.executable, "-m", "massager_ctl", "run", str(routine), "--device", url, "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert run.stdout is not None
+    return run, Lines(run.stdout)
+
+
+def states(lines: list[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_sigint_mid_step_exits_130_with_motor_and_heat_off(
+    simulator: tuple[str, Lines], env: dict[str, str], tmp_path: Path
+) -> None:
+    url, sim_lines = simulator
+    routine = tmp_path / "warm.yaml"
+    routine.write_text(ROUTINE)
+    run, out = start_run(url, routine, env)
+    try:
+        out.wait_for(lambda line: "device: head lower, intensity 4, heat low" in line)
+        # the simulator reports the motor running and the heat on, as the controller does
+        sim_lines.wait_for(lambda line: line.startswith("{") and json.loads(line)["intensity"] == 4)
+        assert states(sim_lines.seen)[-1]["heat"] == 1
+        run.send_signal(signal.SIGINT)
+        code = run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    log = out.drain()
+    assert code == 130, "\n".join(log)
+    assert any("session stopped: interrupted by SIGINT" in line for line in log)
+    last = states(sim_lines.drain())[-1]
+    assert last["motor"] is False
+    assert last["intensity"] == 0
+    assert last["heat"] == 0
+    assert last["watchdog_tripped"] is False  # stopped by the controller, not by the device's watchdog
+
+
+def test_killed_controller_leaves_an_interrupted_session_in_the_journal(
+    simulator: tuple[str, Lines], env: dict[str, str], tmp_path: Path
+) -> None:
+    url, sim_lines = simulator
+    routine = tmp_path / "warm.yaml"
+    routine.write_text(ROUTINE)
+    run, out = start_run(url, routine, env)
+    try:
+        out.wait_for(lambda line: "device: head lower, intensity 4, heat low" in line)
+        run.kill()
+        run.wait(timeout=10)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    # nobody stopped the device: its own watchdog does
+    tripped = sim_lines.wait_for(
+        lambda line: line.startswith("{") and json.loads(line)["watchdog_tripped"], timeout=15
+    )
+    assert (json.loads(tripped)["intensity"], json.loads(tripped)["heat"]) == (0, 0)
+    history = subprocess.run(
+        [sys.executable, "-m", "massager_ctl", "history", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert history.returncode == 0, history.stderr
+    sessions = json.loads(history.stdout)["sessions"]
+    assert [(s["routine"], s["status"]) for s in sessions] == [("warm-back", "interrupted")]
