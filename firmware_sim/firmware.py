@@ -5,12 +5,8 @@ the model's protocol family (``docs/protocols.md``). Front-ends (pty, TCP, in-me
 bytes with :meth:`Firmware.receive` and give it a ``send`` callable with :meth:`Firmware.connect`.
 
 Every clock runs on the event loop (``loop.time``/``call_at``/``asyncio.sleep``), so virtual-time tests
-work. ``speed`` N makes a firmware second pass in 1/N real seconds. Physics (docs/simulator.md):
-
-* pad temperature follows a first-order curve toward the heat level's target (time constant
-  :data:`HEAT_TAU_S`) and cools toward :data:`AMBIENT_C` (:data:`COOL_TAU_S`); a motor-only model's
-  housing warms up to :data:`MOTOR_WARMING_C` above ambient at full intensity;
-* the battery drains in proportion to intensity: :data:`DRAIN_PCT_PER_S` at full intensity.
+work. ``speed`` N makes a firmware second pass in 1/N real seconds. Temperature and battery models are in
+:mod:`firmware_sim.physics`; the behaviour is described in ``docs/simulator.md``.
 """
 
 from __future__ import annotations
@@ -18,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import math
 import random
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -40,20 +34,13 @@ from firmware_sim.messages import (
     SetMode,
     Stop,
 )
+from firmware_sim.outbox import Outbox
+from firmware_sim.physics import Battery, Thermal
 from firmware_sim.wire import StatusFields, wire_for
 from massager_ctl.models import DeviceProfile, HeadSpec
 
 log = logging.getLogger(__name__)
 
-AMBIENT_C = 25.0
-HEAT_TAU_S = 90.0
-COOL_TAU_S = 240.0
-MOTOR_TAU_S = 120.0
-MOTOR_WARMING_C = 8.0
-OVERHEAT_MARGIN_C = 5.0
-RUNAWAY_MARGIN_C = 15.0
-DRAIN_PCT_PER_S = 100.0 / (3 * 3600)
-LOW_BATTERY_PCT = 15
 TICK_S = 1.0
 DEFAULT_SERIAL_NUMBER = 42
 
@@ -125,15 +112,15 @@ class Firmware:
         self._heat = 0
         self._mode = 0
         self._direction = 0
-        self._temperature = AMBIENT_C
+        max_level = profile.intensity.max_level
+        self._thermal = Thermal(tuple(profile.heat.target_c) if profile.heat else (), max_level)
         start_battery = self.faults.start_battery
-        self._battery: float | None = (
-            (100.0 if start_battery is None else start_battery) if profile.battery else None
+        self._battery = (
+            Battery(100.0 if start_battery is None else start_battery, max_level) if profile.battery else None
         )
         self._watchdog_tripped = False
         self._heat_auto_off = False
         self._overheat = False
-        self._runaway = False
         self._stalled = False
         self._link_down = False
         self._send: Callable[[bytes], None] | None = None
@@ -143,9 +130,8 @@ class Firmware:
         self._tick_task: asyncio.Task[None] | None = None
         self._watchdog_timer: asyncio.TimerHandle | None = None
         self._heat_timer: asyncio.TimerHandle | None = None
-        self._outbox_timer: asyncio.TimerHandle | None = None
         self._fault_timers: list[asyncio.TimerHandle] = []
-        self._outbox: deque[tuple[float, bytes]] = deque()
+        self._outbox: Outbox | None = None
         self._last_setting: tuple[bytes, list[tuple[bytes, float]]] | None = None
         self._listeners: list[Callable[[FirmwareState], None]] = []
         self._drop_callbacks: list[Listener] = []
@@ -165,6 +151,7 @@ class Firmware:
             raise RuntimeError("the firmware was already started")
         loop = self._loop = asyncio.get_running_loop()
         self._t0 = self._last_advance = loop.time()
+        self._outbox = Outbox(loop, self._deliver)
         self._tick_task = loop.create_task(self._ticker(), name=f"firmware-{self.profile.id}")
         f = self.faults
         if f.drop_link_at is not None:
@@ -180,11 +167,11 @@ class Firmware:
         if self._closed:
             return
         self._closed = True
-        for timer in (self._watchdog_timer, self._heat_timer, self._outbox_timer, *self._fault_timers):
+        for timer in (self._watchdog_timer, self._heat_timer, *self._fault_timers):
             if timer is not None:
                 timer.cancel()
         self._fault_timers.clear()
-        self._outbox.clear()
+        self._clear_outbox()
         self._send = None
         if self._tick_task is not None:
             self._tick_task.cancel()
@@ -222,7 +209,7 @@ class Firmware:
         if not self.link_available:
             raise ConnectionRefusedError("the simulated device is not reachable right now")
         self._send = send
-        self._outbox.clear()
+        self._clear_outbox()
         self._wire.reset()
         self._publish()
 
@@ -235,7 +222,7 @@ class Firmware:
         if send is not None and send is not self._send:
             return
         self._send = None
-        self._outbox.clear()
+        self._clear_outbox()
         self._wire.reset()
         self._publish()
 
@@ -281,14 +268,14 @@ class Firmware:
             heat_name=heat_levels[self._heat],
             mode=self.profile.modes[self._mode],
             direction=directions[self._direction] if directions else None,
-            temperature_c=round(self._temperature, 1),
-            battery=self._battery_pct(),
+            temperature_c=round(self._thermal.temperature, 1),
+            battery=self._battery.pct if self._battery else None,
             watchdog_tripped=self._watchdog_tripped,
-            low_battery=self._low_battery(),
+            low_battery=self._battery is not None and self._battery.low,
             overheat=self._overheat,
             heat_auto_off=self._heat_auto_off,
             connected=self._send is not None and not self._link_down,
-            powered=self._battery is None or self._battery > 0,
+            powered=self._battery is None or not self._battery.empty,
         )
 
     def subscribe(self, callback: Callable[[FirmwareState], None]) -> Callable[[], None]:
@@ -322,7 +309,7 @@ class Firmware:
             raise ValueError(f"{self.profile.id} has no battery")
         if not 0 <= pct <= 100:
             raise ValueError(f"battery {pct} % is outside 0-100")
-        self._battery = float(pct)
+        self._battery.charge = float(pct)
         self._sync(force_notify=True)
 
     # ----------------------------------------------------------------- frames in
@@ -376,7 +363,7 @@ class Firmware:
             case SetIntensity(level=level):
                 if level > self.profile.intensity.max_level:
                     return "out_of_range"
-                if level > 0 and self._battery is not None and self._battery <= 0:
+                if level > 0 and self._battery is not None and self._battery.empty:
                     return "battery_empty"
                 if level > 0 and not self._motorized and self._is_refused(self._head):
                     return "refused"
@@ -397,7 +384,7 @@ class Firmware:
                     return "out_of_range"
                 if level > 0 and self._overheat:
                     return "refused"
-                if level > 0 and self._battery is not None and self._battery <= 0:
+                if level > 0 and self._battery is not None and self._battery.empty:
                     return "battery_empty"
                 self._heat_auto_off = False
                 self._set_heat(level)
@@ -485,41 +472,26 @@ class Firmware:
         self._changed(notify_link=protocol_change or force_notify, invalidate=protocol_change or force_notify)
 
     def _advance(self) -> None:
-        """Integrate temperature and battery up to now, then apply the protections."""
-        assert self._loop is not None
+        """Let the body catch up with the clock, then apply the protections."""
+        if self._loop is None:
+            return
         now = self._loop.time()
         dt = (now - self._last_advance) * self.speed
         self._last_advance = now
-        if dt > 0:
-            target, tau = self._thermal_target()
-            self._temperature = target + (self._temperature - target) * math.exp(-dt / tau)
-            if self._battery is not None and self._intensity > 0:
-                drain = DRAIN_PCT_PER_S * self._intensity / self.profile.intensity.max_level * dt
-                self._battery = max(0.0, self._battery - drain)
-        heat = self.profile.heat
-        if heat is not None:
-            top = max(heat.target_c)
-            if self._temperature > top + OVERHEAT_MARGIN_C and not self._overheat:
+        self._thermal.advance(dt, heat=self._heat, intensity=self._intensity)
+        if self._battery is not None:
+            self._battery.drain(dt, intensity=self._intensity)
+        limit, top = self._thermal.overheat_c, self._thermal.top_c
+        if limit is not None and top is not None:
+            if self._thermal.temperature > limit and not self._overheat:
                 self._overheat = True
-                self._runaway = False  # the thermal cut-out opens the heater circuit
+                self._thermal.runaway = False  # the thermal cut-out opens the heater circuit
                 self._set_heat(0)
-            elif self._overheat and self._temperature <= top:
+            elif self._overheat and self._thermal.temperature <= top:
                 self._overheat = False
-        if self._battery is not None and self._battery <= 0 and (self._intensity or self._heat):
+        if self._battery is not None and self._battery.empty and (self._intensity or self._heat):
             self._intensity = 0
             self._set_heat(0)
-
-    def _thermal_target(self) -> tuple[float, float]:
-        heat = self.profile.heat
-        if heat is not None and self._runaway:
-            return max(heat.target_c) + RUNAWAY_MARGIN_C, HEAT_TAU_S
-        if heat is not None:
-            if self._heat > 0:
-                target = heat.target_c[self._heat]
-                return target, HEAT_TAU_S if target >= self._temperature else COOL_TAU_S
-            return AMBIENT_C, COOL_TAU_S
-        warm = AMBIENT_C + MOTOR_WARMING_C * self._intensity / self.profile.intensity.max_level
-        return warm, MOTOR_TAU_S
 
     # ----------------------------------------------------------------- faults
 
@@ -545,7 +517,7 @@ class Firmware:
         assert self._loop is not None
         self._link_down = True
         self._send = None
-        self._outbox.clear()
+        self._clear_outbox()
         self._wire.reset()
         for callback in list(self._drop_callbacks):
             _call(callback)
@@ -572,43 +544,26 @@ class Firmware:
 
     def _start_runaway(self) -> None:
         self._advance()
-        self._runaway = True
+        self._thermal.runaway = True
 
     # ----------------------------------------------------------------- frames out
 
     def _transmit(self, frame: bytes, *, delay_s: float = 0.0) -> None:
-        if self._send is None or self._link_down or self._stalled:
+        if self._send is None or self._link_down or self._stalled or self._outbox is None:
             return
         if self._chance(self.faults.drop_frame_p):
             return
         if self._chance(self.faults.corrupt_frame_p):
             frame = self._corrupt(frame)
-        assert self._loop is not None
-        delay = (self.faults.delay_frame_s + delay_s) / self.speed
-        if delay <= 0 and not self._outbox:
-            self._deliver(frame)
-            return
-        self._outbox.append((self._loop.time() + delay, frame))
-        self._schedule_outbox()
-
-    def _schedule_outbox(self) -> None:
-        if self._outbox_timer is None and self._outbox and self._loop is not None:
-            self._outbox_timer = self._loop.call_at(self._outbox[0][0], self._drain_outbox)
-
-    def _drain_outbox(self) -> None:
-        assert self._loop is not None
-        self._outbox_timer = None
-        while self._outbox and self._outbox[0][0] <= self._loop.time():
-            self._deliver(self._outbox.popleft()[1])
-        self._schedule_outbox()
+        self._outbox.put(frame, delay=(self.faults.delay_frame_s + delay_s) / self.speed)
 
     def _deliver(self, frame: bytes) -> None:
-        if self._send is None:
-            return
-        try:
+        if self._send is not None:
             self._send(frame)
-        except Exception:  # a broken front-end is its own problem; the firmware keeps running
-            log.exception("front-end failed to send a frame")
+
+    def _clear_outbox(self) -> None:
+        if self._outbox is not None:
+            self._outbox.clear()
 
     def _changed(self, *, notify_link: bool, invalidate: bool = True) -> None:
         """Something changed without a command: forget cached replies, report, publish."""
@@ -629,7 +584,7 @@ class Firmware:
             motor=self._intensity > 0,
             heat_on=self._heat > 0,
             watchdog_tripped=self._watchdog_tripped,
-            low_battery=self._low_battery(),
+            low_battery=self._battery is not None and self._battery.low,
             overheat=self._overheat,
             heat_auto_off=self._heat_auto_off,
             head=head_code,
@@ -637,8 +592,8 @@ class Firmware:
             heat=self._heat,
             mode=self._mode,
             direction=self._direction,
-            temperature_c=self._temperature,
-            battery=self._battery_pct(),
+            temperature_c=self._thermal.temperature,
+            battery=self._battery.pct if self._battery else None,
         )
 
     def _publish(self) -> None:
@@ -662,13 +617,6 @@ class Firmware:
         if self._loop is None:
             return 0.0
         return (self._loop.time() - self._t0) * self.speed
-
-    def _battery_pct(self) -> int | None:
-        return None if self._battery is None else math.ceil(self._battery)
-
-    def _low_battery(self) -> bool:
-        pct = self._battery_pct()
-        return pct is not None and pct <= LOW_BATTERY_PCT
 
 
 def _serial_number(model_id: str, seed: int | None) -> str:

@@ -10,8 +10,16 @@ from collections.abc import AsyncIterator
 import pytest
 
 from firmware_sim import FaultSpec, SimulatedDevice, VirtualLink, mascii, mbin
-from firmware_sim.firmware import AMBIENT_C, COOL_TAU_S, DRAIN_PCT_PER_S, HEAT_TAU_S
 from firmware_sim.messages import Command, Ping, SetHeat, SetIntensity, Stop
+from firmware_sim.physics import (
+    AMBIENT_C,
+    COOL_TAU_S,
+    DRAIN_PCT_PER_S,
+    HEAT_TAU_S,
+    MOTOR_WARMING_C,
+    Battery,
+    Thermal,
+)
 from massager_ctl.catalog import Catalog
 
 pytestmark = pytest.mark.looptime
@@ -245,3 +253,17 @@ async def test_speed_compresses_every_firmware_clock(speed: float) -> None:
         start = loop.time()
         await stopped.wait()
         assert loop.time() - start == pytest.approx(3.0 / speed, abs=0.02 / speed)
+
+
+def test_motor_housing_warms_with_intensity_and_battery_reports_rounded_up() -> None:
+    housing = Thermal((), max_level=5)
+    housing.advance(10_000, heat=0, intensity=5)
+    assert housing.temperature == pytest.approx(AMBIENT_C + MOTOR_WARMING_C)
+    housing.advance(10_000, heat=0, intensity=0)
+    assert housing.temperature == pytest.approx(AMBIENT_C)
+    battery = Battery(15.2, max_level=5)
+    assert (battery.pct, battery.low, battery.empty) == (16, False, False)
+    battery.drain(0.3 / DRAIN_PCT_PER_S, intensity=5)
+    assert (battery.pct, battery.low) == (15, True)
+    battery.drain(1e9, intensity=1)
+    assert (battery.charge, battery.pct, battery.empty) == (0.0, 0, True)
