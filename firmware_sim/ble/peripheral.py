@@ -75,17 +75,18 @@ class GattPeripheral:
         self._profile = profile
         # The GAP service copies the name at construction, so the name goes in here.
         self._device = Device(name=profile.local_name, address=hci.Address(profile.address), host=host)
+        # Bumble leaves permission checks to the value callbacks: RX is write-only, TX notify-only.
         self._rx: gatt.Characteristic[bytes] = gatt.Characteristic(
             profile.write_uuid,
             gatt.Characteristic.Properties.WRITE | gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
             gatt.Characteristic.WRITEABLE,
-            gatt.CharacteristicValue(write=self._on_rx_write),
+            gatt.CharacteristicValue(read=_refuse_read, write=self._on_rx_write),
         )
         self._tx: gatt.Characteristic[bytes] = gatt.Characteristic(
             profile.notify_uuid,
             gatt.Characteristic.Properties.NOTIFY,
-            gatt.Characteristic.READABLE,
-            b"",
+            gatt.Characteristic.Permissions(0),
+            gatt.CharacteristicValue(read=_refuse_read, write=_refuse_write),
         )
         self._battery = (
             BatteryService(read_battery_level=self._read_battery) if profile.battery_service else None
@@ -246,3 +247,11 @@ class GattPeripheral:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             logger.error("BLE peripheral task failed: %r", error, exc_info=error)
+
+
+def _refuse_read(connection: Connection) -> bytes:
+    raise att.ATT_Error(att.ATT_READ_NOT_PERMITTED_ERROR, message="not readable")
+
+
+def _refuse_write(connection: Connection, value: bytes) -> None:
+    raise att.ATT_Error(att.ATT_WRITE_NOT_PERMITTED_ERROR, message="not writable")

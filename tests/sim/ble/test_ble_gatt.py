@@ -19,7 +19,7 @@ from ble_support import (
     serve,
 )
 from bleak import BleakClient, BleakScanner
-from bleak.exc import BleakDeviceNotFoundError, BleakError
+from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 
 from firmware_sim.ble import BleProfile, BumbleClientBackend, BumbleScannerBackend
 
@@ -90,6 +90,13 @@ async def test_cushion_has_no_battery_service_and_its_own_name(cushion: Rig) -> 
         assert fnmatch.fnmatchcase(c.name, "ShiatsuS3-*")
 
 
+async def test_services_filter_limits_discovery(gun: Rig) -> None:
+    async with client(gun, services=[NUS]) as c:
+        assert [s.uuid for s in c.services] == [NUS]
+        # No GAP service discovered and no advertisement seen: bleak's fallback, the address.
+        assert c.name == gun.radio.address.replace(":", "-")
+
+
 async def test_hello_gets_identity_notification(gun: Rig) -> None:
     inbox = Inbox()
     async with client(gun) as c:
@@ -138,6 +145,16 @@ async def test_corrupt_frame_gets_a_nak_and_changes_nothing(gun: Rig) -> None:
         await c.write_gatt_char(gun.profile.write_uuid, bytes.fromhex("a5 07 10 01 03 00"), response=True)
         assert payload_of(await inbox.next(), seq=7, op=NAK) == bytes([0x10, 0x01])  # bad_checksum
     assert gun.firmware.state.intensity == 0
+
+
+async def test_rx_is_write_only_and_tx_notify_only(gun: Rig) -> None:
+    async with client(gun) as c:
+        with pytest.raises(BleakGATTProtocolError) as read_rx:
+            await c.read_gatt_char(gun.profile.write_uuid)
+        with pytest.raises(BleakGATTProtocolError) as write_tx:
+            await c.write_gatt_char(gun.profile.notify_uuid, b"\x00", response=True)
+    assert read_rx.value.args[0] == 0x02  # Read Not Permitted
+    assert write_tx.value.args[0] == 0x03  # Write Not Permitted
 
 
 async def test_battery_level_reads_and_notifies(gun: Rig) -> None:
