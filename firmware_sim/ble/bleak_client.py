@@ -105,6 +105,7 @@ class BumbleClientBackend(BaseBleakClient):
 
         Raises:
             BleakDeviceNotFoundError: The device did not advertise within the timeout.
+            BleakBluetoothNotAvailableError: The central's HCI transport is gone.
             BleakGATTProtocolError: The peripheral answered discovery with an ATT error.
             BleakError: The link failed or dropped during setup.
             TimeoutError: Setup took longer than the timeout.

@@ -30,7 +30,7 @@ from bumble.hci import (
 )
 from bumble.host import Host
 from bumble.transport import open_transport
-from bumble.transport.common import BaseSource, TransportSpecError
+from bumble.transport.common import BaseSource
 
 from firmware_sim.ble.bleak_client import BumbleClientBackend
 from firmware_sim.ble.bleak_scanner import BumbleScannerBackend
@@ -174,7 +174,7 @@ async def bumble_central(*, hci: str) -> AsyncIterator[BumbleCentral]:
     """
     try:
         transport = await open_transport(hci)
-    except (OSError, TransportSpecError, ValueError) as e:
+    except (OSError, ImportError, ValueError, core.BaseBumbleError) as e:
         raise BleakBluetoothNotAvailableError(
             f"cannot open HCI transport {hci!r}: {e}", BleakBluetoothNotAvailableReason.NO_BLUETOOTH
         ) from e
