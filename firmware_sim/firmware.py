@@ -42,6 +42,8 @@ from massager_ctl.models import DeviceProfile, HeadSpec
 log = logging.getLogger(__name__)
 
 TICK_S = 1.0
+#: Fastest real tick: at high speeds a tick spans more firmware time instead of spinning the CPU.
+MIN_TICK_REAL_S = 0.02
 DEFAULT_SERIAL_NUMBER = 42
 
 Listener = Callable[[], None]
@@ -132,6 +134,7 @@ class Firmware:
         self._heat_timer: asyncio.TimerHandle | None = None
         self._fault_timers: list[asyncio.TimerHandle] = []
         self._outbox: Outbox | None = None
+        self._tick_real_s = max(TICK_S / self.speed, MIN_TICK_REAL_S)
         self._last_setting: tuple[bytes, list[tuple[bytes, float]]] | None = None
         self._listeners: list[Callable[[FirmwareState], None]] = []
         self._drop_callbacks: list[Listener] = []
@@ -420,7 +423,7 @@ class Firmware:
 
     async def _ticker(self) -> None:
         while True:
-            await asyncio.sleep(TICK_S / self.speed)
+            await asyncio.sleep(self._tick_real_s)
             try:
                 self._tick()
             except Exception:  # keep the clocks running whatever a tick hit
@@ -428,7 +431,7 @@ class Firmware:
 
     def _tick(self) -> None:
         if self._send is not None and not self._link_down and self.faults.drop_link_p > 0:
-            chance = 1 - (1 - self.faults.drop_link_p) ** TICK_S
+            chance = 1 - (1 - self.faults.drop_link_p) ** (self._tick_real_s * self.speed)
             if self._rng.random() < chance:
                 self._drop_link()
         self._sync()
