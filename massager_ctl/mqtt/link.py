@@ -246,6 +246,17 @@ class MqttLink:
         )
 
     async def _run(self) -> None:
+        try:
+            await self._keep_connected()
+        except Exception as e:  # a bug, not a broker problem: fail loudly rather than hang open()
+            self._up.clear()
+            self._down.set()
+            if self._first is not None and not self._first.done():
+                self._first.set_exception(BrokerError(f"MQTT link to {self._config.display} failed: {e!r}"))
+            log.exception("MQTT link to %s failed", self._config.display)
+            raise
+
+    async def _keep_connected(self) -> None:
         next_delay = self._backoff.delays()
         while True:
             failure: aiomqtt.MqttError | None = None
