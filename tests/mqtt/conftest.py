@@ -11,7 +11,7 @@ import pytest
 # The helpers live beside this file; with --import-mode=importlib the folder is not on sys.path.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from mqtt_support import PASSWORD, USER, Broker, free_port, write_password_file
+from mqtt_support import PASSWORD, USER, Broker, free_port, make_tls_files, write_password_file
 
 
 @pytest.fixture
@@ -32,6 +32,18 @@ def auth_broker(tmp_path: Path) -> Iterator[Broker]:
     password_file = folder / "passwd"
     write_password_file(password_file, USER, PASSWORD)
     b = Broker(dir=folder, port=free_port(), password_file=password_file)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path) -> Iterator[Broker]:
+    folder = tmp_path / "tls-broker"
+    folder.mkdir()
+    b = Broker(dir=folder, port=free_port(), tls=make_tls_files(folder))
     b.start()
     try:
         yield b

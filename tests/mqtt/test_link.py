@@ -168,3 +168,29 @@ async def test_the_password_never_reaches_logs_or_messages(
     assert "reconnecting" in caplog.text
     for where in (caplog.text, text, str(info.value), repr(info.value)):
         assert PASSWORD not in where
+
+
+async def test_mqtts_with_a_ca_file(tls_broker: Broker) -> None:
+    assert tls_broker.tls is not None
+    ca = tls_broker.tls[0]
+    config = parse_broker_url(f"mqtts://127.0.0.1:{tls_broker.port}", ca_file=ca, environ={})
+    async with MqttLink(config, client_id="tls", availability=AVAIL) as link:
+        link.set_retained("t/dev/state", "over tls")
+        await link.flush(timeout_s=5)
+    tls = aiomqtt.TLSParameters(ca_certs=str(ca))
+    async with aiomqtt.Client("127.0.0.1", tls_broker.port, tls_params=tls) as reader:
+        await reader.subscribe("t/#", qos=1)
+        got: dict[str, bytes] = {}
+        async with asyncio.timeout(5):
+            async for message in reader.messages:
+                assert isinstance(message.payload, bytes)
+                got[str(message.topic)] = message.payload
+                if len(got) == 2:
+                    break
+    assert got == {"t/dev/availability": b"offline", "t/dev/state": b"over tls"}
+
+
+async def test_mqtts_refuses_a_certificate_it_cannot_verify(tls_broker: Broker) -> None:
+    config = parse_broker_url(f"mqtts://127.0.0.1:{tls_broker.port}", environ={})  # system CAs only
+    with pytest.raises(BrokerError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        await MqttLink(config, client_id="tls", availability=AVAIL).open()
