@@ -151,3 +151,30 @@ async def test_broker_restart_mid_session(broker: Broker, tmp_path: Path) -> Non
     assert [s.index for s in starts] == [0, 1, 2]
     for step in starts:
         assert abs(step.session_t - step.planned_start_s) < 0.05, (step.index, step.session_t)
+
+
+async def test_a_run_takes_its_controls_from_cmd(broker: Broker, tmp_path: Path) -> None:
+    write_routine(tmp_path / "routines", "long", step_s=30)
+    catalog = Catalog(routine_dirs=[tmp_path / "routines"])
+    plan = preflight(catalog.routine("long"), catalog.device("shiatsu-cushion-s3"), Caps())
+
+    def answer(request_id: str) -> Any:
+        return lambda p: json.loads(p)["id"] == request_id
+
+    async with watch(broker, f"{BASE}/#") as watcher, DeviceConnector(DEVICE, catalog=catalog) as connector:
+        session = Session(plan, connect=connector.connect, device_url=DEVICE, auto_confirm=True)
+        async with session_status(session, broker=parse_broker_url(broker.url)):
+            run = asyncio.create_task(session.run())
+            await watcher.wait_for(f"{BASE}/session", lambda p: json.loads(p)["status"] == "running")
+            await watcher.client.publish(f"{BASE}/cmd", b'{"action": "pause", "id": "p"}', qos=1)
+            assert json.loads(await watcher.wait_for(f"{BASE}/cmd/result", answer("p")))["ok"]
+            await watcher.wait_for(f"{BASE}/session", lambda p: json.loads(p)["status"] == "paused")
+            await watcher.client.publish(f"{BASE}/cmd", b'{"action": "start", "id": "s"}', qos=1)
+            refused = json.loads(await watcher.wait_for(f"{BASE}/cmd/result", answer("s")))
+            assert refused["error"] == "'start' is for 'massager-ctl serve'; this controller runs one session"
+            await watcher.client.publish(f"{BASE}/cmd", b'{"action": "stop", "id": "x"}', qos=1)
+            assert json.loads(await watcher.wait_for(f"{BASE}/cmd/result", answer("x")))["ok"]
+            result = await asyncio.wait_for(run, 10)
+        assert (result.status, result.reason, result.device_safe) == ("stopped", "stopped over MQTT", True)
+        await watcher.wait_for(f"{BASE}/session", lambda p: json.loads(p)["status"] == "stopped")
+        await watcher.wait_for(f"{BASE}/availability", lambda p: p == b"offline")
