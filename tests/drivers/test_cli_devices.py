@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from driver_support import FirmwareTap
 
 from firmware_sim import SimulatedDevice
 from firmware_sim.ble import BleProfile, BleSimulator
@@ -16,6 +15,7 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.cli.devices_live import exercise, scan
 from massager_ctl.connect import open_device
 from massager_ctl.protocol import SetHeat, SetIntensity, Stop
+from tests.drivers.driver_support import FirmwareTap
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

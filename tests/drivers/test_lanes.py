@@ -6,13 +6,13 @@ import asyncio
 import time
 
 import pytest
-from driver_support import ALL_LINKS, REAL_LINKS, FirmwareTap, link_id
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState, DriverOptions
 from massager_ctl.errors import CommandTimeoutError, LinkLostError
 from massager_ctl.protocol import Ping, SetIntensity, Stop
+from tests.drivers.driver_support import ALL_LINKS, REAL_LINKS, FirmwareTap, link_id
 
 FAST = DriverOptions(ack_timeout_s=0.15, keepalive_s=0.2)
 
@@ -31,6 +31,7 @@ async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
         for value in values:  # 100 changes over about a third of a second
             calls.append(asyncio.create_task(device.set_intensity(value)))
             await asyncio.sleep(0.003)
+        assert device.desired.intensity == values[-1]
         results = await asyncio.gather(*calls)
 
         sent = tap.of(SetIntensity)

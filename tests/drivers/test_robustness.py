@@ -6,13 +6,13 @@ import asyncio
 import logging
 
 import pytest
-from driver_support import FirmwareTap
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.connect import open_device
 from massager_ctl.drivers import DriverOptions
 from massager_ctl.errors import CommandTimeoutError
 from massager_ctl.protocol import Ping, SetIntensity
+from tests.drivers.driver_support import FirmwareTap
 
 
 @pytest.mark.parametrize("model", ["serial-cushion-z3", "pulse-gun-p5"])

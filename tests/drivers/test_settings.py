@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from driver_support import ALL_LINKS, link_id
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState
 from massager_ctl.errors import ConfigError, DeviceRefusedError, LinkLostError
+from tests.drivers.driver_support import ALL_LINKS, link_id
 
 
 @pytest.mark.parametrize("case", ALL_LINKS, ids=link_id)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# The helpers live beside this file; with --import-mode=importlib the folder is not on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from mqtt_support import PASSWORD, USER, Broker, free_port, make_tls_files, write_password_file
+from tests.mqtt.mqtt_support import PASSWORD, USER, Broker, free_port, make_tls_files, write_password_file
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from mqtt_support import PASSWORD, USER, Broker, free_port, retained, watch, write_password_file
 
 from massager_ctl.errors import BrokerAuthError, BrokerError
 from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
 from massager_ctl.mqtt.url import parse_broker_url
+from tests.mqtt.mqtt_support import PASSWORD, USER, Broker, free_port, retained, watch, write_password_file
 
 AVAIL = Availability("t/dev/availability")
 FAST = Backoff(initial_s=0.05, max_s=0.2)

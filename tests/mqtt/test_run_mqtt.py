@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mqtt_support import Broker, cli_env, retained, watch, write_routine
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
@@ -19,6 +18,7 @@ from massager_ctl.mqtt.link import Backoff
 from massager_ctl.mqtt.url import parse_broker_url
 from massager_ctl.orchestrator import Session, preflight
 from massager_ctl.orchestrator.device import DeviceConnector
+from tests.mqtt.mqtt_support import Broker, cli_env, retained, watch, write_routine
 
 DEVICE = "sim://shiatsu-cushion-s3?link=virtual"
 BASE = "massager/shiatsu-cushion-s3-sim"

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mqtt_support import USER, Broker, Watcher, cli_env, retained, watch, write_routine
+
+from tests.mqtt.mqtt_support import USER, Broker, Watcher, cli_env, retained, watch, write_routine
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,6 @@ import asyncio
 import json
 import time
 
-from mqtt_support import Broker, retained, watch
-
 from massager_ctl.catalog import Catalog
 from massager_ctl.drivers.base import DeviceState
 from massager_ctl.events import Paused, Progress, SessionStarted
@@ -15,6 +13,7 @@ from massager_ctl.mqtt.link import Availability, MqttLink
 from massager_ctl.mqtt.status import StatusPublisher
 from massager_ctl.mqtt.topics import make_topics
 from massager_ctl.mqtt.url import parse_broker_url
+from tests.mqtt.mqtt_support import Broker, retained, watch
 
 TOPICS = make_topics(device_id="dev1")
 

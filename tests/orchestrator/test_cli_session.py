@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from orch_support import CATALOG
 
 from massager_ctl.config import Caps
 from massager_ctl.orchestrator import preflight
 from massager_ctl.orchestrator.dryrun import simulate
+from tests.orchestrator.orch_support import CATALOG
 
 
 def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:

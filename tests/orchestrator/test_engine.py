@@ -6,10 +6,10 @@ import asyncio
 import itertools
 
 import pytest
-from orch_support import CATALOG, Rig, at, make_plan
 
 from massager_ctl.config import Caps
 from massager_ctl.orchestrator import ControlError, Session, SessionState, preflight
+from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
 
 pytestmark = pytest.mark.looptime
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from orch_support import CATALOG, make_routine
 
 from massager_ctl.config import Caps
 from massager_ctl.errors import PreflightError
 from massager_ctl.orchestrator import preflight, resolve
+from tests.orchestrator.orch_support import CATALOG, make_routine
 
 
 def test_fractions_map_to_levels_and_settings_carry_over() -> None:

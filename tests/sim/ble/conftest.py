@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-# The helpers live beside this file; with --import-mode=importlib the folder is not on sys.path.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from ble_support import GUN, SHIATSU, Rig, serve
+from tests.sim.ble.ble_support import GUN, SHIATSU, Rig, serve
 
 
 @pytest.fixture

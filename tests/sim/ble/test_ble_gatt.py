@@ -6,7 +6,11 @@ import asyncio
 import fnmatch
 
 import pytest
-from ble_support import (
+from bleak import BleakClient, BleakScanner
+from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
+
+from firmware_sim.ble import BleProfile, BumbleClientBackend, BumbleScannerBackend
+from tests.sim.ble.ble_support import (
     BATTERY_LEVEL,
     BATTERY_SERVICE,
     CCCD,
@@ -18,10 +22,6 @@ from ble_support import (
     payload_of,
     serve,
 )
-from bleak import BleakClient, BleakScanner
-from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
-
-from firmware_sim.ble import BleProfile, BumbleClientBackend, BumbleScannerBackend
 
 NUS = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
 ACK, IDENTITY, STATUS, NAK = 0x80, 0x81, 0x82, 0x8E

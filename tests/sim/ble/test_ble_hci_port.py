@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from ble_support import GUN, HELLO, Inbox, frame, payload_of, serve
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError
 from bumble.device import Device
@@ -20,6 +19,7 @@ from bumble.host import Host
 from bumble.transport import open_transport
 
 from firmware_sim.ble import bumble_central
+from tests.sim.ble.ble_support import GUN, HELLO, Inbox, frame, payload_of, serve
 
 IDENTITY, STATUS = 0x81, 0x82
 RX = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
