@@ -11,7 +11,7 @@ from massager_ctl.mqtt.commands import Command, CommandError, parse_command
 from massager_ctl.mqtt.discovery import discovery_payload
 from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
 from massager_ctl.mqtt.payloads import SessionSnapshot, state_payload
-from massager_ctl.mqtt.remote import RemoteController, SessionCommands, attach, session_status
+from massager_ctl.mqtt.remote import RemoteController, SessionCommands, session_status
 from massager_ctl.mqtt.service import CommandHandler, MqttStatus
 from massager_ctl.mqtt.status import StatusPublisher
 from massager_ctl.mqtt.topics import DEFAULT_PREFIX, Topics, device_id_for, device_id_from_url, make_topics
@@ -32,7 +32,6 @@ __all__ = [
     "SessionSnapshot",
     "StatusPublisher",
     "Topics",
-    "attach",
     "device_id_for",
     "device_id_from_url",
     "discovery_payload",

@@ -39,7 +39,7 @@ from massager_ctl.mqtt.commands import (
 from massager_ctl.mqtt.link import Backoff
 from massager_ctl.mqtt.service import MqttStatus
 from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
-from massager_ctl.mqtt.url import BrokerConfig, parse_broker_url
+from massager_ctl.mqtt.url import BrokerConfig
 from massager_ctl.orchestrator import Connector, Session, preflight
 from massager_ctl.orchestrator.safety import drive_safe
 
@@ -436,32 +436,6 @@ async def session_status(
                 yield mqtt
             finally:
                 await mqtt.drain()
-    finally:
-        subscription.close()
-
-
-async def attach(
-    session: Session, url: str, *, prefix: str = DEFAULT_PREFIX, device_id: str | None = None
-) -> None:
-    """Publish ``session`` to the broker at ``url`` until the session's bus closes (``run --mqtt``).
-
-    Start it before the session runs (it subscribes to the bus at once).
-
-    Raises:
-        ConfigError: a bad broker URL, prefix or device id.
-        BrokerAuthError: the broker rejected the login.
-        BrokerError: the broker could not be reached.
-    """
-    subscription = session.bus.subscribe(maxsize=1024, name="mqtt")
-    try:
-        broker = parse_broker_url(url)
-        async with _status_for(
-            session, broker, prefix, device_id, True, DEFAULT_DISCOVERY_PREFIX, None
-        ) as mqtt:
-            mqtt.publisher.idle(routine=session.plan.routine.id)
-            mqtt.follow(subscription)
-            await mqtt.followed()
-            await mqtt.drain()
     finally:
         subscription.close()
 

@@ -161,11 +161,6 @@ class MqttStatus:
         self._followed.append(subscription)
         self._start(self.publisher.follow(subscription), "mqtt-follow")
 
-    async def followed(self) -> None:
-        """Wait until every followed bus has closed and its events are handed over."""
-        while tasks := [t for t in self._tasks if t.get_name() == "mqtt-follow"]:
-            await asyncio.wait(tasks)
-
     async def drain(self, *, timeout_s: float = 2.0) -> None:
         """Stop following; publish what was buffered or held back; wait up to ``timeout_s`` for it."""
         followed, self._followed = self._followed, []
