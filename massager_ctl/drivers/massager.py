@@ -117,6 +117,7 @@ class MassagerDriver(Driver):
         self._state = DeviceState()
         self._queue: dict[str, _Queued] = {}
         self._queue_values: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._keepalive_on = asyncio.Event()
         self._pending: list[_Pending] = []
@@ -194,9 +195,9 @@ class MassagerDriver(Driver):
 
     @property
     def desired(self) -> DeviceState:
-        """The confirmed state with every queued (not yet acked) setting applied."""
+        """The confirmed state with every setting asked for but not yet confirmed applied."""
         desired = self._state
-        for key, value in self._queue_values.items():
+        for key, value in [*self._in_flight.items(), *self._queue_values.items()]:
             desired = self._with_setting(desired, key, value)
         return desired
 
@@ -302,7 +303,11 @@ class MassagerDriver(Driver):
                 queued = self._queue.pop(key)
                 value = self._queue_values.pop(key)
                 self._last_setting_at = loop.time()
-                await self._run_setting(queued, value)
+                self._in_flight = {key: value}
+                try:
+                    await self._run_setting(queued, value)
+                finally:
+                    self._in_flight = {}
 
     async def _run_setting(self, queued: _Queued, value: int) -> None:
         epoch = self._stop_epoch
@@ -331,6 +336,7 @@ class MassagerDriver(Driver):
             superseded = [w for q in self._queue.values() for w in q.waiters]
             self._queue.clear()
             self._queue_values.clear()
+            self._in_flight = {}
             self._stop_task = asyncio.create_task(self._confirmed_stop(), name=f"{self.profile.id} stop")
             # the outcome reaches every caller through the shield below; this keeps asyncio from
             # reporting it as unretrieved when all callers were cancelled
