@@ -113,8 +113,9 @@ def states(lines: list[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-def test_sigint_mid_step_exits_130_with_motor_and_heat_off(
-    simulator: tuple[str, Lines], env: dict[str, str], tmp_path: Path
+@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_step_exits_with_motor_and_heat_off(
+    simulator: tuple[str, Lines], env: dict[str, str], tmp_path: Path, signum: signal.Signals, exit_code: int
 ) -> None:
     url, sim_lines = simulator
     routine = tmp_path / "warm.yaml"
@@ -125,14 +126,14 @@ def test_sigint_mid_step_exits_130_with_motor_and_heat_off(
         # the simulator reports the motor running and the heat on, as the controller does
         sim_lines.wait_for(lambda line: line.startswith("{") and json.loads(line)["intensity"] == 4)
         assert states(sim_lines.seen)[-1]["heat"] == 1
-        run.send_signal(signal.SIGINT)
+        run.send_signal(signum)
         code = run.wait(timeout=30)
     finally:
         if run.poll() is None:
             run.kill()
     log = out.drain()
-    assert code == 130, "\n".join(log)
-    assert any("session stopped: interrupted by SIGINT" in line for line in log)
+    assert code == exit_code, "\n".join(log)
+    assert any(f"session stopped: interrupted by {signum.name}" in line for line in log)
     last = states(sim_lines.drain())[-1]
     assert last["motor"] is False
     assert last["intensity"] == 0
