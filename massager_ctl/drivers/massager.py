@@ -11,7 +11,8 @@ Lanes:
   ``min_command_gap_s`` between two setting commands, one command in flight at a time.
 * **stop** — sent at once, ahead of the queue and regardless of the gap; it empties the queue,
   stops retries of a setting in flight, and is resent until a status shows motor and heat off.
-* **keepalive** — a ping every ``keepalive_s`` while open and ``keepalive`` is on.
+* **keepalive** — a ping whenever the link has been quiet for ``keepalive_s``, while open and
+  ``keepalive`` is on; a ping unanswered after every retry means the link is lost.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ logger = logging.getLogger(__name__)
 # Naks that mean the frame was damaged on the way, not that the device refused: send it again.
 _DAMAGED = frozenset({"bad_checksum", "bad_length", "syntax", "bad_sync"})
 _END = None
+_CLOCK_SLACK_S = 0.001
 
 
 def _retrieve(task: asyncio.Task[DeviceState]) -> None:
@@ -129,6 +131,7 @@ class MassagerDriver(Driver):
         self._stop_epoch = 0
         self._stop_task: asyncio.Task[DeviceState] | None = None
         self._last_setting_at = -float("inf")
+        self._last_sent_at = -float("inf")
         self._lost: LinkLostError | None = None
         self._opened = False
         self._closed = False
@@ -141,8 +144,8 @@ class MassagerDriver(Driver):
         if self._opened:
             return
         self._opened = True
-        await self.transport.open()
         try:
+            await self.transport.open()
             self._spawn(self._read_loop(), "reader")
             self._identity = await self._identify()
             await self.refresh()
@@ -150,6 +153,7 @@ class MassagerDriver(Driver):
             self._spawn(self._keepalive_loop(), "keepalive")
             self._keepalive_on.set()
         except BaseException:
+            self._closed = True
             await self._shutdown()
             raise
 
@@ -387,10 +391,13 @@ class MassagerDriver(Driver):
     # -- keepalive -----------------------------------------------------------------------------
 
     async def _keepalive_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._keepalive_on.wait()
-            await asyncio.sleep(self._keepalive_s)
-            if not self._keepalive_on.is_set():
+            # any valid frame feeds the watchdog: ping only when the link has been quiet
+            wait = self._last_sent_at + self._keepalive_s - loop.time()
+            if wait > _CLOCK_SLACK_S:  # a float hair's breadth early must not spin (virtual clocks)
+                await asyncio.sleep(wait)
                 continue
             try:
                 await self._transact(lambda seq: Ping(seq=seq))
@@ -453,6 +460,7 @@ class MassagerDriver(Driver):
             try:
                 await self.transport.send(frame)
                 self.frames_sent += 1
+                self._last_sent_at = loop.time()
                 async with asyncio.timeout(self._ack_timeout):
                     reply = await pending.reply
             except TimeoutError:
