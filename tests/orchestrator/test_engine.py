@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from massager_ctl.config import Caps
-from massager_ctl.orchestrator import ControlError, Session, SessionState, preflight
+from massager_ctl.journal import Journal
+from massager_ctl.orchestrator import ControlError, ReconnectPolicy, Session, SessionState, preflight
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
 
 pytestmark = pytest.mark.looptime
@@ -362,3 +367,69 @@ async def test_session_refuses_a_device_of_another_model() -> None:
     assert result.status == "failed"
     assert "pulse-gun-p5" in result.reason
     assert rig.session.state is SessionState.IDLE
+
+
+async def test_past_the_retry_budget_the_session_aborts() -> None:
+    plan = make_plan(
+        [{"title": "Warm", "duration": 120, "device": {"head": "lower", "intensity": 4, "heat": "low"}}],
+        "serial-cushion-z3",
+    )
+    policy = ReconnectPolicy(attempts=3, first_delay_s=0.5, max_delay_s=2.0)
+    async with Rig(
+        plan, faults="drop_link_at=30,reconnect_after=600", session_options={"reconnect": policy}
+    ) as rig:
+        result = await rig.run()
+    assert result.status == "aborted"
+    assert "no reconnect after 3 attempts" in result.reason
+    assert not result.device_safe  # nobody could tell it to stop: the device's watchdog did
+    finished = rig.of("session_finished")[0]
+    assert finished.session_t == pytest.approx(rig.of("suspended")[0].session_t + 0.5 + 1 + 2, abs=0.5)
+    state = rig.firmware.state
+    assert (state.intensity, state.heat, state.watchdog_tripped) == (0, 0, True)
+    attempts = [n.message for n in rig.of("notice") if "reconnect attempt" in n.message]
+    assert len(attempts) == 3
+
+
+async def test_journal_writes_the_session_as_it_happens(tmp_path: Path) -> None:
+    plan = make_plan(
+        [{"title": f"S{i}", "duration": 60, "device": {"intensity": 2}} for i in range(3)],
+        "serial-cushion-z3",
+    )
+    path = tmp_path / "journal.sqlite3"
+    seen: list[tuple[str, int]] = []
+
+    def peek() -> None:
+        with sqlite3.connect(path) as db:
+            status = db.execute("SELECT status FROM sessions").fetchone()[0]
+            count = db.execute("SELECT count(*) FROM events WHERE type = 'step_started'").fetchone()[0]
+        seen.append((status, count))
+
+    with Journal(path) as journal:
+        async with Rig(plan) as rig:
+            follower = asyncio.create_task(journal.follow(rig.bus.subscribe(name="journal")))
+            peeker = asyncio.create_task(at(90, rig, peek))
+            result = await rig.run()
+            await peeker
+            rig.bus.close()
+            await follower
+        assert seen == [("running", 2)]
+        row = journal.sessions()[0]
+        assert (row.status, row.steps_done) == ("completed", 3)
+        assert row.elapsed_s == pytest.approx(180)
+        kinds = [e["type"] for e in journal.events(result.session_id)]
+        assert kinds[0] == "session_started"
+        assert kinds[-1] == "session_finished"
+        assert "progress" not in kinds
+    # a session left 'running' by a process that is gone is marked interrupted at the next start
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE sessions SET status = 'running', pid = ?", (dead_pid(),))
+    with Journal(path) as journal:
+        row = journal.sessions()[0]
+        assert row.status == "interrupted"
+        assert journal.weekly()[0].sessions == 1
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
