@@ -320,6 +320,7 @@ class EventBus:
         self._subscriptions: list[Subscription] = []
         self._closed = False
         self.latest: dict[str, BaseEvent] = {}
+        """The last event of each type, for a subscriber that joins late (e.g. a retained snapshot)."""
 
     def subscribe(self, *, maxsize: int = 256, name: str = "") -> Subscription:
         """A new subscription that receives every event published from now on.
