@@ -113,7 +113,9 @@ def states(lines: list[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
 def test_signal_mid_step_exits_with_motor_and_heat_off(
     simulator: tuple[str, Lines], env: dict[str, str], tmp_path: Path, signum: signal.Signals, exit_code: int
 ) -> None:
