@@ -103,8 +103,7 @@ def _describe(state: DeviceState) -> str:
         parts.append(f"direction {state.direction}")
     if state.temperature_c is not None:
         parts.append(f"{state.temperature_c:.1f} °C")
-    flags = [n for n in ("watchdog_tripped", "low_battery", "overheat", "heat_auto_off") if getattr(state, n)]
-    return ", ".join(parts + flags)
+    return ", ".join([*parts, *state.flags])
 
 
 async def exercise(device: MassagerDriver, *, dwell_s: float, echo: Echo) -> DeviceState:

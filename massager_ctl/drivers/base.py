@@ -27,6 +27,9 @@ class Identity:
     serial: str
 
 
+_FLAGS = ("watchdog_tripped", "low_battery", "overheat", "heat_auto_off")
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceState:
     """The device's confirmed state, as decoded from its last status report.
@@ -54,6 +57,11 @@ class DeviceState:
     def safe(self) -> bool:
         """Motor and heat are both off."""
         return not self.motor and self.intensity == 0 and self.heat == 0
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The names of the device's warning flags that are set, in a fixed order."""
+        return tuple(name for name in _FLAGS if getattr(self, name))
 
 
 @dataclass(slots=True)

@@ -186,4 +186,5 @@ async def test_keepalive_feeds_the_watchdog_and_can_be_turned_off(catalog: Catal
         assert firmware.state.watchdog_tripped
         assert firmware.state.intensity == 0
         assert device.state.watchdog_tripped
+        assert "watchdog_tripped" in device.state.flags
         assert device.state.safe

@@ -58,6 +58,7 @@ async def test_an_hour_in_virtual_time_keeps_the_watchdog_fed(catalog: Catalog) 
         assert firmware.state.heat == 0
         assert device.state.heat_auto_off
         assert device.state.heat == 0
+        assert device.state.flags == ("heat_auto_off",)
 
 
 async def test_a_cancelled_caller_does_not_leave_the_device_running(catalog: Catalog) -> None:
