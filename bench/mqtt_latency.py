@@ -33,6 +33,7 @@ import aiomqtt
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.mqtt import MqttStatus, make_topics, parse_broker_url
+from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.orchestrator.device import DeviceConnector
 
 DEVICE = "sim://shiatsu-cushion-s3?link=virtual"
@@ -82,9 +83,7 @@ async def subscriber(host: str, port: int, topic: str) -> AsyncIterator[asyncio.
         try:
             yield received
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
 
 async def raw_round_trips(host: str, port: int, count: int) -> list[float]:
@@ -139,9 +138,7 @@ async def state_latencies(url: str, count: int) -> list[float]:
                         break
                 latencies.append(arrived - changed)
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             await driver.stop()
     return latencies
 

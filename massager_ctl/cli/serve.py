@@ -34,8 +34,9 @@ def serve(
     mqtt: str | None = typer.Option(
         None,
         "--mqtt",
-        help="Broker URL mqtt://[user[:password]@]host[:port] or mqtts://... (password: "
-        "MASSAGER_MQTT_PASSWORD). Default: the mqtt_url setting.",
+        help="Broker URL mqtt://[user@]host[:port] or mqtts://...; give the password in "
+        "MASSAGER_MQTT_PASSWORD (or the config file), not in the URL: a password in --mqtt shows in ps. "
+        "Default: the mqtt_url setting.",
     ),
     prefix: str = typer.Option(DEFAULT_PREFIX, "--prefix", help="Topic prefix."),
     device_id: str | None = typer.Option(
@@ -96,6 +97,7 @@ def serve(
             selected=routine,
             speed=connector.speed,
             auto_confirm=auto_confirm,
+            fit_head=connector.fit_head,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

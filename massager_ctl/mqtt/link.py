@@ -27,6 +27,7 @@ import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from massager_ctl.errors import BrokerAuthError, BrokerError
+from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.url import BrokerConfig
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,7 @@ class MqttLink:
         runner, self._runner = self._runner, None
         if runner is None:
             return
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
+        await cancel_and_wait(runner)
 
     def set_retained(self, topic: str, payload: str | bytes) -> None:
         """Publish ``payload`` retained on ``topic``, now or at the next connect; the latest wins."""

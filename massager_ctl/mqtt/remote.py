@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
@@ -38,10 +38,11 @@ from massager_ctl.mqtt.commands import (
 )
 from massager_ctl.mqtt.link import Backoff
 from massager_ctl.mqtt.service import MqttStatus
+from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
 from massager_ctl.mqtt.url import BrokerConfig
 from massager_ctl.orchestrator import Connector, Session, preflight
-from massager_ctl.orchestrator.safety import drive_safe
+from massager_ctl.orchestrator.safety import drive_safe, shielded
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ class RemoteController:
         speed: session clock speed (for a simulator running at the same speed).
         auto_confirm: confirm waits for the person at once (no one may be there to confirm).
         backoff: delays between attempts to reopen the device.
+        fit_head: plays the person's part in a manual head change confirmed by ``auto_confirm``
+            on a simulator (see :class:`Session`).
     """
 
     def __init__(
@@ -79,8 +82,10 @@ class RemoteController:
         speed: float = 1.0,
         auto_confirm: bool = False,
         backoff: Backoff | None = None,
+        fit_head: Callable[[str], None] | None = None,
     ) -> None:
         self._connect = connect
+        self._fit_head = fit_head
         self._device_url = device_url
         self._profile = profile
         self._catalog = catalog
@@ -96,6 +101,8 @@ class RemoteController:
         self._session: Session | None = None
         self._session_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Head and heat commands go to the device one at a time, in order; a stop does not queue here.
+        self._device_commands = asyncio.Lock()
 
     @property
     def session(self) -> Session | None:
@@ -121,7 +128,10 @@ class RemoteController:
         try:
             await stop.wait()
         finally:
-            await self._shutdown(keeper)
+            # The device ends safe even if this task is cancelled meanwhile; that cancel is re-raised.
+            _, cancelled = await shielded(self._shutdown(keeper))
+            if cancelled:
+                raise asyncio.CancelledError()
 
     async def _shutdown(self, keeper: asyncio.Task[None]) -> None:
         session, task = self.session, self._session_task
@@ -129,11 +139,8 @@ class RemoteController:
             with contextlib.suppress(MassagerError):
                 session.stop("the controller is shutting down")
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(task)
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+            await asyncio.wait({task})  # _run_session logs whatever ended it
+        await cancel_and_wait(keeper)
         driver, self._driver = self._driver, None
         if driver is not None and not self._lost.is_set():
             state = await drive_safe(driver)
@@ -141,9 +148,7 @@ class RemoteController:
                 self.mqtt.publisher.device_state(state)
         await self._release(driver)
         if self._mirror is not None:
-            self._mirror.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._mirror
+            await cancel_and_wait(self._mirror)
 
     # ------------------------------------------------------------------ the device between sessions
 
@@ -151,8 +156,7 @@ class RemoteController:
         next_delay = self._backoff.delays()
         while True:
             if self._session_task is not None and not self._session_task.done():
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self._session_task)
+                await asyncio.wait({self._session_task})  # _run_session logs whatever ended it
                 continue
             if self._driver is None or self._lost.is_set():
                 try:
@@ -279,6 +283,7 @@ class RemoteController:
             auto_confirm=self._auto_confirm,
             speed=self._speed,
             close_device=False,
+            fit_head=self._fit_head,
         )
         self.mqtt.follow(bus)
         self._session = session
@@ -295,6 +300,10 @@ class RemoteController:
             log.info("session %s %s: %s", result.session_id, result.status, result.reason)
         except MassagerError as e:
             log.error("session %s failed: %s", session.id, e)
+        except Exception:
+            # A bug: the session made the device safe and published its end before raising; serve
+            # goes on (the idle loop drives the device safe again) but the traceback must be seen.
+            log.exception("session %s crashed", session.id)
         finally:
             bus.close()
             if session.driver is not None:
@@ -318,12 +327,15 @@ class RemoteController:
             raise CommandError(f"{self._profile.id} has no head {head_id!r}; heads: {known}")
         if head.change == "manual":
             raise CommandError(f"{head.name} is an attachment: fit it by hand")
-        driver = self._connected_driver()
-        try:
-            async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT_S):
-                await driver.set_head(head.id)
-        except TimeoutError:
-            raise CommandError("the device did not answer in time") from None
+        async with self._device_commands:
+            driver = self._connected_driver()
+            try:
+                async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT_S):
+                    state = await driver.set_head(head.id)
+            except TimeoutError:
+                raise CommandError("the device did not answer in time") from None
+        if state.head != head.id:  # a stop came first and dropped the change
+            raise CommandError(f"the head change to {head.id} was cancelled; the head is {state.head}")
         return f"head {head.id}"
 
     async def _set_heat(self, *, on: bool) -> str:
@@ -335,12 +347,13 @@ class RemoteController:
             )
         if self.session is not None:
             raise CommandError("the routine controls the heat while a session runs; pause or stop it")
-        driver = self._connected_driver()
-        try:
-            async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT_S):
-                state = await driver.set_heat(0)
-        except TimeoutError:
-            raise CommandError("the device did not answer in time") from None
+        async with self._device_commands:
+            driver = self._connected_driver()
+            try:
+                async with asyncio.timeout(DEVICE_COMMAND_TIMEOUT_S):
+                    state = await driver.set_heat(0)
+            except TimeoutError:
+                raise CommandError("the device did not answer in time") from None
         return f"heat {'off' if state.heat == 0 else 'still on'}"
 
     def _connected_driver(self) -> Driver:

@@ -6,7 +6,11 @@
         mqtt.follow(bus)          # publish the session's events
         ...
 
-Commands are answered one at a time, in order, on ``cmd/result``; whatever a
+Each command is carried out as its own task, started in the order the commands
+arrive, and answered once on ``cmd/result`` when it is done: a command that
+waits on the device (a head change, a stop while idle) does not hold up the
+ones after it, so a ``stop`` is answered at once whatever is in flight. The
+handler keeps device commands that must not overlap in order. Whatever a
 command does wrong (bad JSON, unknown action, out of range, refused by the
 handler) becomes an error answer and nothing else.
 """
@@ -32,17 +36,21 @@ from massager_ctl.mqtt.commands import Command, CommandError, parse_command, res
 from massager_ctl.mqtt.discovery import discovery_payload
 from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
 from massager_ctl.mqtt.status import StatusPublisher
+from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.topics import Topics
 from massager_ctl.mqtt.url import BrokerConfig
 
 log = logging.getLogger(__name__)
 
-#: Commands waiting beyond this are answered "busy" at once instead of queueing.
-COMMAND_QUEUE_LIMIT = 256
+#: Commands in progress beyond this are answered "busy" at once instead of started.
+COMMAND_LIMIT = 256
 
 
 class CommandHandler(Protocol):
-    """Carries out a validated command; returns a short confirmation for ``cmd/result``."""
+    """Carries out a validated command; returns a short confirmation for ``cmd/result``.
+
+    Calls overlap: the next command starts while one awaits the device.
+    """
 
     async def handle(self, command: Command) -> str:
         """Carry out one command.
@@ -103,8 +111,8 @@ class MqttStatus:
             on_message=self._on_message,
             backoff=backoff,
         )
-        self._commands: asyncio.Queue[bytes] = asyncio.Queue(maxsize=COMMAND_QUEUE_LIMIT)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._commands: set[asyncio.Task[None]] = set()
         self._followed: list[Subscription] = []
         self._publisher: StatusPublisher | None = None
         self.commands_answered = 0
@@ -140,15 +148,11 @@ class MqttStatus:
         )
         await self.link.open()
         self.publish_discovery()
-        self._start(self._answer_commands(), "mqtt-commands")
 
     async def close(self) -> None:
         """Send what is held back, publish ``offline`` and disconnect. Safe to call twice."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in [*self._commands, *self._tasks]:
+            await cancel_and_wait(task)
         if self._publisher is not None:
             self._publisher.close()
         await self.link.close()
@@ -204,19 +208,20 @@ class MqttStatus:
                 log.info("Home Assistant came online; announcing the device again")
                 self.publish_discovery()
             return
-        try:
-            self._commands.put_nowait(bytes(payload))
-        except asyncio.QueueFull:
+        if len(self._commands) >= COMMAND_LIMIT:
             self._answer(
                 result_payload(
-                    ok=False, action=None, request_id=None, message="busy: too many commands waiting"
+                    ok=False, action=None, request_id=None, message="busy: too many commands in progress"
                 )
             )
+            return
+        # Tasks start in the order they are created: commands begin in the order they arrived.
+        task = asyncio.create_task(self._answer_command(bytes(payload)), name="mqtt-command")
+        self._commands.add(task)
+        task.add_done_callback(self._commands.discard)
 
-    async def _answer_commands(self) -> None:
-        while True:
-            payload = await self._commands.get()
-            self._answer(await self._run_command(payload))
+    async def _answer_command(self, payload: bytes) -> None:
+        self._answer(await self._run_command(payload))
 
     async def _run_command(self, payload: bytes) -> dict[str, object]:
         try:
