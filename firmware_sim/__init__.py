@@ -6,7 +6,7 @@ catalog from ``massager_ctl``. See ``docs/simulator.md``.
 
 from firmware_sim.device import SimulatedDevice
 from firmware_sim.faults import FaultSpec
-from firmware_sim.firmware import Firmware, FirmwareState
+from firmware_sim.firmware import Firmware, FirmwareBugError, FirmwareState
 from firmware_sim.link import VirtualLink
 
-__all__ = ["FaultSpec", "Firmware", "FirmwareState", "SimulatedDevice", "VirtualLink"]
+__all__ = ["FaultSpec", "Firmware", "FirmwareBugError", "FirmwareState", "SimulatedDevice", "VirtualLink"]

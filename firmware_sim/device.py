@@ -22,6 +22,8 @@ class SimulatedDevice:
         speed: clock compression (see :class:`Firmware`).
         faults: faults to inject.
         seed: seed for reproducible faults.
+        strict: fail loudly on firmware bugs (see :class:`Firmware`); ``None`` reads
+            ``MASSAGER_SIM_STRICT``.
     """
 
     def __init__(
@@ -31,9 +33,10 @@ class SimulatedDevice:
         speed: float = 1.0,
         faults: FaultSpec | None = None,
         seed: int | None = None,
+        strict: bool | None = None,
     ) -> None:
         self.profile = profile
-        self.firmware = Firmware(profile, speed=speed, faults=faults, seed=seed)
+        self.firmware = Firmware(profile, speed=speed, faults=faults, seed=seed, strict=strict)
         self._stack = contextlib.AsyncExitStack()
         self._started = False
 
@@ -53,7 +56,11 @@ class SimulatedDevice:
             await self.firmware.start()
 
     async def aclose(self) -> None:
-        """Close every front-end, then the firmware; idempotent."""
+        """Close every front-end, then the firmware; idempotent.
+
+        Raises:
+            FirmwareBugError: strict mode, and the firmware failed at some point.
+        """
         try:
             await self._stack.aclose()
         finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,8 +46,14 @@ TICK_S = 1.0
 #: Fastest real tick: at high speeds a tick spans more firmware time instead of spinning the CPU.
 MIN_TICK_REAL_S = 0.02
 DEFAULT_SERIAL_NUMBER = 42
+#: Environment variable that turns strict mode on for firmwares built without ``strict=``.
+STRICT_ENV = "MASSAGER_SIM_STRICT"
 
 Listener = Callable[[], None]
+
+
+class FirmwareBugError(RuntimeError):
+    """A strict firmware failed internally (see :class:`Firmware`'s ``strict``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,12 @@ class Firmware:
         speed: clock compression; a firmware second lasts ``1/speed`` real seconds.
         faults: faults to inject (none by default).
         seed: seeds the fault generator and the serial number, for reproducible runs.
+        strict: what to do with the firmware's own failures (a bug handling a frame, a tick, a timer, a
+            listener). Every failure is logged and kept in :attr:`failures`, and the device runs on. Strict
+            mode also re-raises a failure from :meth:`receive` to the front-end that fed the frame, and makes
+            :meth:`aclose` raise :class:`FirmwareBugError` if anything failed, so tests notice. ``None``
+            (default) reads the ``MASSAGER_SIM_STRICT`` environment variable (``1`` turns it on); otherwise
+            a firmware bug never takes the simulator down.
 
     Raises:
         ValueError: ``speed`` is not positive.
@@ -99,12 +112,15 @@ class Firmware:
         speed: float = 1.0,
         faults: FaultSpec | None = None,
         seed: int | None = None,
+        strict: bool | None = None,
     ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be positive, got {speed}")
         self.profile = profile
         self.speed = float(speed)
         self.faults = faults or FaultSpec()
+        self.strict = os.environ.get(STRICT_ENV, "") == "1" if strict is None else strict
+        self._failures: list[Exception] = []
         self.serial = _serial_number(profile.id, seed)
         self._rng = random.Random(seed)
         self._wire = wire_for(profile.protocol.family)
@@ -158,15 +174,20 @@ class Firmware:
         self._tick_task = loop.create_task(self._ticker(), name=f"firmware-{self.profile.id}")
         f = self.faults
         if f.drop_link_at is not None:
-            self._fault_timers.append(loop.call_at(self._at(f.drop_link_at), self._drop_link))
+            self._fault_timers.append(self._call_at(self._at(f.drop_link_at), self._drop_link))
         if f.stall_at is not None:
-            self._fault_timers.append(loop.call_at(self._at(f.stall_at), self._stall))
+            self._fault_timers.append(self._call_at(self._at(f.stall_at), self._stall))
         if f.overheat_at is not None and self.profile.heat is not None:
-            self._fault_timers.append(loop.call_at(self._at(f.overheat_at), self._start_runaway))
+            self._fault_timers.append(self._call_at(self._at(f.overheat_at), self._start_runaway))
         self._publish()
 
     async def aclose(self) -> None:
-        """Stop every clock and drop the link; idempotent."""
+        """Stop every clock and drop the link; idempotent.
+
+        Raises:
+            FirmwareBugError: strict mode, and the firmware failed at some point (the first failure is
+                the cause).
+        """
         if self._closed:
             return
         self._closed = True
@@ -184,6 +205,12 @@ class Firmware:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
+        if self.strict and self._failures:
+            first = self._failures[0]
+            raise FirmwareBugError(
+                f"the simulated {self.profile.id} firmware failed {len(self._failures)} time(s);"
+                f" first: {first!r}"
+            ) from first
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -234,6 +261,7 @@ class Firmware:
 
         Raises:
             RuntimeError: the firmware was not started.
+            Exception: strict mode only: whatever the firmware failed with.
         """
         if self._loop is None:
             raise RuntimeError("start() the firmware before feeding it frames")
@@ -242,8 +270,10 @@ class Firmware:
         for frame in self._wire.frames(data):
             try:
                 self._handle(frame)
-            except Exception:  # a firmware bug must not take the front-end down with it
-                log.exception("firmware failed on frame %r", frame)
+            except Exception as e:  # a firmware bug must not take the front-end down with it
+                self._failed(f"firmware failed on frame {frame!r}", e)
+                if self.strict:
+                    raise
 
     def on_link_drop(self, callback: Listener) -> Callable[[], None]:
         """Be told when an injected fault drops the link; returns an unregister function."""
@@ -256,6 +286,11 @@ class Firmware:
         return lambda: _discard(self._restore_callbacks, callback)
 
     # ----------------------------------------------------------------- observation
+
+    @property
+    def failures(self) -> tuple[Exception, ...]:
+        """The firmware's own failures so far, oldest first; each was logged and the device ran on."""
+        return tuple(self._failures)
 
     @property
     def state(self) -> FirmwareState:
@@ -413,7 +448,7 @@ class Firmware:
         assert self._loop is not None
         if level > 0 and self._heat == 0 and self.profile.heat is not None:
             deadline = self._loop.time() + self.profile.heat.max_on_s / self.speed
-            self._heat_timer = self._loop.call_at(deadline, self._heat_expired)
+            self._heat_timer = self._call_at(deadline, self._heat_expired)
         elif level == 0 and self._heat_timer is not None:
             self._heat_timer.cancel()
             self._heat_timer = None
@@ -426,8 +461,8 @@ class Firmware:
             await asyncio.sleep(self._tick_real_s)
             try:
                 self._tick()
-            except Exception:  # keep the clocks running whatever a tick hit
-                log.exception("firmware tick failed")
+            except Exception as e:  # keep the clocks running whatever a tick hit
+                self._failed("firmware tick failed", e)
 
     def _tick(self) -> None:
         if self._send is not None and not self._link_down and self.faults.drop_link_p > 0:
@@ -441,7 +476,7 @@ class Firmware:
         if self._watchdog_timer is not None:
             self._watchdog_timer.cancel()
         deadline = self._loop.time() + self.profile.watchdog.timeout_s / self.speed
-        self._watchdog_timer = self._loop.call_at(deadline, self._watchdog_expired)
+        self._watchdog_timer = self._call_at(deadline, self._watchdog_expired)
 
     def _watchdog_expired(self) -> None:
         self._watchdog_timer = None
@@ -523,22 +558,22 @@ class Firmware:
         self._clear_outbox()
         self._wire.reset()
         for callback in list(self._drop_callbacks):
-            _call(callback)
+            self._guarded(callback, "link drop callback failed")
         deadline = self._loop.time() + self.faults.reconnect_after / self.speed
-        self._fault_timers.append(self._loop.call_at(deadline, self._restore_link))
+        self._fault_timers.append(self._call_at(deadline, self._restore_link))
         self._publish()
 
     def _restore_link(self) -> None:
         self._link_down = False
         for callback in list(self._restore_callbacks):
-            _call(callback)
+            self._guarded(callback, "link restore callback failed")
         self._publish()
 
     def _stall(self) -> None:
         assert self._loop is not None
         self._stalled = True
         deadline = self._loop.time() + self.faults.stall_s / self.speed
-        self._fault_timers.append(self._loop.call_at(deadline, self._end_stall))
+        self._fault_timers.append(self._call_at(deadline, self._end_stall))
 
     def _end_stall(self) -> None:
         self._stalled = False
@@ -608,10 +643,24 @@ class Firmware:
         for listener in list(self._listeners):
             try:
                 listener(state)
-            except Exception:
-                log.exception("state listener failed")
+            except Exception as e:
+                self._failed("state listener failed", e)
 
     # ----------------------------------------------------------------- helpers
+
+    def _call_at(self, when: float, callback: Listener) -> asyncio.TimerHandle:
+        assert self._loop is not None
+        return self._loop.call_at(when, self._guarded, callback, "firmware timer failed")
+
+    def _guarded(self, callback: Listener, what: str) -> None:
+        try:
+            callback()
+        except Exception as e:
+            self._failed(what, e)
+
+    def _failed(self, what: str, error: Exception) -> None:
+        log.error("%s", what, exc_info=error)
+        self._failures.append(error)
 
     def _at(self, firmware_s: float) -> float:
         return self._t0 + firmware_s / self.speed
@@ -631,10 +680,3 @@ def _serial_number(model_id: str, seed: int | None) -> str:
 def _discard(items: list[Callable[..., None]], item: Callable[..., None]) -> None:
     if item in items:
         items.remove(item)
-
-
-def _call(callback: Listener) -> None:
-    try:
-        callback()
-    except Exception:
-        log.exception("link callback failed")
