@@ -114,7 +114,7 @@ class TcpFrontEnd:
         Raises:
             OSError: the address could not be bound.
         """
-        self._server = await asyncio.start_server(self._client, host, port)
+        self._server = await asyncio.start_server(self._accept, host, port)
         self.port = self._server.sockets[0].getsockname()[1]
         self._unregister = self._firmware.on_link_drop(self._link_dropped)
         return self.port
@@ -131,10 +131,14 @@ class TcpFrontEnd:
         await asyncio.gather(*self._handlers, return_exceptions=True)
         await server.wait_closed()
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Our own task, not a coroutine handed back to asyncio: Python 3.11's stream protocol asks a
+        # cancelled handler task for its exception() and logs the CancelledError as an error.
+        task = asyncio.get_running_loop().create_task(self._client(reader, writer), name="sim-tcp-client")
         self._handlers.add(task)
+        task.add_done_callback(self._client_done)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         send = writer.write
         try:
             if not self._firmware.link_available:
@@ -149,11 +153,15 @@ class TcpFrontEnd:
         except (ConnectionError, OSError) as e:
             log.debug("tcp client gone: %s", e)
         finally:
-            self._handlers.discard(task)
             if self._writer is writer:
                 self._writer = None
             self._firmware.disconnect(send)
             writer.close()
+
+    def _client_done(self, task: asyncio.Task[None]) -> None:
+        self._handlers.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("tcp client handler failed", exc_info=error)
 
     def _link_dropped(self) -> None:
         if self._writer is not None:

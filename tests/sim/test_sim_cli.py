@@ -130,8 +130,12 @@ async def test_serve_tcp_and_sigint() -> None:
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         writer.write(b"$PING*10\r\n")
         assert await asyncio.wait_for(reader.readline(), 5) == b"!OK,PING*38\r\n"
-        writer.close()
+        # stopped with the client still connected: it is hung up, and nothing lands on stderr
         assert await served.stop(signal.SIGINT) == 0
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        assert served.process.stderr is not None
+        assert await served.process.stderr.read() == b""
 
 
 async def test_serve_ble_model_prints_a_ble_url() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -139,3 +140,19 @@ async def test_serial_front_ends_are_for_serial_models() -> None:
     async with SimulatedDevice(Catalog().device(SERIAL)) as device:
         with pytest.raises(ConfigError, match="not BLE"):
             await device.serve_ble()
+
+
+async def test_tcp_close_with_a_client_connected_logs_no_error(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with SimulatedDevice(Catalog().device(SERIAL)) as device:
+        host, port = urlsplit(await device.serve_tcp()).netloc.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(mascii.encode_command(Ping()))
+        assert await asyncio.wait_for(reader.readline(), 2) == mascii.encode_reply(mascii.Ack("ping"))
+        assert device.firmware.state.connected
+    # the face closed under a connected client: the client is hung up and nothing is logged as an error
+    assert await asyncio.wait_for(reader.read(), 2) == b""
+    writer.close()
+    await asyncio.sleep(0)  # let any done callbacks of the closed face run
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
