@@ -3,7 +3,9 @@
 Two limits: heat on without a break for at most the model's ``max_on_s``, and
 in total no more heat than the routine plans. Time is the session's clock in
 seconds. Heat counts as on from the moment it is asked for until it is
-confirmed off, so a lost link (heat state unknown) spends budget too.
+confirmed off, so a lost link (heat state unknown) spends budget too. The
+cut-off comes ``slack_s`` before either limit: switching heat off takes a
+moment to confirm, and that moment must fit inside the limit, not beyond it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class HeatBudget:
 
     contiguous_s: float
     total_s: float
+    slack_s: float = 0.0
     used_s: float = 0.0
     on_since: float | None = None
 
@@ -29,11 +32,11 @@ class HeatBudget:
         return self.used_s + (now - self.on_since if self.on_since is not None else 0.0)
 
     def left(self, now: float) -> float:
-        """Seconds of heat still allowed if heat stays on from ``now``."""
-        total_left = self.total_s - self.used(now)
+        """Seconds of heat still allowed if heat stays on from ``now`` (the slack kept back)."""
+        total_left = self.total_s - self.slack_s - self.used(now)
         if self.on_since is None:
-            return max(0.0, min(self.contiguous_s, total_left))
-        return max(0.0, min(self.on_since + self.contiguous_s - now, total_left))
+            return max(0.0, min(self.contiguous_s - self.slack_s, total_left))
+        return max(0.0, min(self.on_since + self.contiguous_s - self.slack_s - now, total_left))
 
     def cutoff_at(self, now: float) -> float | None:
         """When heat must go off, if it is on."""

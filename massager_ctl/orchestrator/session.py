@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -51,15 +52,22 @@ from massager_ctl.orchestrator.heat import HeatBudget
 from massager_ctl.orchestrator.plan import DEFAULT_RAMP_S_PER_LEVEL, Plan, ResolvedStep
 from massager_ctl.orchestrator.safety import drive_safe, shielded
 
+log = logging.getLogger(__name__)
+
 #: Opens a new link to the session's device and returns the opened driver.
 Connector = Callable[[], Awaitable[Driver]]
 
 #: Clock tolerance: loop-clock round-off must not make a deadline look unmet.
 EPS = 1e-6
-#: Heat seconds allowed beyond the plan: commands take a moment to confirm, and heat counts until then.
-HEAT_SLACK_S = 5.0
+#: Heat seconds kept in reserve: heat counts until the off command is confirmed, which takes a moment,
+#: so the engine cuts heat this much before a limit and never exceeds it.
+HEAT_SLACK_S = 2.0
+#: Controls queued at most before the engine takes them; more are refused (the engine's own signals,
+#: and a stop, are always taken).
+MAX_SIGNALS = 64
 _HELD = {SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM, SessionState.SUSPENDED}
 _LINK_ERRORS = (LinkLostError, CommandTimeoutError)
+_CONTROLS = {"pause", "resume", "skip", "extend", "intensity", "confirm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,7 @@ class _Signal:
         "link_lost",
         "head_seen",
         "reapply",
+        "failed",
     ]
     value: Any = None
 
@@ -87,6 +96,10 @@ class _Stop(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class _Failed(Exception):
+    """One of the session's own tasks failed: the session ends failed, the device made safe."""
 
 
 class _Abort(Exception):
@@ -200,7 +213,9 @@ class Session:
         self._result: SessionResult | None = None
         heat = plan.profile.heat
         self._heat = HeatBudget(
-            contiguous_s=float(heat.max_on_s) if heat else 0.0, total_s=plan.heat_budget_s + HEAT_SLACK_S
+            contiguous_s=float(heat.max_on_s) if heat else 0.0,
+            total_s=plan.heat_budget_s,
+            slack_s=HEAT_SLACK_S,
         )
 
     # ------------------------------------------------------------------ public view
@@ -358,6 +373,8 @@ class Session:
         return target
 
     def _signal(self, signal: _Signal) -> None:
+        if signal.kind in _CONTROLS and len(self._signals) >= MAX_SIGNALS:
+            raise ControlError(f"cannot {signal.kind}: too many controls are waiting to be handled")
         self._signals.append(signal)
         self._wake.set()
 
@@ -382,7 +399,10 @@ class Session:
                     await self._wake.wait()
             except TimeoutError:
                 return None
-        return self._signals.popleft()
+        signal = self._signals.popleft()
+        if signal.kind == "failed":
+            raise _Failed(signal.value)
+        return signal
 
     def _set_state(self, state: SessionState) -> None:
         if self._loop is not None:
@@ -482,6 +502,8 @@ class Session:
             status, reason = "stopped", e.reason
         except _Abort as e:
             status, reason = "aborted", e.reason
+        except _Failed as e:
+            status, reason = "failed", str(e)
         except _LinkDown as e:
             status, reason = "aborted", f"link lost while preparing: {e}"
         except MassagerError as e:
@@ -518,7 +540,7 @@ class Session:
             planned_duration_s=self.plan.duration_s,
         )
         self._emit_device(driver.state)
-        self._ticker = asyncio.create_task(self._tick_progress(), name=f"session-{self.id}-progress")
+        self._ticker = self._spawn(self._tick_progress(), "progress")
         if any(s.kind == "stop" for s in self._signals):
             raise _Stop(next(s.value for s in self._signals if s.kind == "stop"))
 
@@ -526,9 +548,20 @@ class Session:
         self._driver = driver
         self._generation += 1
         driver.keepalive = True
-        self._watcher = asyncio.create_task(
-            self._watch(driver, self._generation), name=f"session-{self.id}-device"
-        )
+        self._watcher = self._spawn(self._watch(driver, self._generation), "device")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=f"session-{self.id}-{name}")
+        task.add_done_callback(self._helper_done)
+        return task
+
+    def _helper_done(self, task: asyncio.Task[None]) -> None:
+        # A helper that dies of a bug must end the session (device made safe), not vanish.
+        if task.cancelled() or task.exception() is None or self._finishing:
+            return
+        error = task.exception()
+        log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=error)
+        self._signal(_Signal("failed", f"internal error in {task.get_name()}: {error!r}"))
 
     async def _tick_progress(self) -> None:
         every = self._progress_every_s / self.speed
@@ -557,6 +590,9 @@ class Session:
                     self._signal(_Signal("head_seen"))
         except MassagerError as e:
             reason = f"the link failed: {e}"
+        except Exception as e:  # a bug reading the device's state: treat the link as lost, keep the cause
+            log.exception("session %s: watching the device failed", self.id)
+            reason = f"watching the device failed: {e!r}"
         if not self._finishing and generation == self._generation:
             self._signal(_Signal("link_lost", (generation, reason)))
 
@@ -633,8 +669,9 @@ class Session:
             while True:
                 try:
                     if not held:
-                        if self._level != 0 or (self._driver is not None and self._driver.state.intensity):
-                            await self._set_level(0)
+                        # Motor and heat off while the person gets ready: an endless wait must not
+                        # keep heat on (the step's heat comes back when its time starts).
+                        await self._hold()
                         held = True
                     if by is not None:
                         break
@@ -788,6 +825,7 @@ class Session:
     async def _apply(self, step: ResolvedStep) -> None:
         """Bring the device to the step's settings; intensity ramps there."""
         assert self._driver is not None
+        self._driver.keepalive = True
         state = self._driver.state
         if step.head is not None and step.head.change == "motorized" and state.head != step.head.id:
             head_id = step.head.id
@@ -825,19 +863,30 @@ class Session:
     async def _heat_cut(self) -> None:
         await self._set_heat(0)
         self._heat_blocked = True
-        self._emit(Notice, level="warning", message="heat off: the heat budget for this stretch is used up")
+        if self._deadline - self._now() <= HEAT_SLACK_S + EPS:
+            # the step's planned heat ends within the slack anyway: off a moment early, nothing to warn about
+            self._emit(Notice, level="info", message="heat off a moment early to stay within its budget")
+        else:
+            self._emit(
+                Notice, level="warning", message="heat off: the heat budget for this stretch is used up"
+            )
 
     async def _hold(self) -> None:
-        """Motor and heat off while paused."""
+        """Motor and heat off while paused or waiting for the person; the watchdog rests once both are."""
         self._ramp_target = None
-        await self._set_level(0)
-        if self._heat_level or self._heat.on:
+        driver = self._driver
+        if self._level != 0 or (driver is not None and driver.state.intensity):
+            await self._set_level(0)
+        if self._heat_level or self._heat.on or (driver is not None and driver.state.heat):
             await self._set_heat(0)
+        if self._driver is not None and self._driver.state.safe:
+            # Only a running session feeds the watchdog: if this one hangs from here on, the device is off.
+            self._driver.keepalive = False
 
     def _start_ramp(self, target: int, ramp_s: float | None) -> None:
-        current = (
-            self._level if self._level is not None else (self._driver.state.intensity if self._driver else 0)
-        )
+        if self._level is None:  # after a reconnect: ramp on from where the device is, not from 0
+            self._level = self._driver.state.intensity if self._driver else 0
+        current = self._level
         delta = abs(target - current)
         if delta == 0:
             self._ramp_target = None
@@ -906,8 +955,7 @@ class Session:
         self._generation += 1
         if watcher is not None:
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await asyncio.wait({watcher})  # unlike awaiting it, a cancel of this task still gets through
         if driver is not None:
             driver.keepalive = False
             with contextlib.suppress(MassagerError, TimeoutError):
@@ -919,12 +967,9 @@ class Session:
 
     async def _finish(self, status: SessionStatus, reason: str) -> None:
         self._finishing = True
-        for task in (self._ticker, self._watcher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        # Safety first: nothing a helper task did (or failed to do) may stand between here and the stop.
         safe = await self._make_safe()
+        await self._collect_helpers()
         if not safe:
             timeout = self.plan.profile.watchdog.timeout_s
             reason += (
@@ -943,6 +988,18 @@ class Session:
             with contextlib.suppress(MassagerError, TimeoutError):
                 async with asyncio.timeout(3.0):
                     await self._driver.close()
+
+    async def _collect_helpers(self) -> None:
+        tasks = {t for t in (self._ticker, self._watcher) if t is not None}
+        self._ticker = self._watcher = None
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        await asyncio.wait(tasks)  # never raises: a CancelledError aimed at us is not swallowed here
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception())
 
     async def _make_safe(self) -> bool:
         driver = self._driver

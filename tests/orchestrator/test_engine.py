@@ -264,8 +264,13 @@ async def test_unexpected_exception_makes_the_device_safe_then_propagates() -> N
     async with Rig(plan, session_options={"auto_confirm": True, "fit_head": broken_person}) as rig:
         with pytest.raises(RuntimeError, match="cannot fit fork"):
             await rig.run()
-    assert rig.firmware.state.intensity == 0
-    assert rig.of("session_finished")[0].status == "failed"
+    state = rig.firmware.state
+    assert (state.motor, state.intensity, state.heat) == (False, 0, 0)
+    assert rig.session.result is not None
+    assert rig.session.result.device_safe
+    finished = rig.of("session_finished")
+    assert [f.status for f in finished] == ["failed"]
+    assert "cannot fit fork" in finished[0].reason
 
 
 async def test_link_drop_mid_step_resumes_the_same_step_with_its_remaining_time() -> None:
