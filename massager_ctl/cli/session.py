@@ -299,9 +299,9 @@ async def _run(
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, on_signal, signum)
             try:
-                result = await run_task
+                await run_task
             except asyncio.CancelledError:
-                result = None
+                pass  # the session made the device safe and recorded how it ended
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)
@@ -311,9 +311,21 @@ async def _run(
                         await asyncio.gather(*tasks, return_exceptions=True)
                 for task in tasks:
                     task.cancel()
-    if result is None:
-        return EXIT_TERMINATED if received and received[0] == signal.SIGTERM else EXIT_INTERRUPTED
-    if result.status in ("completed", "stopped"):
+    return _exit_code(session, received, plan.profile.watchdog.timeout_s)
+
+
+def _exit_code(session: Session, received: list[int], watchdog_s: float) -> int:
+    final = session.result
+    if final is not None and not final.device_safe:
+        # Whatever else happened, the person must know the device may still be running.
+        Console(stderr=True, highlight=False).print(
+            "[bold red]WARNING: the device did not confirm motor and heat off.[/bold red]"
+            f" Its watchdog should stop it within {watchdog_s:g} s; check it and unplug it if it still runs."
+        )
+        return EXIT_FAILURE
+    if received:
+        return EXIT_TERMINATED if received[0] == signal.SIGTERM else EXIT_INTERRUPTED
+    if final is not None and final.status in ("completed", "stopped"):
         return EXIT_OK
     return EXIT_FAILURE
 

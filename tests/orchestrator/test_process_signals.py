@@ -172,3 +172,29 @@ def test_killed_controller_leaves_an_interrupted_session_in_the_journal(
     assert history.returncode == 0, history.stderr
     sessions = json.loads(history.stdout)["sessions"]
     assert [(s["routine"], s["status"]) for s in sessions] == [("warm-back", "interrupted")]
+
+
+def test_signal_with_the_device_unreachable_exits_1_with_a_warning(env: dict[str, str], tmp_path: Path) -> None:
+    routine = tmp_path / "warm.yaml"
+    routine.write_text(ROUTINE)
+    url = "sim://serial-cushion-z3?link=virtual&faults=drop_link_at=2,reconnect_after=600"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "massager_ctl", "run", str(routine), "--device", url, "--yes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert run.stdout is not None
+    out = Lines(run.stdout)
+    try:
+        out.wait_for(lambda line: "link lost" in line)
+        run.send_signal(signal.SIGINT)
+        code = run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    log = out.drain()
+    assert code == 1, "\n".join(log)  # not 130: the stop was never confirmed
+    assert any("WARNING: the device did not confirm motor and heat off" in line for line in log), log
