@@ -174,7 +174,9 @@ def test_killed_controller_leaves_an_interrupted_session_in_the_journal(
     assert [(s["routine"], s["status"]) for s in sessions] == [("warm-back", "interrupted")]
 
 
-def test_signal_with_the_device_unreachable_exits_1_with_a_warning(env: dict[str, str], tmp_path: Path) -> None:
+def test_signal_with_the_device_unreachable_exits_1_with_a_warning(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     routine = tmp_path / "warm.yaml"
     routine.write_text(ROUTINE)
     url = "sim://serial-cushion-z3?link=virtual&faults=drop_link_at=2,reconnect_after=600"
