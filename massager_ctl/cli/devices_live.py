@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import signal
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -13,17 +16,21 @@ import typer
 from serial.tools import list_ports
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.cli import devices_app
+from massager_ctl.cli import EXIT_INTERRUPTED, devices_app
 from massager_ctl.cli.context import catalog
 from massager_ctl.connect import model_for_advertisement, open_bumble_central, open_device
 from massager_ctl.drivers import DeviceState, MassagerDriver
-from massager_ctl.errors import ConnectError
+from massager_ctl.errors import ConnectError, DeviceError
 from massager_ctl.models import DeviceProfile
+from massager_ctl.orchestrator.safety import drive_safe
+from massager_ctl.urls import parse_device_url
 
 if TYPE_CHECKING:
     from bleak.backends.scanner import BaseBleakScanner
 
 Echo = Callable[[str], None]
+EXIT_TERMINATED = 143
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +113,23 @@ def _describe(state: DeviceState) -> str:
     return ", ".join([*parts, *state.flags])
 
 
-async def exercise(device: MassagerDriver, *, dwell_s: float, echo: Echo) -> DeviceState:
-    """Step through the device's heads, a few intensities and each heat level, then stop, confirmed."""
+Reopen = Callable[[], AbstractAsyncContextManager[MassagerDriver]]
+
+#: Seconds to get a fresh link to a device whose link was lost, just to stop it.
+RECONNECT_S = 5.0
+
+
+async def exercise(
+    device: MassagerDriver, *, dwell_s: float, echo: Echo, reopen: Reopen | None = None
+) -> DeviceState:
+    """Step through the device's heads, a few intensities and each heat level, then stop, confirmed.
+
+    However it ends (done, failed, cancelled) the device is stopped with retries; when its link
+    is gone, ``reopen`` (if given) opens one fresh link just to stop it.
+
+    Raises:
+        DeviceError: a step failed, or the device never confirmed the stop.
+    """
     profile = device.profile
     identity = device.identity
     echo(
@@ -132,15 +154,96 @@ async def exercise(device: MassagerDriver, *, dwell_s: float, echo: Echo) -> Dev
             for level, name in enumerate(profile.heat.levels[1:], start=1):
                 echo(f"heat {name}: {_describe(await device.set_heat(level))}")
                 await asyncio.sleep(dwell_s)
+    except asyncio.CancelledError:
+        echo("interrupted: stopping the device")
+        raise
     finally:
-        state = await device.stop()
-    echo(f"stopped (confirmed): {_describe(state)}")
+        state = await make_safe(device, reopen=reopen)
+        echo(f"stopped (confirmed): {_describe(state)}")
     return state
 
 
+async def make_safe(device: MassagerDriver, *, reopen: Reopen | None = None) -> DeviceState:
+    """Stop the device, confirmed, retrying; on a lost link, stop it through one fresh link.
+
+    Raises:
+        DeviceError: the device never confirmed motor and heat off.
+    """
+    state = await drive_safe(device)
+    if state is None and reopen is not None:
+        logger.warning("%s: stop not confirmed; reconnecting to stop it", device.transport.description)
+        state = await _stop_through_fresh_link(reopen)
+    if state is None:
+        raise DeviceError(
+            f"{device.transport.description}: the device never confirmed the stop; "
+            "its motor or heat may still be on (switch it off by hand)"
+        )
+    return state
+
+
+async def _stop_through_fresh_link(reopen: Reopen) -> DeviceState | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RECONNECT_S
+    while True:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                async with asyncio.timeout_at(deadline):
+                    fresh = await stack.enter_async_context(reopen())
+                return await drive_safe(fresh)
+        except ConnectError as e:
+            # the port may come back a moment after it vanished: keep trying until the deadline
+            if loop.time() + 0.2 >= deadline:
+                logger.warning("reconnect failed: %s", e)
+                return None
+            await asyncio.sleep(0.2)
+        except (DeviceError, TimeoutError) as e:
+            logger.warning("reconnect failed: %s", e)
+            return None
+
+
 async def try_url(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> DeviceState:
+    """Open ``url`` and :func:`exercise` the device (a lost link is reopened once, to stop it).
+
+    Raises:
+        MassagerError: the device could not be opened, a step failed, or the stop was not confirmed.
+    """
+    # a sim:// URL starts its own simulator: reopening it would stop a different device
+    reopen = None if parse_device_url(url).scheme == "sim" else lambda: open_device(url, catalog=cat)
     async with open_device(url, catalog=cat) as device:
-        return await exercise(device, dwell_s=dwell_s, echo=echo)
+        return await exercise(device, dwell_s=dwell_s, echo=echo, reopen=reopen)
+
+
+async def try_until_signalled(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> int:
+    """:func:`try_url` with SIGINT/SIGTERM stopping the device before exiting.
+
+    Returns:
+        The exit code: 0 done, 130 after SIGINT, 143 after SIGTERM (the device confirmed safe).
+
+    Raises:
+        MassagerError: as :func:`try_url` (also when a signal came but the stop was not confirmed).
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(try_url(url, cat, dwell_s=dwell_s, echo=echo), name="devices-try")
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if not received:
+            # once only: a second Ctrl-C must not cut short the stop the first one started
+            task.cancel(f"interrupted by {signal.Signals(signum).name}")
+        received.append(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not received or not task.cancelled():
+            raise
+        return EXIT_TERMINATED if received[0] == signal.SIGTERM else EXIT_INTERRUPTED
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 0
 
 
 @devices_app.command("scan")
@@ -171,5 +274,10 @@ def devices_try(
     ),
     dwell: float = typer.Option(0.5, "--dwell", min=0.0, help="Seconds to hold each step."),
 ) -> None:
-    """Connect, show identity, battery and state, step through heads, intensity and heat, then stop."""
-    asyncio.run(try_url(url, catalog(), dwell_s=dwell, echo=typer.echo))
+    """Connect, show identity, battery and state, step through heads, intensity and heat, then stop.
+
+    SIGINT / SIGTERM stop the device (confirmed) and exit 130 / 143.
+    """
+    code = asyncio.run(try_until_signalled(url, catalog(), dwell_s=dwell, echo=typer.echo))
+    if code:
+        raise typer.Exit(code)
