@@ -75,8 +75,16 @@ class Plan:
 
 
 def cap_level(profile: DeviceProfile, caps: Caps) -> int:
-    """The user's intensity cap as a level of this model (at least 1)."""
-    return max(1, math.floor(caps.max_intensity * profile.intensity.max_level + 1e-9))
+    """The user's intensity cap as a level of this model, at least 1 (a cap below it fails pre-flight)."""
+    return max(1, _capped(profile, caps))
+
+
+def _capped(profile: DeviceProfile, caps: Caps) -> int:
+    return math.floor(caps.max_intensity * profile.intensity.max_level + 1e-9)
+
+
+def _cap_reaches_level_1(profile: DeviceProfile, caps: Caps) -> bool:
+    return _capped(profile, caps) >= 1
 
 
 def resolve(routine: Routine, profile: DeviceProfile, caps: Caps) -> Plan:
@@ -115,7 +123,7 @@ def resolve(routine: Routine, profile: DeviceProfile, caps: Caps) -> Plan:
                         f"{where}: {profile.id} has no head {settings.head!r} ({_heads(profile)})"
                     )
             if settings.intensity is not None:
-                level = _level(settings.intensity, profile, top, where, problems)
+                level = _level(settings.intensity, profile, caps, top, where, problems)
             if settings.heat is not None:
                 heat = _heat(settings.heat, profile, caps, where, problems)
             if settings.mode is not None:
@@ -181,12 +189,22 @@ def _step(
     )
 
 
-def _level(value: int | float, profile: DeviceProfile, top: int, where: str, problems: list[str]) -> int:
+def _level(
+    value: int | float, profile: DeviceProfile, caps: Caps, top: int, where: str, problems: list[str]
+) -> int:
     if isinstance(value, int) and value > profile.intensity.max_level:
         problems.append(
             f"{where}: intensity {value} is above {profile.id}'s top level {profile.intensity.max_level}"
         )
     level = profile.intensity.level_for(value)
+    if level > 0 and not _cap_reaches_level_1(profile, caps):
+        lowest = 100 / profile.intensity.max_level
+        problems.append(
+            f"{where}: intensity {value} runs the motor, but {profile.id}'s lowest level (1 of"
+            f" {profile.intensity.max_level}, {lowest:.0f}%) is above your cap of {caps.max_intensity:.0%}"
+            " (caps.max_intensity)"
+        )
+        return min(level, top)
     if level > top:
         problems.append(
             f"{where}: intensity {value} is level {level} of {profile.intensity.max_level},"

@@ -79,3 +79,19 @@ def test_library_routines_fit_their_models() -> None:
         plan = resolve(CATALOG.routine(routine_id), CATALOG.device(model), Caps())
         assert plan.problems == [], (routine_id, model)
         assert plan.duration_s == 1800
+
+
+def test_a_cap_below_the_lowest_level_refuses_motor_steps() -> None:
+    routine = make_routine(
+        [
+            {"title": "Gentle", "duration": 60, "device": {"intensity": 0.1}},
+            {"title": "Rest", "duration": 30, "device": {"intensity": 0}},
+        ]
+    )
+    plan = resolve(routine, CATALOG.device("shiatsu-cushion-s3"), Caps(max_intensity=0.1))
+    assert plan.problems == [
+        "step 1 'Gentle': intensity 0.1 runs the motor, but shiatsu-cushion-s3's lowest level"
+        " (1 of 3, 33%) is above your cap of 10% (caps.max_intensity)"
+    ]
+    # the same cap leaves room for level 1 of 10 on the Z3
+    assert resolve(routine, CATALOG.device("serial-cushion-z3"), Caps(max_intensity=0.1)).problems == []
