@@ -1,0 +1,217 @@
+"""The ``serve`` engine in process: RemoteController on the simulator, a real mosquitto, MQTT commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from massager_ctl.catalog import Catalog
+from massager_ctl.config import Caps
+from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
+from massager_ctl.mqtt.link import Backoff
+from massager_ctl.orchestrator.device import DeviceConnector
+from tests.mqtt.mqtt_support import Broker, Watcher, watch
+
+BASE = "massager/dev1"
+#: The simulator holds every ack (and what follows it) this long: a slow device.
+ACK_DELAY_S = 2.0
+
+
+@dataclass
+class Serving:
+    controller: RemoteController
+    connector: DeviceConnector
+    watcher: Watcher
+
+    @property
+    def firmware_state(self) -> Any:
+        assert self.connector.simulator is not None
+        return self.connector.simulator.firmware.state
+
+    async def send(self, body: dict[str, Any]) -> float:
+        """Publish a command; the time it was sent."""
+        sent = time.perf_counter()
+        await self.watcher.client.publish(f"{BASE}/cmd", json.dumps(body), qos=1)
+        return sent
+
+    async def answer(self, request_id: str, *, within_s: float = 10.0) -> tuple[dict[str, Any], float]:
+        """The answer to ``request_id`` and the time it arrived."""
+        payload = await self.watcher.wait_for(
+            f"{BASE}/cmd/result", lambda p: json.loads(p)["id"] == request_id, within_s=within_s
+        )
+        arrived = next(t for topic, p, _, t in self.watcher.messages if p is payload)
+        body: dict[str, Any] = json.loads(payload)
+        return body, arrived
+
+    def answers(self, request_id: str) -> list[dict[str, Any]]:
+        found = [json.loads(p) for p in self.watcher.on(f"{BASE}/cmd/result")]
+        return [a for a in found if a["id"] == request_id]
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    broker: Broker,
+    device: str,
+    *,
+    catalog: Catalog,
+    auto_confirm: bool = False,
+    fit_head: Callable[[str], None] | None = None,
+) -> AsyncIterator[Serving]:
+    connector = DeviceConnector(device, catalog=catalog)
+    model = connector.model
+    assert model is not None
+    profile = catalog.device(model)
+    topics = make_topics(prefix="massager", device_id="dev1")
+    controller = RemoteController(
+        connect=connector.connect,
+        device_url=device,
+        profile=profile,
+        catalog=catalog,
+        caps=Caps(),
+        auto_confirm=auto_confirm,
+        fit_head=fit_head,
+        backoff=Backoff(initial_s=0.05, max_s=0.2),
+    )
+    stop = asyncio.Event()
+    async with (
+        watch(broker, f"{BASE}/#") as watcher,
+        connector,
+        MqttStatus(
+            parse_broker_url(broker.url),
+            topics=topics,
+            profile=profile,
+            handler=controller,
+            discovery=False,
+            states_from_events=False,
+        ) as status,
+    ):
+        controller.attach(status)
+        run = asyncio.create_task(controller.run(stop))
+        try:
+            await watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["connected"], within_s=10)
+            yield Serving(controller, connector, watcher)
+        finally:
+            stop.set()
+            await asyncio.wait_for(run, 30)
+
+
+def slow_catalog(tmp_path: Path) -> Catalog:
+    """The S3 cushion as ``slow-cushion``, patient enough (ack timeout 3 s, no retries) for ACK_DELAY_S."""
+    source = Catalog().device("shiatsu-cushion-s3")
+    data = source.model_dump(mode="json")
+    data["id"] = "slow-cushion"
+    data["protocol"] = {**data["protocol"], "ack_timeout_s": 3.0, "retries": 0}
+    folder = tmp_path / "devices"
+    folder.mkdir()
+    (folder / "slow-cushion.yaml").write_text(json.dumps(data))  # JSON is YAML
+    return Catalog(device_dirs=[folder])
+
+
+async def test_stop_is_not_held_up_by_a_slow_head_change(broker: Broker, tmp_path: Path) -> None:
+    catalog = slow_catalog(tmp_path)
+    device = f"sim://slow-cushion?link=virtual&faults=ack_delay_s={ACK_DELAY_S}"
+    async with serving(broker, device, catalog=catalog) as serve:
+        # Settle: the first heat-off queues behind the idle stop serve sends on connect.
+        await serve.send({"action": "heat", "on": False, "id": "settle"})
+        settled, _ = await serve.answer("settle", within_s=3 * ACK_DELAY_S + 2)
+        assert settled["ok"], settled
+
+        head_sent = await serve.send({"action": "head", "head": "upper", "id": "head"})
+        await asyncio.sleep(0.2)  # the head change is on the wire, its ack held back
+        stop_sent = await serve.send({"action": "stop", "id": "stop"})
+        stopped, stop_at = await serve.answer("stop")
+        moved, head_at = await serve.answer("head")
+
+        # The stop went to the device at once, alongside the head change: one ack delay, not two.
+        assert stopped == {
+            "ok": True,
+            "action": "stop",
+            "id": "stop",
+            "message": "no session was running; the device is stopped",
+        }
+        assert ACK_DELAY_S * 0.9 <= stop_at - stop_sent < ACK_DELAY_S + 0.9, stop_at - stop_sent
+        assert moved == {"ok": True, "action": "head", "id": "head", "message": "head upper"}
+        assert head_at - head_sent >= ACK_DELAY_S * 0.9
+        state = serve.firmware_state
+        assert (state.motor, state.intensity, state.heat, state.head) == (False, 0, 0, "upper")
+        await asyncio.sleep(0.3)
+        assert len(serve.answers("stop")) == len(serve.answers("head")) == 1
+
+
+CRASHING_ROUTINE = """\
+id: crash-test
+title: Crash test
+summary: Two heads on the pulse gun; fitting the second one fails.
+areas: [upper-back]
+tools: [electric-massager]
+steps:
+  - title: Ball
+    duration: 60
+    device: {head: ball, intensity: 2}
+  - title: Fork
+    duration: 60
+    device: {head: fork, intensity: 2}
+"""
+
+
+async def test_a_crashed_session_is_logged_and_serve_goes_on_with_the_device_safe(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "routines"
+    folder.mkdir()
+    (folder / "crash-test.yaml").write_text(CRASHING_ROUTINE)
+    catalog = Catalog(routine_dirs=[folder])
+
+    def broken_person(head: str) -> None:  # a bug in the code that plays the person
+        raise RuntimeError(f"cannot fit {head}")
+
+    caplog.set_level(logging.ERROR, logger="massager_ctl.mqtt.remote")
+    device = "sim://pulse-gun-p5?link=virtual"
+    async with serving(broker, device, catalog=catalog, auto_confirm=True, fit_head=broken_person) as serve:
+        await serve.send({"action": "start", "routine": "crash-test", "id": "start"})
+        started, _ = await serve.answer("start")
+        assert started["ok"], started
+        await serve.watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["motor"])
+        await serve.send({"action": "skip", "id": "skip"})  # on to the fork: the head change crashes
+        assert (await serve.answer("skip"))[0]["ok"]
+
+        finished = json.loads(
+            await serve.watcher.wait_for(
+                f"{BASE}/events", lambda p: json.loads(p)["type"] == "session_finished"
+            )
+        )
+        assert finished["status"] == "failed"
+        assert "RuntimeError('cannot fit fork')" in finished["reason"]
+        session = await serve.watcher.wait_for(
+            f"{BASE}/session", lambda p: json.loads(p)["status"] == "failed"
+        )
+        assert json.loads(session)["routine"] == "crash-test"
+        await serve.watcher.wait_for(
+            f"{BASE}/state", lambda p: json.loads(p)["connected"] and not json.loads(p)["motor"]
+        )
+        state = serve.firmware_state
+        assert (state.motor, state.intensity) == (False, 0)
+
+        crashes = [r for r in caplog.records if r.getMessage().endswith("crashed")]
+        assert len(crashes) == 1
+        assert crashes[0].exc_info is not None
+        assert isinstance(crashes[0].exc_info[1], RuntimeError)
+
+        # serve goes on: the next command is carried out.
+        await serve.send({"action": "select", "routine": "crash-test", "id": "after"})
+        assert (await serve.answer("after"))[0] == {
+            "ok": True,
+            "action": "select",
+            "id": "after",
+            "message": "selected crash-test",
+        }
+        assert not serve.controller.session
