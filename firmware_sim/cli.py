@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 
 import typer
 
@@ -26,6 +27,45 @@ from massager_ctl.models import DeviceProfile
 
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+
+
+class StopSignals:
+    """SIGINT and SIGTERM ask ``serve`` to stop, whenever they arrive: during start-up or while serving.
+
+    Installed first thing in :func:`main` with plain ``signal.signal`` handlers that only set a flag and wake
+    the loop, so a signal before the event loop runs is remembered instead of killing the process, and one
+    during shutdown (after the loop's own handlers would be gone) is harmless.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._wake: Callable[[], None] | None = None
+
+    def install(self) -> None:
+        """Handle SIGINT and SIGTERM from now on, in place of the defaults (kill, KeyboardInterrupt)."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        if self._wake is not None:
+            self._wake()
+
+    async def wait(self) -> None:
+        """Return once a stop was asked for (at once if one already was)."""
+        loop = asyncio.get_running_loop()
+        stopped = asyncio.Event()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(stopped.set)
+
+        self._wake = wake
+        try:
+            if not self.requested:
+                await stopped.wait()
+        finally:
+            self._wake = None
+
 
 app = typer.Typer(
     name="massager-sim",
@@ -46,6 +86,7 @@ def list_models() -> None:
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     model: str = typer.Argument(..., help="Model id from `massager-sim list`."),
     serial: str = typer.Option(
         "pty", "--serial", help="Serial models: 'pty' or 'tcp:PORT' (0 = any free port)."
@@ -64,6 +105,10 @@ def serve(
     ),
 ) -> None:
     """Serve one simulated device until SIGINT or SIGTERM; the first stdout line is its URL."""
+    stop = ctx.obj if isinstance(ctx.obj, StopSignals) else None
+    if stop is None:  # not started through main(): listen from here on
+        stop = StopSignals()
+        stop.install()
     if not speed > 0:
         raise ConfigError(f"--speed must be positive, got {speed}")
     profile = Catalog().device(model)
@@ -72,6 +117,7 @@ def serve(
     asyncio.run(
         _serve(
             profile,
+            stop=stop,
             speed=speed,
             faults=fault_spec,
             seed=seed,
@@ -95,6 +141,7 @@ def _tcp_port(option: str) -> int | None:
 async def _serve(
     profile: DeviceProfile,
     *,
+    stop: StopSignals,
     speed: float,
     faults: FaultSpec,
     seed: int | None,
@@ -103,10 +150,6 @@ async def _serve(
     head: str | None,
     controls: bool,
 ) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     async with SimulatedDevice(profile, speed=speed, faults=faults, seed=seed) as device:
         if head is not None:
             try:
@@ -119,19 +162,22 @@ async def _serve(
             url = await device.serve_pty()
         else:
             url = await device.serve_tcp(port=tcp_port)
+        if stop.requested:
+            return  # told to stop while starting: never announce a device that is going away
         print(url, flush=True)
         if json_state:
             emit = _json_printer()
             emit(device.firmware.state)
             device.firmware.subscribe(emit)
-        if controls:
-            reader = asyncio.create_task(_read_controls(device.firmware))
+        if not controls:
             await stop.wait()
+            return
+        reader = asyncio.create_task(_read_controls(device.firmware))
+        try:
+            await stop.wait()
+        finally:
             reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-        else:
-            await stop.wait()
+            await asyncio.wait({reader})
 
 
 def person_control(firmware: Firmware, command: str) -> None:
@@ -182,9 +228,11 @@ def _json_printer() -> Callable[[FirmwareState], None]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping invalid input to exit code 2 and runtime failures to 1."""
+    stop = StopSignals()
+    stop.install()  # before anything slow (catalog, loop, ports): a stop during start-up still exits 0
     logging.basicConfig(level=logging.WARNING, format="massager-sim: %(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv)
+        app(args=argv, obj=stop)
     except (ConfigError, CatalogError) as e:
         print(f"massager-sim: {e}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)

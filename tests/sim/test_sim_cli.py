@@ -123,6 +123,48 @@ async def test_serve_pty_prints_url_then_json_state_and_exits_0_on_sigterm() -> 
         assert await served.stop(signal.SIGTERM) == 0
 
 
+def caught_signals(pid: int) -> int:
+    """The process's SigCgt mask: the signals it has handlers for (bit n-1 for signal n)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.2], ids=lambda d: f"{d}s")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_stop_signal_during_start_up_exits_0(sig: signal.Signals, delay: float) -> None:
+    process = subprocess.Popen(
+        [*SIM, "serve", "serial-cushion-z3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        # main() has installed its handlers once /proc shows SIGTERM caught; then signal at some point of
+        # the start-up that follows (catalog, event loop, pty)
+        deadline = time.monotonic() + 10
+        while not caught_signals(process.pid) & 1 << (signal.SIGTERM - 1):
+            assert time.monotonic() < deadline, "massager-sim never installed its signal handlers"
+            time.sleep(0.001)
+        time.sleep(delay)
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert stderr == b""
+    assert stdout in (b"", stdout[: stdout.find(b"\n") + 1])  # nothing, or just the URL once it was ready
+    if delay == 0.0:
+        assert stdout == b"", "the signal should have landed before the device was announced"
+
+
+async def test_repeated_signals_while_stopping_still_exit_0() -> None:
+    async with serve("serial-cushion-z3", "--serial", "tcp:0") as served:
+        for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGINT):
+            served.process.send_signal(sig)
+        assert await asyncio.wait_for(served.process.wait(), 5) == 0
+
+
 async def test_serve_tcp_and_sigint() -> None:
     async with serve("serial-cushion-z3", "--serial", "tcp:0") as served:
         parts = urlsplit(served.url)
