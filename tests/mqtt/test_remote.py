@@ -19,7 +19,7 @@ from massager_ctl.config import Caps
 from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
 from massager_ctl.mqtt.link import Backoff
 from massager_ctl.orchestrator.device import DeviceConnector
-from tests.mqtt.mqtt_support import Broker, Watcher, watch
+from tests.mqtt.mqtt_support import Broker, Watcher, watch, write_routine
 
 BASE = "massager/dev1"
 #: The simulator holds every ack (and what follows it) this long: a slow device.
@@ -31,6 +31,8 @@ class Serving:
     controller: RemoteController
     connector: DeviceConnector
     watcher: Watcher
+    stop: asyncio.Event
+    run: asyncio.Task[None]
 
     @property
     def firmware_state(self) -> Any:
@@ -98,13 +100,14 @@ async def serving(
         run = asyncio.create_task(controller.run(stop))
         try:
             await watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["connected"], within_s=10)
-            yield Serving(controller, connector, watcher)
+            yield Serving(controller, connector, watcher, stop, run)
         finally:
             stop.set()
-            await asyncio.wait_for(run, 30)
+            await asyncio.wait({run}, timeout=30)
+            assert run.done()
 
 
-def slow_catalog(tmp_path: Path) -> Catalog:
+def slow_catalog(tmp_path: Path, *, routines: Path | None = None) -> Catalog:
     """The S3 cushion as ``slow-cushion``, patient enough (ack timeout 3 s, no retries) for ACK_DELAY_S."""
     source = Catalog().device("shiatsu-cushion-s3")
     data = source.model_dump(mode="json")
@@ -113,7 +116,7 @@ def slow_catalog(tmp_path: Path) -> Catalog:
     folder = tmp_path / "devices"
     folder.mkdir()
     (folder / "slow-cushion.yaml").write_text(json.dumps(data))  # JSON is YAML
-    return Catalog(device_dirs=[folder])
+    return Catalog(device_dirs=[folder], routine_dirs=[routines] if routines else [])
 
 
 async def test_stop_is_not_held_up_by_a_slow_head_change(broker: Broker, tmp_path: Path) -> None:
@@ -145,6 +148,27 @@ async def test_stop_is_not_held_up_by_a_slow_head_change(broker: Broker, tmp_pat
         assert (state.motor, state.intensity, state.heat, state.head) == (False, 0, 0, "upper")
         await asyncio.sleep(0.3)
         assert len(serve.answers("stop")) == len(serve.answers("head")) == 1
+
+
+async def test_a_cancel_during_shutdown_is_kept_and_the_device_still_ends_safe(
+    broker: Broker, tmp_path: Path
+) -> None:
+    write_routine(tmp_path / "routines", "remote-test", step_s=30)
+    catalog = slow_catalog(tmp_path, routines=tmp_path / "routines")
+    device = "sim://slow-cushion?link=virtual&faults=ack_delay_s=0.5"
+    async with serving(broker, device, catalog=catalog) as serve:
+        await serve.send({"action": "start", "routine": "remote-test", "id": "start"})
+        assert (await serve.answer("start"))[0]["ok"]
+        await serve.watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["motor"])
+        serve.stop.set()
+        await asyncio.sleep(0.1)  # shutting down: the session is stopping, its stop ack held back
+        assert serve.controller.session is not None
+        serve.run.cancel()
+        await asyncio.wait({serve.run}, timeout=15)
+        assert serve.run.cancelled()  # the cancel that came during the shutdown is not lost
+        state = serve.firmware_state
+        assert (state.motor, state.intensity, state.heat) == (False, 0, 0)
+        assert serve.controller.session is None
 
 
 CRASHING_ROUTINE = """\
