@@ -519,13 +519,16 @@ class MassagerDriver(Driver):
                 return
             for data in framer.feed(chunk):
                 try:
-                    message = self._family.decode(data)
+                    self._dispatch(self._family.decode(data))
                 except ProtocolError as e:
                     logger.warning("%s: dropped a bad frame %r: %s", self.transport.description, data, e)
-                    continue
-                self._dispatch(message)
 
     def _dispatch(self, message: Message) -> None:
+        """Route one decoded frame.
+
+        Raises:
+            ProtocolError: a status with a value outside the model's ranges (nothing is updated).
+        """
         if isinstance(message, StatusReport):
             self._on_status(message)
         if not isinstance(message, Ack | Nak | IdentityReport | StatusReport):
@@ -544,6 +547,7 @@ class MassagerDriver(Driver):
             logger.info("%s: nak %s matches no command in flight", self.transport.description, message)
 
     def _on_status(self, report: StatusReport) -> None:
+        self._check_status(report)
         profile = self.profile
         head = profile.head_by_code(report.head)
         directions = profile.directions
@@ -553,8 +557,8 @@ class MassagerDriver(Driver):
             head=head.id if head else None,
             intensity=report.intensity,
             heat=report.heat,
-            mode=profile.modes[report.mode] if report.mode < len(profile.modes) else None,
-            direction=directions[report.direction] if report.direction < len(directions) else None,
+            mode=profile.modes[report.mode],
+            direction=directions[report.direction] if directions else None,
             temperature_c=report.temperature_c,
             battery=report.battery if profile.battery else None,
             watchdog_tripped=report.watchdog_tripped,
@@ -571,6 +575,26 @@ class MassagerDriver(Driver):
         if changed:
             for queue in self._subscribers:
                 queue.put_nowait(state)
+
+    def _check_status(self, report: StatusReport) -> None:
+        """Refuse a status the model cannot be in: the rest of the program trusts ``state``'s ranges."""
+        profile = self.profile
+        heat_levels = len(profile.heat.levels) if profile.heat else 1
+        problems = []
+        if report.head != 0 and profile.head_by_code(report.head) is None:
+            problems.append(f"head code {report.head}")
+        if not 0 <= report.intensity <= profile.intensity.max_level:
+            problems.append(f"intensity {report.intensity} (0-{profile.intensity.max_level})")
+        if not 0 <= report.heat < heat_levels:
+            problems.append(f"heat level {report.heat} (0-{heat_levels - 1})")
+        if not 0 <= report.mode < len(profile.modes):
+            problems.append(f"mode {report.mode} (0-{len(profile.modes) - 1})")
+        if not 0 <= report.direction < max(1, len(profile.directions)):
+            problems.append(f"direction {report.direction}")
+        if problems:
+            raise ProtocolError(
+                f"{self.transport.description}: status out of range for {profile.id}: " + ", ".join(problems)
+            )
 
     # -- failure ---------------------------------------------------------------------------------
 

@@ -1,0 +1,56 @@
+"""A status the model cannot be in is a ProtocolError: logged, dropped, and the reader keeps going."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from massager_ctl.catalog import Catalog
+from massager_ctl.connect import open_device
+from massager_ctl.protocol import Message, StatusReport, mascii, mbin
+
+GOOD = StatusReport(motor=True, head=2, intensity=3, heat=1, mode=0, temperature_c=30.0, heat_on=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "encode", "bad", "message"),
+    [
+        ("sim://serial-cushion-z3?link=pty", mascii.encode, {"heat": 7}, "heat level 7 (0-2)"),
+        ("sim://serial-cushion-z3?link=pty", mascii.encode, {"head": 9}, "head code 9"),
+        ("sim://serial-cushion-z3?link=pty", mascii.encode, {"intensity": 42}, "intensity 42 (0-10)"),
+        ("sim://serial-cushion-z3?link=pty", mascii.encode, {"mode": 5}, "mode 5"),
+        ("sim://shiatsu-cushion-s3?link=ble", mbin.encode, {"direction": 4}, "direction 4"),
+        ("sim://shiatsu-cushion-s3?link=ble", mbin.encode, {"heat": 3}, "heat level 3"),
+    ],
+    ids=["z3-heat", "z3-head", "z3-intensity", "z3-mode", "s3-direction", "s3-heat"],
+)
+async def test_an_out_of_range_status_is_dropped_and_the_state_kept(
+    catalog: Catalog,
+    caplog: pytest.LogCaptureFixture,
+    url: str,
+    encode: Callable[[Message], bytes],
+    bad: dict[str, Any],
+    message: str,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="massager_ctl.drivers.massager")
+    async with open_device(url, catalog=catalog) as device:
+        assert device.simulator is not None
+        firmware = device.simulator.firmware
+        device.keepalive = False
+        await device.set_intensity(3)
+        before = device.state
+        # the simulated firmware sends the crafted frame down the real link, as a buggy unit would
+        firmware._deliver(encode(replace(GOOD, **bad)))
+        await asyncio.sleep(0.3)
+        assert device.state == before
+        assert "dropped a bad frame" in caplog.text
+        assert f"status out of range for {device.profile.id}: {message}" in caplog.text
+        # the reader is alive: the next real status still lands
+        assert (await device.set_intensity(2)).intensity == 2
+        assert firmware.state.intensity == 2
+    assert firmware.state.intensity == 0
