@@ -5,14 +5,22 @@ One row per session in ``sessions`` and one row per lifecycle event in
 in flight. A session still marked ``running`` whose process is gone is marked
 ``interrupted`` the next time the journal opens. ``progress`` events only
 update the session row (its elapsed time), they are not stored one by one.
+
+:meth:`Journal.follow` writes on the journal's own writer thread, one event
+after another in order, so a slow disk or another process holding the write
+lock never stalls the event loop (which feeds the device's watchdog).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +35,8 @@ from massager_ctl.events import (
     StepFinished,
     Subscription,
 )
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -89,6 +99,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # the writer thread and the caller's thread share the connection
+        self._writer: ThreadPoolExecutor | None = None
 
     def __enter__(self) -> Self:
         self.open()
@@ -109,7 +121,7 @@ class Journal:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=2000")
@@ -120,10 +132,14 @@ class Journal:
         self._mark_interrupted()
 
     def close(self) -> None:
-        """Close the database; safe to call twice."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        """Write what :meth:`follow` has queued, then close the database; safe to call twice."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -145,7 +161,15 @@ class Journal:
             )
 
     def record(self, event: BaseEvent) -> None:
-        """Write one event (and update its session's row)."""
+        """Write one event (and update its session's row).
+
+        Raises:
+            sqlite3.Error: the write failed (a locked or broken database).
+        """
+        with self._lock:
+            self._record(event)
+
+    def _record(self, event: BaseEvent) -> None:
         db = self.db
         if isinstance(event, SessionStarted):
             db.execute(
@@ -180,30 +204,44 @@ class Journal:
             )
 
     async def follow(self, subscription: Subscription) -> None:
-        """Record every event of a subscription until it ends."""
+        """Record every event of a subscription until it ends, on the journal's writer thread.
+
+        A failed write is logged and the next event is tried: the session does not
+        depend on its journal.
+        """
+        loop = asyncio.get_running_loop()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         async for event in subscription:
-            self.record(event)
+            try:
+                await loop.run_in_executor(self._writer, self.record, event)
+            except (sqlite3.Error, RuntimeError) as e:
+                log.error("journal %s: could not record %s: %s", self.path, event.type, e)
 
     def sessions(self, *, limit: int = 50) -> list[SessionRow]:
         """The most recent sessions, newest first."""
-        rows = self.db.execute(
-            "SELECT id, routine_id, routine_title, device, model, started_at, ended_at, status, reason,"
-            " planned_s, elapsed_s, steps_done FROM sessions ORDER BY started_at DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, routine_id, routine_title, device, model, started_at, ended_at, status, reason,"
+                " planned_s, elapsed_s, steps_done FROM sessions ORDER BY started_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
         return [SessionRow(*row) for row in rows]
 
     def events(self, session_id: str) -> list[dict[str, object]]:
         """A session's stored events, in order, as their JSON objects."""
-        rows = self.db.execute(
-            "SELECT data FROM events WHERE session_id = ? ORDER BY id", (session_id,)
-        ).fetchall()
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT data FROM events WHERE session_id = ? ORDER BY id", (session_id,)
+            ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     def weekly(self) -> list[WeekRow]:
         """Sessions and minutes per ISO week (``2026-W48``), oldest first."""
         weeks: dict[str, list[float]] = {}
-        for started_at, elapsed_s in self.db.execute("SELECT started_at, elapsed_s FROM sessions"):
+        with self._lock:
+            rows = self.db.execute("SELECT started_at, elapsed_s FROM sessions").fetchall()
+        for started_at, elapsed_s in rows:
             year, week, _ = dt.datetime.fromisoformat(started_at).isocalendar()
             bucket = weeks.setdefault(f"{year}-W{week:02d}", [0, 0.0])
             bucket[0] += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from collections.abc import Awaitable
@@ -31,6 +32,8 @@ from massager_ctl.urls import parse_device_url
 
 if TYPE_CHECKING:
     from massager_ctl.mqtt import BrokerConfig
+
+log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_TERMINATED = 143
@@ -254,6 +257,7 @@ async def _run(
     bus = EventBus()
     console = Console()
     followers: list[Awaitable[None]] = []
+    follower_names: list[str] = []
     with Journal(settings().journal_path) as journal, contextlib.ExitStack() as stack:
         async with (
             DeviceConnector(url, catalog=catalog(), speed=speed) as connector,
@@ -269,12 +273,15 @@ async def _run(
                 fit_head=connector.fit_head,
             )
             followers.append(journal.follow(bus.subscribe(maxsize=4096, name="journal")))
+            follower_names.append("the session journal")
             if events is not None:
                 stream = stack.enter_context(events.open("w", encoding="utf-8"))
                 followers.append(write_json_lines(bus.subscribe(maxsize=4096, name="events-file"), stream))
+                follower_names.append(f"the event file {events}")
             if tty:
                 view = LiveView(session)
                 followers.append(show_live(view, bus.subscribe(maxsize=512, name="live"), console))
+                follower_names.append("the live view")
 
                 def on_key(key: str) -> None:
                     message = handle_key(session, key)
@@ -284,11 +291,14 @@ async def _run(
                 stack.enter_context(key_reader(sys.stdin.fileno(), on_key))
             else:
                 followers.append(print_lines(bus.subscribe(maxsize=4096, name="log"), sys.stdout))
+                follower_names.append("the log lines")
             if broker is not None:
                 from massager_ctl.mqtt.remote import session_status
 
                 await astack.enter_async_context(session_status(session, broker=broker))
             tasks = [asyncio.ensure_future(f) for f in followers]
+            for task, name in zip(tasks, follower_names, strict=True):
+                task.set_name(name)
             run_task = asyncio.create_task(session.run(), name=f"session-{session.id}")
             received: list[int] = []
 
@@ -306,11 +316,13 @@ async def _run(
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)
                 bus.close()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(5.0):
-                        await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.wait(tasks, timeout=5.0)
                 for task in tasks:
-                    task.cancel()
+                    if not task.done():
+                        task.cancel()
+                    elif not task.cancelled() and task.exception() is not None:
+                        # the session ran regardless; say so rather than lose the journal or log silently
+                        log.error("%s failed", task.get_name(), exc_info=task.exception())
     return _exit_code(session, received, plan.profile.watchdog.timeout_s)
 
 
