@@ -1,4 +1,4 @@
-"""``run --mqtt``: what a session leaves on the broker, and a broker restart in the middle of one."""
+"""``run --mqtt``: what a session leaves on the broker, and a broker outage across a step boundary."""
 
 from __future__ import annotations
 
@@ -116,35 +116,57 @@ async def test_run_cli_leaves_well_formed_retained_topics(broker: Broker, tmp_pa
     assert f"{BASE}/events" not in left  # the stream is not retained
 
 
-async def test_broker_restart_mid_session(broker: Broker, tmp_path: Path) -> None:
+async def test_broker_outage_across_a_step_boundary(broker: Broker, tmp_path: Path) -> None:
     write_routine(tmp_path / "routines", "steady", step_s=1.2)
     catalog = Catalog(routine_dirs=[tmp_path / "routines"])
     plan = preflight(catalog.routine("steady"), catalog.device("shiatsu-cushion-s3"), Caps())
+    loop = asyncio.get_running_loop()
+    starts: list[StepStarted] = []
     async with DeviceConnector(DEVICE, catalog=catalog) as connector:
         session = Session(plan, connect=connector.connect, device_url=DEVICE, auto_confirm=True)
         steps = session.bus.subscribe(maxsize=1024, name="test")
+
+        async def next_start() -> StepStarted:
+            while True:
+                event = await steps.get()
+                assert event is not None, "the session ended first"
+                if isinstance(event, StepStarted):
+                    starts.append(event)
+                    return event
+
         fast = Backoff(initial_s=0.05, max_s=0.2)
         async with session_status(session, broker=parse_broker_url(broker.url), backoff=fast) as mqtt:
             run = asyncio.create_task(session.run())
+            assert (await asyncio.wait_for(next_start(), 5)).index == 0
             await asyncio.sleep(0.6)
-            await asyncio.to_thread(broker.restart)  # in the first step; retained messages are gone
+            await asyncio.to_thread(broker.stop)  # in the first step; retained messages are gone with it
+            async with asyncio.timeout(5):
+                await mqtt.link.wait_disconnected()
+            down_t = loop.time() - session.t0
+            crossed = await asyncio.wait_for(next_start(), 5)
+            assert crossed.index == 1
+            assert not mqtt.link.connected  # the step boundary fell inside the outage
+            await asyncio.to_thread(broker.start)
             async with asyncio.timeout(5):
                 await mqtt.link.wait_connected()
+            up_t = loop.time() - session.t0
+            assert down_t < crossed.session_t < up_t
             await mqtt.link.flush(timeout_s=5)
             mid = await retained(broker, "#", settle_s=0.2)
             assert not run.done()  # still in the middle of the routine
             result = await run
     assert result.status == "completed"
     assert mqtt.link.connects == 2
+    assert mqtt.link.dropped >= 1  # the step_started event sent into the outage was dropped, not queued
 
-    # The retained snapshots came back after the reconnect, mid-session.
+    # The retained snapshots came back after the reconnect, mid-session, showing the step begun meanwhile.
     assert mid[f"{BASE}/availability"] == b"online"
-    assert json.loads(mid[f"{BASE}/session"])["status"] == "running"
+    snapshot = json.loads(mid[f"{BASE}/session"])
+    assert (snapshot["status"], snapshot["step_index"]) == ("running", 1)
     check_shape(json.loads(mid[f"{BASE}/state"]), STATE_KEYS)
     check_discovery(json.loads(mid["homeassistant/device/shiatsu-cushion-s3-sim/config"]))
 
     # Step timing: every step started where the plan put it, broker outage or not.
-    starts: list[StepStarted] = []
     while (event := steps.get_nowait()) is not None:
         if isinstance(event, StepStarted):
             starts.append(event)

@@ -112,13 +112,20 @@ async def test_a_whole_session_driven_remotely(broker: Broker, tmp_path: Path) -
         assert {"paused", "resumed", "step_started"} <= set(events)
 
 
-async def test_sigterm_stops_the_device_and_says_offline(broker: Broker, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_a_signal_stops_the_device_and_says_offline(
+    broker: Broker, tmp_path: Path, sig: signal.Signals
+) -> None:
     async with watch(broker, f"{BASE}/#") as watcher, serving(broker, tmp_path) as proc:
         await ready(watcher)
         assert (await command(watcher, {"action": "start", "routine": "remote-test", "id": "s"}))["ok"]
         await watcher.wait_for(f"{BASE}/state", is_json(motor=True))
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
+    assert (tmp_path / "serve.log").read_text().strip().endswith("stopped; the device is off")
+    finished = [json.loads(p) for p in watcher.on(f"{BASE}/events")]
+    assert finished[-1]["type"] == "session_finished"
+    assert (finished[-1]["status"], finished[-1]["reason"]) == ("stopped", "the controller is shutting down")
     left = await retained(broker, f"{BASE}/#")
     assert left[f"{BASE}/availability"] == b"offline"
     assert json.loads(left[f"{BASE}/session"])["status"] == "stopped"
