@@ -10,7 +10,9 @@ or the Bumble radio.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -18,7 +20,7 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.connect import open_device
 from massager_ctl.drivers.base import DriverOptions
 from massager_ctl.drivers.massager import MassagerDriver
-from massager_ctl.errors import ConfigError, ConnectError
+from massager_ctl.errors import ConfigError, ConnectError, MassagerError
 from massager_ctl.models import DeviceProfile
 from massager_ctl.urls import DeviceURL, parse_device_url
 
@@ -48,6 +50,7 @@ class DeviceConnector:
             raise ConfigError(f"--speed compresses time on a simulator only; {url} is a real device")
         self.simulator: SimulatedDevice | None = None
         self._stack = contextlib.AsyncExitStack()
+        self._links: list[tuple[MassagerDriver, contextlib.AsyncExitStack]] = []
         self._served: str | None = None
         self._radio: Any = None
         self._profile: DeviceProfile | None = None
@@ -73,7 +76,12 @@ class DeviceConnector:
 
     async def aclose(self) -> None:
         """Close every link this connector opened, then the simulator; idempotent."""
-        await self._stack.aclose()
+        links, self._links = self._links, []
+        try:
+            for _, stack in reversed(links):
+                await stack.aclose()
+        finally:
+            await self._stack.aclose()
 
     async def _start_simulator(self) -> None:
         from firmware_sim import FaultSpec, SimulatedDevice
@@ -120,13 +128,12 @@ class DeviceConnector:
             ConnectError: the link could not be opened.
             ProtocolError: the device is not the expected model.
         """
+        await self._forget_dead_links()
         if self.url.scheme != "sim":
-            return await self._stack.enter_async_context(open_device(self.url.raw, catalog=self.catalog))
+            return await self._open(open_device(self.url.raw, catalog=self.catalog))
         options = self._options()
         if self._served is not None:
-            return await self._stack.enter_async_context(
-                open_device(self._served, catalog=self.catalog, options=options)
-            )
+            return await self._open(open_device(self._served, catalog=self.catalog, options=options))
         assert self._profile is not None
         assert self.simulator is not None
         if self._radio is not None:
@@ -146,4 +153,19 @@ class DeviceConnector:
             transport = VirtualTransport(link, name=f"sim://{self._profile.id}")
         driver = MassagerDriver(self._profile, transport, options=options)
         driver.simulator = self.simulator
-        return await self._stack.enter_async_context(driver)
+        return await self._open(driver)
+
+    async def _open(self, link: AbstractAsyncContextManager[MassagerDriver]) -> MassagerDriver:
+        stack = contextlib.AsyncExitStack()
+        driver = await stack.enter_async_context(link)
+        self._links.append((driver, stack))
+        return driver
+
+    async def _forget_dead_links(self) -> None:
+        # A long-running `serve` reconnects many times: close and drop links that are gone.
+        dead = [(d, s) for d, s in self._links if not d.state.connected]
+        self._links = [(d, s) for d, s in self._links if d.state.connected]
+        for _, stack in dead:
+            with contextlib.suppress(MassagerError, TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await stack.aclose()

@@ -104,8 +104,11 @@ async def test_ramp_after_a_reconnect_goes_on_from_the_devices_level() -> None:
         plan, faults="drop_link_at=5,reconnect_after=1", session_options={"reconnect": policy}
     ) as rig:
         result = await rig.run()
+        # the connector keeps no dead links around (a long-running serve reconnects many times)
+        assert [d.state.connected for d, _ in rig.connector._links] == [False]  # closed at the end
     assert result.status == "completed", result.reason
     assert rig.of("reconnected")
+    assert rig.connector._links == []
     levels = [s.intensity for _, s in rig.firmware_log]
     changes = [b for a, b in itertools.pairwise(levels) if a != b]
     ramp = changes[: changes.index(8) + 1]
