@@ -34,8 +34,8 @@ def serve(
     mqtt: str | None = typer.Option(
         None,
         "--mqtt",
-        help="Broker URL mqtt://[user@]host[:port] or mqtts://...; give the password in "
-        "MASSAGER_MQTT_PASSWORD (or the config file), not in the URL: a password in --mqtt shows in ps. "
+        help="Broker URL mqtt://user@host:port or mqtts://... (user and port optional). Give the password "
+        "in MASSAGER_MQTT_PASSWORD (or the config file), not in the URL: a password in --mqtt shows in ps. "
         "Default: the mqtt_url setting.",
     ),
     prefix: str = typer.Option(DEFAULT_PREFIX, "--prefix", help="Topic prefix."),

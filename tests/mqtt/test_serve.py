@@ -235,3 +235,16 @@ async def test_serve_reconnects_a_dropped_device(broker: Broker, tmp_path: Path)
         assert (await command(watcher, {"action": "start", "routine": "remote-test", "id": "up"}))["ok"]
         await watcher.wait_for(f"{BASE}/state", is_json(motor=True))
         assert proc.returncode is None
+
+
+async def test_help_says_to_keep_the_password_out_of_the_url(tmp_path: Path) -> None:
+    env = cli_env(tmp_path) | {"COLUMNS": "400"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "massager_ctl", "serve", "--help", env=env, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await asyncio.wait_for(proc.communicate(), 30)
+    text = " ".join(output.decode().replace("│", " ").split())
+    assert proc.returncode == 0
+    assert "Broker URL mqtt://user@host:port" in text
+    assert "Give the password in MASSAGER_MQTT_PASSWORD" in text
+    assert "a password in --mqtt shows in ps" in text
