@@ -289,6 +289,14 @@ class MassagerDriver(Driver):
         return await waiter
 
     async def _settings_loop(self) -> None:
+        try:
+            await self._send_settings()
+        except Exception as e:
+            # a bug, not a device answer: with the lane gone no setting would ever go out again
+            lost = e if isinstance(e, LinkLostError) else self._failure("the settings lane failed", e)
+            self._link_lost(lost)
+
+    async def _send_settings(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
@@ -322,9 +330,18 @@ class MassagerDriver(Driver):
         except _Superseded:
             await self._resolve_after_stop(queued.waiters)
         except DeviceError as e:
-            for waiter in queued.waiters:
-                if not waiter.done():
-                    waiter.set_exception(e)
+            self._fail_waiters(queued.waiters, e)
+        except Exception as e:
+            # a bug, not a device answer: the callers get an error, never a hang
+            error = self._failure("the settings lane failed", e)
+            self._fail_waiters(queued.waiters, error)
+            raise error from e
+        except BaseException:
+            # cancelled by close: the setting in flight will never be confirmed
+            self._fail_waiters(
+                queued.waiters, self._lost or LinkLostError(f"{self.transport.description}: driver closed")
+            )
+            raise
         else:
             for waiter in queued.waiters:
                 if not waiter.done():
@@ -510,6 +527,13 @@ class MassagerDriver(Driver):
     # -- the reader --------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
+        try:
+            await self._read_frames()
+        except Exception as e:
+            # without the reader every command would time out one by one: fail them all now
+            self._link_lost(self._failure("the reader failed", e))
+
+    async def _read_frames(self) -> None:
         framer = self._family.framer(message_oriented=self.transport.message_oriented)
         while True:
             try:
@@ -606,6 +630,17 @@ class MassagerDriver(Driver):
         if self._closed:
             raise LinkLostError(f"{self.transport.description}: the driver is closed")
 
+    @staticmethod
+    def _fail_waiters(waiters: list[asyncio.Future[DeviceState]], error: DeviceError) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def _failure(self, what: str, cause: Exception) -> LinkLostError:
+        error = LinkLostError(f"{self.transport.description}: {what}: {cause!r}")
+        error.__cause__ = cause
+        return error
+
     def _link_lost(self, error: LinkLostError) -> None:
         if self._lost is not None:
             return
@@ -620,10 +655,13 @@ class MassagerDriver(Driver):
         for pending in self._pending:
             if not pending.reply.done():
                 pending.reply.set_exception(error)
+        # an acked command waiting for its status would otherwise wait out a whole timeout
+        waiting, self._awaiting_status = self._awaiting_status, []
+        for status in waiting:
+            if not status.done():
+                status.set_exception(error)
         for queued in self._queue.values():
-            for waiter in queued.waiters:
-                if not waiter.done():
-                    waiter.set_exception(error)
+            self._fail_waiters(queued.waiters, error)
         self._queue.clear()
         self._queue_values.clear()
 
