@@ -189,6 +189,7 @@ class Session:
         self._ticker: asyncio.Task[None] | None = None
         self._signals: collections.deque[_Signal] = collections.deque()
         self._wake = asyncio.Event()
+        self._stop_reason: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_t0 = 0.0
         self._finishing = False
@@ -302,6 +303,8 @@ class Session:
         """
         if self._state.finished:
             raise ControlError(f"cannot stop: the session has already {self._state.value}")
+        if self._stop_reason is None:
+            self._stop_reason = reason
         self._signal(_Signal("stop", reason))
 
     def confirm(self) -> None:
@@ -518,8 +521,35 @@ class Session:
         assert self._result is not None
         return self._result
 
+    async def _connect_unless_stopped(self) -> Driver:
+        """Open a link, unless a stop comes first: a stop must not wait out a whole connect timeout.
+
+        Raises:
+            _Stop: the person stopped the session while connecting.
+        """
+        connect = asyncio.ensure_future(self._connect())
+        try:
+            while self._stop_reason is None and not connect.done():
+                self._wake.clear()
+                waker = asyncio.ensure_future(self._wake.wait())
+                try:
+                    await asyncio.wait({connect, waker}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waker.cancel()
+            if connect.done():
+                return connect.result()
+        finally:
+            if not connect.done():
+                connect.cancel()
+                await asyncio.wait({connect})
+        if not connect.cancelled() and connect.exception() is None:
+            with contextlib.suppress(MassagerError, TimeoutError):  # opened just as the stop came
+                async with asyncio.timeout(2.0):
+                    await connect.result().close()
+        raise _Stop(self._stop_reason or "stopped")
+
     async def _prepare(self) -> None:
-        driver = await self._connect()
+        driver = await self._connect_unless_stopped()
         self._install(driver)
         if driver.profile.id != self.plan.profile.id:
             raise MassagerError(
@@ -931,7 +961,7 @@ class Session:
             if signal is not None and signal.kind == "stop":
                 raise _Stop(signal.value)
             try:
-                driver = await self._connect()
+                driver = await self._connect_unless_stopped()
             except MassagerError as e:
                 self._emit(Notice, level="info", message=f"reconnect attempt {attempts} failed: {e}")
                 continue

@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from massager_ctl.drivers.base import Driver
 from massager_ctl.orchestrator import ReconnectPolicy, Session, SessionState
 from tests.orchestrator.orch_support import Rig, at, make_plan
 
@@ -177,3 +178,21 @@ async def test_cancel_while_suspended_ends_promptly() -> None:
     assert not result.device_safe  # unreachable: its own watchdog stopped it
     state = rig.firmware.state
     assert (state.intensity, state.heat, state.watchdog_tripped) == (0, 0, True)
+
+
+async def test_a_stop_while_connecting_does_not_wait_for_the_connect() -> None:
+    plan = make_plan([{"title": "Only", "duration": 60, "device": {"intensity": 3}}], "serial-cushion-z3")
+    async with Rig(plan) as rig:
+        loop = asyncio.get_running_loop()
+
+        async def slow_connect() -> Driver:  # a BLE connect that takes its full timeout
+            await asyncio.sleep(30)
+            return await rig.connector.connect()
+
+        session = Session(plan, connect=slow_connect, device_url="sim://z3", bus=rig.bus)
+        started = loop.time()
+        loop.call_later(1.0, session.stop)
+        result = await session.run()
+        assert loop.time() - started == pytest.approx(1.0, abs=0.1)
+    assert (result.status, result.reason, result.device_safe) == ("stopped", "stopped by the user", True)
+    assert rig.connector._links == []  # the slow connect never opened a link
