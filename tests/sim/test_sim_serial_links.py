@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -88,24 +88,36 @@ async def test_tcp_round_trip_with_pyserial_socket_url() -> None:
         assert isinstance(reported := mascii.decode_reply(status), mascii.Status)
         assert reported.intensity == 3
         assert device.firmware.state.intensity == 3
-        await asyncio.sleep(0.05)
-        assert not device.firmware.state.connected  # the client hung up
+        hung_up = asyncio.Event()
+        device.firmware.subscribe(lambda state: None if state.connected else hung_up.set())
+        if device.firmware.state.connected:
+            await asyncio.wait_for(hung_up.wait(), 5)  # the client hung up
+
+
+# Real-time link drops: the tests wait for the firmware's own drop and restore callbacks instead of sleeping
+# to a schedule, and every step that must fall inside a window has ≥ 0.5 s of margin (it takes milliseconds),
+# so a loaded machine does not flip them.
+DROP_AT_S = 0.5
+DOWN_S = 1.0
 
 
 async def test_tcp_link_drop_hangs_up_and_refuses_until_restored() -> None:
-    faults = FaultSpec(drop_link_at=0.3, reconnect_after=0.6)
+    faults = FaultSpec(drop_link_at=DROP_AT_S, reconnect_after=DOWN_S)
     async with SimulatedDevice(Catalog().device(SERIAL), faults=faults) as device:
-        url = await device.serve_tcp()
-        host, port = urlsplit(url).netloc.split(":")
+        restored = asyncio.Event()
+        device.firmware.on_link_restore(restored.set)
+        host, port = urlsplit(await device.serve_tcp()).netloc.split(":")
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(mascii.encode_command(Ping()))
         assert await asyncio.wait_for(reader.readline(), 2) == mascii.encode_reply(mascii.Ack("ping"))
-        assert await asyncio.wait_for(reader.read(), 2) == b""  # dropped at t=0.3
+        assert device.firmware.link_available, "the ping was meant to come before the drop"
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # hung up at the drop
         writer.close()
         reader, writer = await asyncio.open_connection(host, int(port))
         assert await asyncio.wait_for(reader.read(), 2) == b""  # the cable is still unplugged
         writer.close()
-        await asyncio.sleep(0.7)
+        assert not restored.is_set(), "the refused connection was meant to fall inside the drop"
+        await asyncio.wait_for(restored.wait(), 5)
         reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(mascii.encode_command(Ping()))
         assert await asyncio.wait_for(reader.readline(), 2) == mascii.encode_reply(mascii.Ack("ping"))
@@ -113,20 +125,27 @@ async def test_tcp_link_drop_hangs_up_and_refuses_until_restored() -> None:
 
 
 async def test_pty_link_drop_is_silence_both_ways() -> None:
-    faults = FaultSpec(drop_link_at=0.2, reconnect_after=0.5)
+    faults = FaultSpec(drop_link_at=DROP_AT_S, reconnect_after=DOWN_S)
     async with SimulatedDevice(Catalog().device(SERIAL), faults=faults) as device:
         path = urlsplit(await device.serve_pty()).path
+        dropped, restored = threading.Event(), threading.Event()
+        device.firmware.on_link_drop(dropped.set)
+        device.firmware.on_link_restore(restored.set)
 
-        def controller() -> list[bytes]:
-            with serial.Serial(path, 115200, timeout=0.25) as port:
+        def controller() -> tuple[list[bytes], bool, bool]:
+            with serial.Serial(path, 115200, timeout=0.3) as port:
                 first = exchange(port, mascii.encode_command(Ping()), replies=1)
-                time.sleep(0.25)
-                during = exchange(port, mascii.encode_command(Ping()), replies=1)
-                time.sleep(0.4)
+                before_drop = not dropped.is_set()
+                assert dropped.wait(5)
+                during = exchange(port, mascii.encode_command(Ping()), replies=1)  # waits 0.3 s for nothing
+                still_down = not restored.is_set()
+                assert restored.wait(5)
                 after = exchange(port, mascii.encode_command(Ping()), replies=1)
-                return first + during + after
+                return first + during + after, before_drop, still_down
 
-        first, during, after = await asyncio.to_thread(controller)
+        (first, during, after), before_drop, still_down = await asyncio.to_thread(controller)
+        assert before_drop, "the first ping was meant to come before the drop"
+        assert still_down, "the second ping was meant to fall inside the drop"
         assert first == after == mascii.encode_reply(mascii.Ack("ping"))
         assert during == b""
 
