@@ -457,11 +457,6 @@ class Session:
         )
 
     def _emit_device(self, state: DeviceState) -> None:
-        flags = [
-            name
-            for name in ("watchdog_tripped", "low_battery", "overheat", "heat_auto_off")
-            if getattr(state, name)
-        ]
         self._emit(
             DeviceStateEvent,
             connected=state.connected,
@@ -471,7 +466,7 @@ class Session:
             heat=self.plan.heat_name(state.heat),
             battery=state.battery,
             temperature_c=state.temperature_c,
-            flags=flags,
+            flags=list(state.flags),
         )
 
     # ------------------------------------------------------------------ run
@@ -705,6 +700,8 @@ class Session:
                         held = True
                     if by is not None:
                         break
+                    # Checked on every pass, not only on a "head_seen" signal: any signal (or a reconnect)
+                    # brings us back here, and the head may have been fitted meanwhile.
                     if fit is not None and self._driver is not None and self._driver.state.head == fit:
                         by = "device"
                         break
