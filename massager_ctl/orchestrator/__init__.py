@@ -2,7 +2,8 @@
 
 from massager_ctl.orchestrator.controls import ControlError, ReconnectPolicy, SessionResult, SessionState
 from massager_ctl.orchestrator.plan import Plan, ResolvedStep, preflight, resolve
-from massager_ctl.orchestrator.session import Connector, Session, SessionSnapshot
+from massager_ctl.orchestrator.session import Connector, Session
+from massager_ctl.orchestrator.snapshot import SessionSnapshot
 
 __all__ = [
     "Connector",

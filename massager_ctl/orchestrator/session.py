@@ -23,10 +23,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from massager_ctl.drivers.base import DeviceState, Driver
-from massager_ctl.errors import CommandTimeoutError, LinkLostError, MassagerError
+from massager_ctl.errors import MassagerError
 from massager_ctl.events import (
     BaseEvent,
     Confirmed,
@@ -47,26 +45,21 @@ from massager_ctl.events import (
     Suspended,
     WaitingForConfirm,
 )
+from massager_ctl.orchestrator.actuation import EPS, Actuation, LinkDown
 from massager_ctl.orchestrator.controls import ControlError, ReconnectPolicy, SessionResult, SessionState
-from massager_ctl.orchestrator.heat import HeatBudget
-from massager_ctl.orchestrator.plan import DEFAULT_RAMP_S_PER_LEVEL, Plan, ResolvedStep
+from massager_ctl.orchestrator.plan import Plan, ResolvedStep
 from massager_ctl.orchestrator.safety import drive_safe, shielded
+from massager_ctl.orchestrator.snapshot import SessionSnapshot
 
 log = logging.getLogger(__name__)
 
 #: Opens a new link to the session's device and returns the opened driver.
 Connector = Callable[[], Awaitable[Driver]]
 
-#: Clock tolerance: loop-clock round-off must not make a deadline look unmet.
-EPS = 1e-6
-#: Heat seconds kept in reserve: heat counts until the off command is confirmed, which takes a moment,
-#: so the engine cuts heat this much before a limit and never exceeds it.
-HEAT_SLACK_S = 2.0
 #: Controls queued at most before the engine takes them; more are refused (the engine's own signals,
 #: and a stop, are always taken).
 MAX_SIGNALS = 64
 _HELD = {SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM, SessionState.SUSPENDED}
-_LINK_ERRORS = (LinkLostError, CommandTimeoutError)
 _CONTROLS = {"pause", "resume", "skip", "extend", "intensity", "confirm"}
 
 
@@ -88,10 +81,6 @@ class _Signal:
     value: Any = None
 
 
-class _LinkDown(Exception):
-    """The link failed under a command; the engine suspends and reconnects."""
-
-
 class _Stop(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -108,33 +97,7 @@ class _Abort(Exception):
         super().__init__(reason)
 
 
-class SessionSnapshot(BaseModel):
-    """Where a session stands, for a status display or a retained MQTT message."""
-
-    model_config = ConfigDict(frozen=True)
-
-    session_id: str
-    routine_id: str
-    routine_title: str
-    device: str
-    model: str
-    state: str
-    index: int
-    steps: int
-    step_title: str | None
-    prompt: str | None
-    waiting_for: Literal["confirm", "head_change"] | None
-    head_to_fit: str | None
-    step_elapsed_s: float
-    step_remaining_s: float
-    session_elapsed_s: float
-    session_remaining_s: float
-    intensity_offset: int
-    status: SessionStatus | None
-    reason: str | None
-
-
-class Session:
+class Session(Actuation):
     """Runs one resolved :class:`Plan` on one device.
 
     Args:
@@ -169,6 +132,7 @@ class Session:
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be more than 0")
+        super().__init__(plan)
         self.id = session_id or uuid.uuid4().hex[:12]
         self.plan = plan
         self.bus = bus if bus is not None else EventBus()
@@ -202,22 +166,10 @@ class Session:
         self._done_s = 0.0
         self._extended_s = 0.0
         self._offset = 0
-        self._level: int | None = None
-        self._heat_level = 0
-        self._heat_blocked = False
-        self._ramp_target: int | None = None
-        self._ramp_every = DEFAULT_RAMP_S_PER_LEVEL
-        self._ramp_next = 0.0
         self._waiting: tuple[Literal["confirm", "head_change"], str | None] | None = None
         self._held_s = 0.0
         self._held_since: float | None = None
         self._result: SessionResult | None = None
-        heat = plan.profile.heat
-        self._heat = HeatBudget(
-            contiguous_s=float(heat.max_on_s) if heat else 0.0,
-            total_s=plan.heat_budget_s,
-            slack_s=HEAT_SLACK_S,
-        )
 
     # ------------------------------------------------------------------ public view
 
@@ -502,7 +454,7 @@ class Session:
             status, reason = "aborted", e.reason
         except _Failed as e:
             status, reason = "failed", str(e)
-        except _LinkDown as e:
+        except LinkDown as e:
             status, reason = "aborted", f"link lost while preparing: {e}"
         except MassagerError as e:
             status, reason = "failed", str(e)
@@ -630,11 +582,6 @@ class Session:
             return reported
         return self._fitted or reported
 
-    def _target_level(self, step: ResolvedStep) -> int | None:
-        if step.level is None or step.level == 0:
-            return step.level
-        return max(1, min(self.plan.max_level, step.level + self._offset))
-
     async def _run_step(self, step: ResolvedStep) -> None:
         self._step = step
         self._step_duration = step.duration_s
@@ -716,8 +663,8 @@ class Session:
                     elif signal.kind == "stop":
                         raise _Stop(signal.value)
                     elif signal.kind == "link_lost" and signal.value[0] == self._generation:
-                        raise _LinkDown(signal.value[1])
-                except _LinkDown as e:
+                        raise LinkDown(signal.value[1])
+                except LinkDown as e:
                     await self._recover(str(e))
                     held = False
         finally:
@@ -774,7 +721,7 @@ class Session:
                     return "skipped"
                 if outcome == "apply":
                     apply = True
-            except _LinkDown as e:
+            except LinkDown as e:
                 await self._recover(str(e))
                 apply = True
 
@@ -813,7 +760,7 @@ class Session:
                 if not paused:
                     self._start_ramp(level, None)
             case "link_lost" if signal.value[0] == self._generation:
-                raise _LinkDown(signal.value[1])
+                raise LinkDown(signal.value[1])
             case "reapply" if signal.value == self._generation and not paused:
                 self._emit(
                     Notice, level="warning", message="the device's watchdog stopped it; setting it again"
@@ -824,113 +771,6 @@ class Session:
 
     def _index(self) -> int:
         return self._step.index if self._step else 0
-
-    # ------------------------------------------------------------------ device
-
-    async def _command(self, call: Callable[[Driver], Awaitable[DeviceState]]) -> DeviceState:
-        driver = self._driver
-        if driver is None:
-            raise _LinkDown("no link")
-        try:
-            return await call(driver)
-        except _LINK_ERRORS as e:
-            raise _LinkDown(str(e)) from e
-
-    async def _set_level(self, level: int) -> None:
-        await self._command(lambda d: d.set_intensity(level))
-        self._level = level
-
-    async def _set_heat(self, level: int) -> None:
-        now = self._now()
-        if level:
-            self._heat.switched_on(now)  # counts from the moment heat is asked for
-        await self._command(lambda d: d.set_heat(level))
-        self._heat_level = level
-        if not level:
-            self._heat.switched_off(self._now())
-
-    async def _apply(self, step: ResolvedStep) -> None:
-        """Bring the device to the step's settings; intensity ramps there."""
-        assert self._driver is not None
-        self._driver.keepalive = True
-        state = self._driver.state
-        if step.head is not None and step.head.change == "motorized" and state.head != step.head.id:
-            head_id = step.head.id
-            await self._command(lambda d: d.set_head(head_id))
-        if step.mode is not None and state.mode != step.mode:
-            mode = step.mode
-            await self._command(lambda d: d.set_mode(mode))
-        if step.direction is not None and state.direction != step.direction:
-            direction = step.direction
-            await self._command(lambda d: d.set_direction(direction))
-        await self._apply_heat(step.heat)
-        target = self._target_level(step)
-        if target is not None:
-            self._start_ramp(target, step.ramp_s)
-
-    async def _apply_heat(self, wanted: int | None) -> None:
-        if wanted is None or self.plan.profile.heat is None:
-            return
-        if wanted == 0:
-            if self._heat_level or self._heat.on or (self._driver and self._driver.state.heat):
-                await self._set_heat(0)
-            return
-        if self._heat_blocked or self._heat.left(self._now()) <= EPS:
-            if self._heat_level or self._heat.on:
-                await self._set_heat(0)
-            if not self._heat_blocked:
-                self._heat_blocked = True
-                self._emit(
-                    Notice, level="warning", message="heat stays off: this session's heat budget is used up"
-                )
-            return
-        if self._heat_level != wanted or (self._driver and self._driver.state.heat != wanted):
-            await self._set_heat(wanted)
-
-    async def _heat_cut(self) -> None:
-        await self._set_heat(0)
-        self._heat_blocked = True
-        if self._deadline - self._now() <= HEAT_SLACK_S + EPS:
-            # the step's planned heat ends within the slack anyway: off a moment early, nothing to warn about
-            self._emit(Notice, level="info", message="heat off a moment early to stay within its budget")
-        else:
-            self._emit(
-                Notice, level="warning", message="heat off: the heat budget for this stretch is used up"
-            )
-
-    async def _hold(self) -> None:
-        """Motor and heat off while paused or waiting for the person; the watchdog rests once both are."""
-        self._ramp_target = None
-        driver = self._driver
-        if self._level != 0 or (driver is not None and driver.state.intensity):
-            await self._set_level(0)
-        if self._heat_level or self._heat.on or (driver is not None and driver.state.heat):
-            await self._set_heat(0)
-        if self._driver is not None and self._driver.state.safe:
-            # Only a running session feeds the watchdog: if this one hangs from here on, the device is off.
-            self._driver.keepalive = False
-
-    def _start_ramp(self, target: int, ramp_s: float | None) -> None:
-        if self._level is None:  # after a reconnect: ramp on from where the device is, not from 0
-            self._level = self._driver.state.intensity if self._driver else 0
-        current = self._level
-        delta = abs(target - current)
-        if delta == 0:
-            self._ramp_target = None
-            return
-        self._ramp_target = target
-        self._ramp_every = ramp_s / delta if ramp_s else DEFAULT_RAMP_S_PER_LEVEL
-        self._ramp_next = self._now()
-
-    async def _ramp_tick(self) -> None:
-        target = self._ramp_target
-        assert target is not None
-        current = self._level if self._level is not None else 0
-        level = current + (1 if target > current else -1) if current != target else target
-        self._ramp_next += self._ramp_every
-        await self._set_level(level)
-        if level == target:
-            self._ramp_target = None
 
     # ------------------------------------------------------------------ link loss
 
