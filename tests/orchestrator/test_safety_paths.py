@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 
 import pytest
@@ -196,3 +197,23 @@ async def test_a_stop_while_connecting_does_not_wait_for_the_connect() -> None:
         assert loop.time() - started == pytest.approx(1.0, abs=0.1)
     assert (result.status, result.reason, result.device_safe) == ("stopped", "stopped by the user", True)
     assert rig.connector._links == []  # the slow connect never opened a link
+
+
+async def test_a_heat_level_the_session_cannot_name_still_ends_with_the_device_safe() -> None:
+    plan = make_plan(
+        [{"title": "Warm", "duration": 600, "device": {"head": "lower", "intensity": 4, "heat": "low"}}],
+        "serial-cushion-z3",
+    )
+    heat = plan.profile.heat
+    assert heat is not None
+    # the session's idea of the model lacks the heat level the device reports: naming it fails
+    broken = dataclasses.replace(
+        plan, profile=plan.profile.model_copy(update={"heat": heat.model_copy(update={"levels": ["off"]})})
+    )
+    async with Rig(broken) as rig:
+        with pytest.raises(IndexError):
+            await rig.run()
+        _assert_off(rig)
+    assert rig.session.result is not None
+    assert rig.session.result.device_safe
+    assert [f.status for f in rig.of("session_finished")] == ["failed"]
