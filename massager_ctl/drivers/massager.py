@@ -66,6 +66,17 @@ _END = None
 _CLOCK_SLACK_S = 0.001
 
 
+#: States kept for a ``states()`` reader that falls behind; older ones are dropped (latest wins).
+STATES_BACKLOG = 16
+
+
+def _offer(queue: asyncio.Queue[DeviceState | None], item: DeviceState | None) -> None:
+    """Queue ``item``, dropping the oldest entry when a slow reader has let the queue fill up."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(item)
+
+
 def _retrieve(task: asyncio.Task[DeviceState]) -> None:
     if not task.cancelled():
         task.exception()
@@ -177,7 +188,10 @@ class MassagerDriver(Driver):
         # the tasks only ever end by cancellation or link loss, never with an error worth raising
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        self._fail_all(self._lost or LinkLostError(f"{self.transport.description}: driver closed"))
+        self._fail_all(self._closed_error())
+        for helper in self._helpers:
+            helper.cancel()
+        await asyncio.gather(*self._helpers, return_exceptions=True)
         await self.transport.close()
         self._state = replace(self._state, connected=False)
         self._end_streams()
@@ -206,7 +220,7 @@ class MassagerDriver(Driver):
         return desired
 
     async def states(self) -> AsyncIterator[DeviceState]:
-        queue: asyncio.Queue[DeviceState | None] = asyncio.Queue()
+        queue: asyncio.Queue[DeviceState | None] = asyncio.Queue(maxsize=STATES_BACKLOG)
         if self._closed or self._lost is not None:
             return
         self._subscribers.append(queue)
@@ -338,9 +352,7 @@ class MassagerDriver(Driver):
             raise error from e
         except BaseException:
             # cancelled by close: the setting in flight will never be confirmed
-            self._fail_waiters(
-                queued.waiters, self._lost or LinkLostError(f"{self.transport.description}: driver closed")
-            )
+            self._fail_waiters(queued.waiters, self._closed_error())
             raise
         else:
             for waiter in queued.waiters:
@@ -397,6 +409,9 @@ class MassagerDriver(Driver):
                 outcome = await asyncio.shield(task)
             except DeviceError as e:
                 outcome = e
+            except asyncio.CancelledError:
+                self._fail_waiters(waiters, self._closed_error())
+                raise
         for waiter in waiters:
             if waiter.done():
                 continue
@@ -598,7 +613,7 @@ class MassagerDriver(Driver):
                 future.set_result(report)
         if changed:
             for queue in self._subscribers:
-                queue.put_nowait(state)
+                _offer(queue, state)
 
     def _check_status(self, report: StatusReport) -> None:
         """Refuse a status the model cannot be in: the rest of the program trusts ``state``'s ranges."""
@@ -636,6 +651,9 @@ class MassagerDriver(Driver):
             if not waiter.done():
                 waiter.set_exception(error)
 
+    def _closed_error(self) -> LinkLostError:
+        return self._lost or LinkLostError(f"{self.transport.description}: driver closed")
+
     def _failure(self, what: str, cause: Exception) -> LinkLostError:
         error = LinkLostError(f"{self.transport.description}: {what}: {cause!r}")
         error.__cause__ = cause
@@ -667,7 +685,7 @@ class MassagerDriver(Driver):
 
     def _end_streams(self) -> None:
         for queue in self._subscribers:
-            queue.put_nowait(_END)
+            _offer(queue, _END)
 
     def _with_setting(self, state: DeviceState, key: str, value: int) -> DeviceState:
         profile = self.profile
