@@ -28,15 +28,20 @@ async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
         top = device.profile.intensity.max_level
         values = [1 + i % top for i in range(100)]
         calls = []
-        for value in values:  # 100 changes over about a third of a second
+        started = time.perf_counter()
+        for value in values:  # 100 changes, 3 ms apart on an idle machine (longer on a loaded one)
             calls.append(asyncio.create_task(device.set_intensity(value)))
             await asyncio.sleep(0.003)
+        span = time.perf_counter() - started
         assert device.desired.intensity == values[-1]
         results = await asyncio.gather(*calls)
 
         sent = tap.of(SetIntensity)
         gap = device.profile.protocol.min_command_gap_s
-        assert 1 <= len(sent) <= 0.5 / gap + 3, f"{len(sent)} frames for 100 changes"
+        # at most one frame per gap while the changes came in (however long that really took),
+        # then the last value; a frame already in flight may add one more
+        allowed = span / gap + 3
+        assert 1 <= len(sent) <= allowed, f"{len(sent)} frames for 100 changes over {span:.3f} s"
         assert sent[-1] == SetIntensity(level=values[-1], seq=sent[-1].seq)
         assert device.simulator.firmware.state.intensity == values[-1]
         assert results[-1].intensity == values[-1]
@@ -44,7 +49,7 @@ async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
 
 
 @pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
-async def test_stop_is_confirmed_within_one_round_trip_while_1000_changes_are_queued(
+async def test_stop_jumps_1000_queued_changes_and_is_confirmed_within_a_few_round_trips(
     case: tuple[str, str], catalog: Catalog
 ) -> None:
     model, link = case
@@ -71,7 +76,9 @@ async def test_stop_is_confirmed_within_one_round_trip_while_1000_changes_are_qu
         assert not firmware.state.motor
         assert firmware.state.intensity == 0
         assert firmware.state.heat == 0
-        # one stop frame on the wire, ahead of the queue; a generous margin for a loaded CI box
+        # one stop frame on the wire, ahead of the queue. Stop then status is one round trip when
+        # nothing is in flight; the bound is 3 measured round trips + 20 ms, for a setting already
+        # in flight and a loaded machine, not "one round trip"
         assert tap.count(Stop) == 1
         assert took < round_trip * 3 + 0.02, (
             f"stop took {took * 1000:.1f} ms, a round trip {round_trip * 1000:.1f} ms"
