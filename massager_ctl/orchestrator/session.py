@@ -10,6 +10,10 @@ Controls (:meth:`Session.pause`, ``resume``, ``skip``, ``stop``, ``extend``,
 ``nudge``, ``set_intensity``, ``confirm``) may be called from any task on the
 loop; they check the current state, raise :class:`ControlError` when they do
 not apply, and otherwise queue a signal that the engine handles at once.
+
+The engine is split in three: this module (controls, the run and the step
+loop), :mod:`.recovery` (reconnects and the final safe stop) and
+:mod:`.actuation` (device settings, ramps and the heat budget).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from massager_ctl.drivers.base import DeviceState, Driver
@@ -34,7 +37,6 @@ from massager_ctl.events import (
     Notice,
     Paused,
     Progress,
-    Reconnected,
     Resumed,
     SessionFinished,
     SessionStarted,
@@ -42,13 +44,14 @@ from massager_ctl.events import (
     StepExtended,
     StepFinished,
     StepStarted,
-    Suspended,
     WaitingForConfirm,
 )
-from massager_ctl.orchestrator.actuation import EPS, Actuation, LinkDown
+from massager_ctl.orchestrator.actuation import EPS, LinkDown
 from massager_ctl.orchestrator.controls import ControlError, ReconnectPolicy, SessionResult, SessionState
 from massager_ctl.orchestrator.plan import Plan, ResolvedStep
+from massager_ctl.orchestrator.recovery import Recovery
 from massager_ctl.orchestrator.safety import drive_safe, shielded
+from massager_ctl.orchestrator.signals import AbortSession, HelperFailed, Signal, StopSession
 from massager_ctl.orchestrator.snapshot import SessionSnapshot
 
 log = logging.getLogger(__name__)
@@ -63,41 +66,7 @@ _HELD = {SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM, SessionState.SUS
 _CONTROLS = {"pause", "resume", "skip", "extend", "intensity", "confirm"}
 
 
-@dataclass(frozen=True, slots=True)
-class _Signal:
-    kind: Literal[
-        "pause",
-        "resume",
-        "skip",
-        "stop",
-        "extend",
-        "intensity",
-        "confirm",
-        "link_lost",
-        "head_seen",
-        "reapply",
-        "failed",
-    ]
-    value: Any = None
-
-
-class _Stop(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-class _Failed(Exception):
-    """One of the session's own tasks failed: the session ends failed, the device made safe."""
-
-
-class _Abort(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-class Session(Actuation):
+class Session(Recovery):
     """Runs one resolved :class:`Plan` on one device.
 
     Args:
@@ -151,7 +120,7 @@ class Session(Actuation):
         self._generation = 0
         self._watcher: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._signals: collections.deque[_Signal] = collections.deque()
+        self._signals: collections.deque[Signal] = collections.deque()
         self._wake = asyncio.Event()
         self._stop_reason: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -227,7 +196,7 @@ class Session(Actuation):
             ControlError: the session is not running.
         """
         self._require({SessionState.RUNNING}, "pause")
-        self._signal(_Signal("pause"))
+        self._signal(Signal("pause"))
 
     def resume(self) -> None:
         """Continue a paused step with the time it had left.
@@ -236,7 +205,7 @@ class Session(Actuation):
             ControlError: the session is not paused.
         """
         self._require({SessionState.PAUSED}, "resume")
-        self._signal(_Signal("resume"))
+        self._signal(Signal("resume"))
 
     def skip(self) -> None:
         """End the current step now and start the next one.
@@ -245,7 +214,7 @@ class Session(Actuation):
             ControlError: no step is under way.
         """
         self._require({SessionState.RUNNING, SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM}, "skip")
-        self._signal(_Signal("skip"))
+        self._signal(Signal("skip"))
 
     def stop(self, reason: str = "stopped by the user") -> None:
         """End the session; the device is made safe. Safe to call twice.
@@ -257,7 +226,7 @@ class Session(Actuation):
             raise ControlError(f"cannot stop: the session has already {self._state.value}")
         if self._stop_reason is None:
             self._stop_reason = reason
-        self._signal(_Signal("stop", reason))
+        self._signal(Signal("stop", reason))
 
     def confirm(self) -> None:
         """Tell the session the person is ready (head fitted, in position).
@@ -266,7 +235,7 @@ class Session(Actuation):
             ControlError: the session is not waiting for the person.
         """
         self._require({SessionState.WAITING_FOR_CONFIRM}, "confirm")
-        self._signal(_Signal("confirm"))
+        self._signal(Signal("confirm"))
 
     def extend(self, seconds: float = 30.0) -> None:
         """Give the current step more time.
@@ -277,7 +246,7 @@ class Session(Actuation):
         self._require({SessionState.RUNNING, SessionState.PAUSED}, "extend")
         if not seconds > 0:
             raise ControlError("extend needs a positive number of seconds")
-        self._signal(_Signal("extend", float(seconds)))
+        self._signal(Signal("extend", float(seconds)))
 
     def nudge(self, delta: int) -> int:
         """Raise or lower the intensity by ``delta`` levels, within the user's cap.
@@ -313,7 +282,7 @@ class Session(Actuation):
             raise ControlError("the lowest level is 1; pause or stop to turn the motor off")
         if level == current:
             raise ControlError(f"the intensity is already level {level}")
-        self._signal(_Signal("intensity", level))
+        self._signal(Signal("intensity", level))
         return level
 
     def _require(self, states: set[SessionState], action: str) -> None:
@@ -327,7 +296,7 @@ class Session(Actuation):
             raise ControlError(f"cannot {action}: the motor is off in this step")
         return target
 
-    def _signal(self, signal: _Signal) -> None:
+    def _signal(self, signal: Signal) -> None:
         if signal.kind in _CONTROLS and len(self._signals) >= MAX_SIGNALS:
             raise ControlError(f"cannot {signal.kind}: too many controls are waiting to be handled")
         self._signals.append(signal)
@@ -342,7 +311,7 @@ class Session(Actuation):
     def _loop_at(self, t: float) -> float:
         return self._loop_t0 + t / self.speed
 
-    async def _wait(self, until: float | None) -> _Signal | None:
+    async def _wait(self, until: float | None) -> Signal | None:
         """The next signal, or ``None`` once the session clock reaches ``until``."""
         while not self._signals:
             self._wake.clear()
@@ -356,7 +325,7 @@ class Session(Actuation):
                 return None
         signal = self._signals.popleft()
         if signal.kind == "failed":
-            raise _Failed(signal.value)
+            raise HelperFailed(signal.value)
         return signal
 
     def _set_state(self, state: SessionState) -> None:
@@ -448,11 +417,11 @@ class Session(Actuation):
         except asyncio.CancelledError as e:
             status, reason = "stopped", (str(e.args[0]) if e.args and e.args[0] else "cancelled")
             raise
-        except _Stop as e:
+        except StopSession as e:
             status, reason = "stopped", e.reason
-        except _Abort as e:
+        except AbortSession as e:
             status, reason = "aborted", e.reason
-        except _Failed as e:
+        except HelperFailed as e:
             status, reason = "failed", str(e)
         except LinkDown as e:
             status, reason = "aborted", f"link lost while preparing: {e}"
@@ -467,33 +436,6 @@ class Session(Actuation):
                 raise asyncio.CancelledError()  # a cancel that came during cleanup
         assert self._result is not None
         return self._result
-
-    async def _connect_unless_stopped(self) -> Driver:
-        """Open a link, unless a stop comes first: a stop must not wait out a whole connect timeout.
-
-        Raises:
-            _Stop: the person stopped the session while connecting.
-        """
-        connect = asyncio.ensure_future(self._connect())
-        try:
-            while self._stop_reason is None and not connect.done():
-                self._wake.clear()
-                waker = asyncio.ensure_future(self._wake.wait())
-                try:
-                    await asyncio.wait({connect, waker}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    waker.cancel()
-            if connect.done():
-                return connect.result()
-        finally:
-            if not connect.done():
-                connect.cancel()
-                await asyncio.wait({connect})
-        if not connect.cancelled() and connect.exception() is None:
-            with contextlib.suppress(MassagerError, TimeoutError):  # opened just as the stop came
-                async with asyncio.timeout(2.0):
-                    await connect.result().close()
-        raise _Stop(self._stop_reason or "stopped")
 
     async def _prepare(self) -> None:
         driver = await self._connect_unless_stopped()
@@ -519,7 +461,7 @@ class Session(Actuation):
         self._emit_device(driver.state)
         self._ticker = self._spawn(self._tick_progress(), "progress")
         if any(s.kind == "stop" for s in self._signals):
-            raise _Stop(next(s.value for s in self._signals if s.kind == "stop"))
+            raise StopSession(next(s.value for s in self._signals if s.kind == "stop"))
 
     def _install(self, driver: Driver) -> None:
         self._driver = driver
@@ -538,7 +480,7 @@ class Session(Actuation):
             return
         error = task.exception()
         log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=error)
-        self._signal(_Signal("failed", f"internal error in {task.get_name()}: {error!r}"))
+        self._signal(Signal("failed", f"internal error in {task.get_name()}: {error!r}"))
 
     async def _tick_progress(self) -> None:
         every = self._progress_every_s / self.speed
@@ -557,21 +499,21 @@ class Session(Actuation):
                     reason = "the device disconnected"
                     break
                 if state.watchdog_tripped and not tripped and self._state is SessionState.RUNNING:
-                    self._signal(_Signal("reapply", generation))
+                    self._signal(Signal("reapply", generation))
                 tripped = state.watchdog_tripped
                 if (
                     self._waiting is not None
                     and self._waiting[1] is not None
                     and state.head == self._waiting[1]
                 ):
-                    self._signal(_Signal("head_seen"))
+                    self._signal(Signal("head_seen"))
         except MassagerError as e:
             reason = f"the link failed: {e}"
         except Exception as e:  # a bug reading the device's state: treat the link as lost, keep the cause
             log.exception("session %s: watching the device failed", self.id)
             reason = f"watching the device failed: {e!r}"
         if not self._finishing and generation == self._generation:
-            self._signal(_Signal("link_lost", (generation, reason)))
+            self._signal(Signal("link_lost", (generation, reason)))
 
     # ------------------------------------------------------------------ steps
 
@@ -661,7 +603,7 @@ class Session(Actuation):
                         self._next_start = self._now()
                         return False
                     elif signal.kind == "stop":
-                        raise _Stop(signal.value)
+                        raise StopSession(signal.value)
                     elif signal.kind == "link_lost" and signal.value[0] == self._generation:
                         raise LinkDown(signal.value[1])
                 except LinkDown as e:
@@ -696,7 +638,9 @@ class Session(Actuation):
                     signal = await self._wait(None)
                 else:
                     if self._active_s() >= cap_s - EPS:
-                        raise _Stop(f"reached your session cap of {self.plan.caps.max_session_minutes:g} min")
+                        raise StopSession(
+                            f"reached your session cap of {self.plan.caps.max_session_minutes:g} min"
+                        )
                     if self._ramp_target is not None and now >= self._ramp_next - EPS:
                         await self._ramp_tick()
                         continue
@@ -725,12 +669,12 @@ class Session(Actuation):
                 await self._recover(str(e))
                 apply = True
 
-    async def _handle(self, signal: _Signal) -> Literal["skipped", "apply"] | None:
+    async def _handle(self, signal: Signal) -> Literal["skipped", "apply"] | None:
         now = self._now()
         paused = self._state is SessionState.PAUSED
         match signal.kind:
             case "stop":
-                raise _Stop(signal.value)
+                raise StopSession(signal.value)
             case "skip":
                 return "skipped"
             case "pause" if not paused:
@@ -772,64 +716,6 @@ class Session(Actuation):
     def _index(self) -> int:
         return self._step.index if self._step else 0
 
-    # ------------------------------------------------------------------ link loss
-
-    async def _recover(self, reason: str) -> None:
-        """Suspend, reconnect with backoff, and come back in the state the step was in.
-
-        Raises:
-            _Abort: every reconnect attempt failed.
-            _Stop: the person stopped the session meanwhile.
-        """
-        before = self._state
-        now = self._now()
-        if before is SessionState.RUNNING:
-            self._remaining = max(0.0, self._deadline - now)
-        remaining = (
-            self._remaining if before in (SessionState.RUNNING, SessionState.PAUSED) else self._step_duration
-        )
-        self._set_state(SessionState.SUSPENDED)
-        self._emit(Suspended, index=self._index(), reason=reason, remaining_s=round(remaining, 6))
-        await self._drop_link()
-        attempts = 0
-        for delay in self._reconnect.delays():
-            attempts += 1
-            signal = await self._wait(self._now() + delay * self.speed)
-            if signal is not None and signal.kind == "stop":
-                raise _Stop(signal.value)
-            try:
-                driver = await self._connect_unless_stopped()
-            except MassagerError as e:
-                self._emit(Notice, level="info", message=f"reconnect attempt {attempts} failed: {e}")
-                continue
-            self._install(driver)
-            break
-        else:
-            raise _Abort(f"link lost ({reason}); no reconnect after {attempts} attempts")
-        self._level = None
-        self._heat_level = self._driver.state.heat if self._driver else 0
-        self._ramp_target = None
-        if before is SessionState.RUNNING:
-            self._deadline = self._now() + self._remaining
-        self._set_state(before)
-        self._emit(Reconnected, index=self._index(), attempts=attempts, remaining_s=round(remaining, 6))
-        if self._driver is not None:
-            self._emit_device(self._driver.state)
-
-    async def _drop_link(self) -> None:
-        driver, watcher = self._driver, self._watcher
-        self._driver, self._watcher = None, None
-        self._generation += 1
-        if watcher is not None:
-            watcher.cancel()
-            await asyncio.wait({watcher})  # unlike awaiting it, a cancel of this task still gets through
-        if driver is not None:
-            driver.keepalive = False
-            with contextlib.suppress(MassagerError, TimeoutError):
-                async with asyncio.timeout(2.0):
-                    await driver.close()
-        self._signals = collections.deque(s for s in self._signals if s.kind != "link_lost")
-
     # ------------------------------------------------------------------ finish
 
     async def _finish(self, status: SessionStatus, reason: str) -> None:
@@ -855,37 +741,3 @@ class Session(Actuation):
             with contextlib.suppress(MassagerError, TimeoutError):
                 async with asyncio.timeout(3.0):
                     await self._driver.close()
-
-    async def _collect_helpers(self) -> None:
-        tasks = {t for t in (self._ticker, self._watcher) if t is not None}
-        self._ticker = self._watcher = None
-        for task in tasks:
-            task.cancel()
-        if not tasks:
-            return
-        await asyncio.wait(tasks)  # never raises: a CancelledError aimed at us is not swallowed here
-        for task in tasks:
-            if not task.cancelled() and task.exception() is not None:
-                log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception())
-
-    async def _make_safe(self) -> bool:
-        driver = self._driver
-        if driver is None and self._state is SessionState.PREPARING:
-            return True  # never connected: nothing was started
-        state = await drive_safe(driver) if driver is not None else None
-        if state is None:
-            # The link is down or silent: one fresh connection just to stop the device.
-            await self._drop_link()
-            try:
-                async with asyncio.timeout(5.0):
-                    driver = await self._connect()
-            except (MassagerError, TimeoutError):
-                return False
-            self._driver = driver
-            state = await drive_safe(driver)
-        if state is None:
-            return False
-        assert self._driver is not None
-        self._driver.keepalive = False
-        self._emit_device(state)
-        return True
