@@ -311,7 +311,10 @@ async def _run(
             try:
                 await run_task
             except asyncio.CancelledError:
-                pass  # the session made the device safe and recorded how it ended
+                # the session made the device safe and recorded how it ended; a cancel of _run itself goes on
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
             finally:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(signum)

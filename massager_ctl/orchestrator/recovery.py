@@ -154,7 +154,7 @@ class Recovery(Actuation):
             task.cancel()
         if not tasks:
             return
-        await asyncio.wait(tasks)  # never raises: a CancelledError aimed at us is not swallowed here
+        await asyncio.wait(tasks)  # unlike awaiting them, lets a cancel of this task through
         for task in tasks:
             if not task.cancelled() and task.exception() is not None:
                 log.error("session %s: task %s failed", self.id, task.get_name(), exc_info=task.exception())
