@@ -20,7 +20,7 @@ from massager_ctl.cli import EXIT_INTERRUPTED, devices_app
 from massager_ctl.cli.context import catalog
 from massager_ctl.connect import model_for_advertisement, open_bumble_central, open_device
 from massager_ctl.drivers import DeviceState, MassagerDriver
-from massager_ctl.errors import ConnectError, DeviceError
+from massager_ctl.errors import CommandTimeoutError, ConnectError, DeviceError, LinkLostError
 from massager_ctl.models import DeviceProfile
 from massager_ctl.orchestrator.safety import drive_safe
 from massager_ctl.urls import parse_device_url
@@ -190,8 +190,8 @@ async def _stop_through_fresh_link(reopen: Reopen) -> DeviceState | None:
                 async with asyncio.timeout_at(deadline):
                     fresh = await stack.enter_async_context(reopen())
                 return await drive_safe(fresh)
-        except ConnectError as e:
-            # the port may come back a moment after it vanished: keep trying until the deadline
+        except (ConnectError, LinkLostError, CommandTimeoutError) as e:
+            # the port, or the device behind it, may come back a moment after it vanished
             if loop.time() + 0.2 >= deadline:
                 logger.warning("reconnect failed: %s", e)
                 return None

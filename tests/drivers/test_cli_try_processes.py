@@ -86,3 +86,32 @@ def test_devices_try_stops_the_device_on_a_signal(
         last = sim_lines.states()[-1]
         assert (last["motor"], last["intensity"], last["heat"]) == (False, 0, 0)
         assert last["watchdog_tripped"] is False, "the watchdog stopped it, not the controller"
+
+
+def test_devices_try_reconnects_to_stop_a_device_whose_link_dropped(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    # the TCP link drops 6 firmware seconds in and the device listens again half a second later
+    faults = "drop_link_at=6,reconnect_after=0.5"
+    serve = ("serial-cushion-z3", "--json-state", "--serial", "tcp:0", "--faults", faults)
+    with simulator(env, *serve) as (url, sim_lines):
+        ctl, out = start_ctl(env, "devices", "try", url, "--dwell", "1")
+        try:
+            out.wait_for(lambda line: line.startswith("connected: "))
+            code = ctl.wait(timeout=30)
+        finally:
+            if ctl.poll() is None:
+                ctl.kill()
+        log = out.drain()
+        assert code == 1, "\n".join(log)
+        assert any(line.endswith("stop not confirmed; reconnecting to stop it") for line in log), log
+        assert log[-1].startswith("error: "), log
+        assert "closed by the other end" in log[-1]
+        assert any(line.startswith("stopped (confirmed): motor off, intensity 0, heat 0") for line in log)
+        time.sleep(3.0 + 0.5)  # past the firmware watchdog
+        sim_lines.drain()
+        states = sim_lines.states()
+        assert any(not s["connected"] for s in states), "the link never dropped"
+        assert any(s["motor"] or s["heat"] for s in states)
+        last = states[-1]
+        assert (last["motor"], last["intensity"], last["heat"]) == (False, 0, 0)
+        assert last["watchdog_tripped"] is False, "the watchdog stopped it, not the controller"
