@@ -41,15 +41,19 @@ class Served:
         self.url = ""
 
     async def line(self) -> str:
-        assert self.process.stdout is not None
         async with asyncio.timeout(10):
-            raw = await self.process.stdout.readline()
+            return await self._next_line()
+
+    async def _next_line(self) -> str:
+        assert self.process.stdout is not None
+        raw = await self.process.stdout.readline()
         assert raw, "massager-sim serve closed its stdout"
         return raw.decode()
 
     async def state_where(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """The next JSON state that ``predicate`` accepts; the caller bounds the wait."""
         while True:
-            state: dict[str, Any] = json.loads(await self.line())
+            state: dict[str, Any] = json.loads(await self._next_line())
             if predicate(state):
                 return state
 
@@ -236,8 +240,11 @@ async def test_massager_ctl_run_killed_mid_step_device_stops_within_watchdog_tim
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
         try:
-            async with asyncio.timeout(30):
-                running = await served.state_where(lambda s: s["motor"] and s["heat"] > 0)
+            try:  # a loaded machine starts the controller slowly
+                async with asyncio.timeout(60):
+                    running = await served.state_where(lambda s: s["motor"] and s["heat"] > 0)
+            except TimeoutError:
+                raise AssertionError(f"the step never started:\n{log.read_text()}") from None
             assert running["head"] == "lower"
             assert not running["watchdog_tripped"]
             controller.kill()  # kill -9 mid-step: no stop command, no cleanup
