@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from bleak.backends.client import BaseBleakClient
     from bleak.backends.scanner import BaseBleakScanner
 
+    from firmware_sim import SimulatedDevice
+
 _BLE_TIMEOUT_S = 10.0
 _SCAN_S = 5.0
 
@@ -156,53 +158,122 @@ async def open_bumble_central(hci: str) -> AsyncIterator[Any]:
 
 
 async def open_sim(url: DeviceURL, context: OpenContext) -> MassagerDriver:
-    from firmware_sim import FaultSpec, SimulatedDevice
-    from massager_ctl.transports.virtual import VirtualTransport
+    served = await context.stack.enter_async_context(
+        serve_sim(url, catalog=context.catalog, options=context.options)
+    )
+    return served.new_driver()
 
-    profile = context.catalog.device(url.target)
-    default_link = "pty" if profile.transport == "serial" else "ble"
-    link = url.options.get("link", default_link)
+
+@dataclass(slots=True)
+class ServedSim:
+    """A simulator started for a ``sim://`` URL, and the link it serves.
+
+    Attributes:
+        simulator: the running simulated device.
+        profile: its catalog model.
+        link: ``virtual``, ``pty``, ``tcp`` or ``ble``.
+        options: driver options for it (the keepalive scaled to the simulator's speed).
+        served_url: the ``serial://`` / ``tcp://`` URL of a pty or TCP link, else ``None``.
+        radio: the Bumble radio of a ``ble`` link, else ``None``.
+    """
+
+    simulator: SimulatedDevice
+    profile: DeviceProfile
+    link: str
+    options: DriverOptions
+    served_url: str | None = None
+    radio: Any = None
+
+    def new_driver(self) -> MassagerDriver:
+        """An unopened driver on a fresh link to the simulator; open it with ``async with``.
+
+        Raises:
+            ConnectError: the simulator's virtual link is already taken.
+        """
+        profile = self.profile
+        transport: Transport
+        if self.served_url is not None:
+            from massager_ctl.transports.serial import SerialTransport
+
+            served = parse_device_url(self.served_url)
+            assert profile.serial is not None  # a pty or TCP link is only served for serial models
+            port = served.target if served.scheme == "serial" else f"socket://{served.target}"
+            transport = SerialTransport(port, profile.serial)
+        elif self.radio is not None:
+            from massager_ctl.transports.ble import BleTransport
+
+            assert profile.ble is not None
+            transport = BleTransport(
+                self.radio.address, profile.ble, backend=self.radio.central.client_backend
+            )
+        else:
+            from massager_ctl.transports.virtual import VirtualTransport
+
+            try:
+                link = self.simulator.virtual_link()
+            except ConnectionError as e:
+                raise ConnectError(f"sim://{profile.id}: {e}") from e
+            transport = VirtualTransport(link, name=f"sim://{profile.id}")
+        driver = MassagerDriver(profile, transport, options=self.options)
+        driver.simulator = self.simulator
+        return driver
+
+
+@contextlib.asynccontextmanager
+async def serve_sim(
+    url: DeviceURL,
+    *,
+    catalog: Catalog,
+    speed: float | None = None,
+    options: DriverOptions | None = None,
+) -> AsyncIterator[ServedSim]:
+    """Start the simulator a ``sim://`` URL names and serve its link; stop both on exit.
+
+    Every link opened with :meth:`ServedSim.new_driver` reaches the same firmware, so a
+    reconnect finds the device as it was (its heat timer, its watchdog).
+
+    Args:
+        url: a parsed ``sim://`` URL (``link``, ``speed``, ``faults`` and ``seed`` are read from it).
+        catalog: where the model comes from.
+        speed: the simulator's clock speed (default: the URL's ``speed``, else 1).
+        options: driver options to start from; the keepalive is scaled to ``speed``.
+
+    Raises:
+        ConfigError: an unknown model, a bad option, or a link that does not fit the model.
+    """
+    from firmware_sim import FaultSpec, SimulatedDevice
+
+    profile = catalog.device(url.target)
+    link = url.options.get("link", "pty" if profile.transport == "serial" else "ble")
     seed = url.options.get("seed")
     if seed is not None and not seed.lstrip("-").isdigit():
         raise ConfigError(f"{url.raw}: seed={seed!r} is not an integer")
     faults = FaultSpec.parse(url.options["faults"]) if "faults" in url.options else None
-    speed = url.number("speed", 1.0)
+    speed = url.number("speed", 1.0) if speed is None else speed
     if not speed > 0:
         raise ConfigError(f"{url.raw}: speed must be positive")
+    if link in ("pty", "tcp") and profile.transport != "serial":
+        raise ConfigError(f"{url.raw}: link={link} serves serial models; {profile.id} is BLE (use link=ble)")
+    if link == "ble" and profile.transport != "ble":
+        raise ConfigError(f"{url.raw}: link=ble serves BLE models; {profile.id} is a serial model")
+    base = options or DriverOptions()
     if speed != 1.0:
         # the firmware's watchdog runs `speed` times faster, so the keepalive that feeds it must too
-        base = context.options or DriverOptions()
-        keepalive = (base.keepalive_s or profile.watchdog.keepalive_s) / speed
-        context.options = replace(base, keepalive_s=keepalive)
-    sim = await context.stack.enter_async_context(
-        SimulatedDevice(profile, speed=speed, faults=faults, seed=None if seed is None else int(seed))
-    )
-    if link == "virtual":
-        driver = context.driver(profile, VirtualTransport(sim.virtual_link(), name=f"sim://{profile.id}"))
-    elif link in ("pty", "tcp"):
-        if profile.transport != "serial":
-            raise ConfigError(
-                f"{url.raw}: link={link} serves serial models; {profile.id} is BLE (use link=ble)"
-            )
-        served = await (sim.serve_pty() if link == "pty" else sim.serve_tcp())
-        driver = await opener(parse_device_url(served).scheme)(parse_device_url(served), context)
-    else:
-        if profile.transport != "ble":
-            raise ConfigError(f"{url.raw}: link=ble serves BLE models; {profile.id} is a serial model")
-        driver = await _sim_ble(sim, profile, context)
-    driver.simulator = sim
-    return driver
+        base = replace(base, keepalive_s=(base.keepalive_s or profile.watchdog.keepalive_s) / speed)
+    async with contextlib.AsyncExitStack() as stack:
+        sim = await stack.enter_async_context(
+            SimulatedDevice(profile, speed=speed, faults=faults, seed=None if seed is None else int(seed))
+        )
+        served = ServedSim(sim, profile, link, base)
+        if link in ("pty", "tcp"):
+            served.served_url = await (sim.serve_pty() if link == "pty" else sim.serve_tcp())
+        elif link == "ble":
+            from firmware_sim.ble import BleProfile, BleSimulator
 
-
-async def _sim_ble(sim: Any, profile: DeviceProfile, context: OpenContext) -> MassagerDriver:
-    from firmware_sim.ble import BleProfile, BleSimulator
-    from massager_ctl.transports.ble import BleTransport
-
-    assert profile.ble is not None
-    ble_profile = BleProfile.from_catalog(profile.id, profile.ble.model_dump(), serial=sim.firmware.serial)
-    radio = await context.stack.enter_async_context(BleSimulator(sim.firmware, ble_profile))
-    transport = BleTransport(radio.address, profile.ble, backend=radio.central.client_backend)
-    return context.driver(profile, transport)
+            assert profile.ble is not None
+            ble = BleProfile.from_catalog(profile.id, profile.ble.model_dump(), serial=sim.firmware.serial)
+            served.radio = await stack.enter_async_context(BleSimulator(sim.firmware, ble))
+        yield served
 
 
 def model_for_advertisement(
