@@ -15,13 +15,13 @@ import asyncio
 import dataclasses
 import logging
 import os
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from firmware_sim.faults import FaultSpec
+from firmware_sim.faults_runtime import FaultDice
 from firmware_sim.messages import (
     Command,
     FrameError,
@@ -37,6 +37,7 @@ from firmware_sim.messages import (
 )
 from firmware_sim.outbox import Outbox
 from firmware_sim.physics import Battery, Thermal
+from firmware_sim.timers import Deadline
 from firmware_sim.wire import StatusFields, wire_for
 from massager_ctl.models import DeviceProfile, HeadSpec
 
@@ -122,7 +123,7 @@ class Firmware:
         self.strict = os.environ.get(STRICT_ENV, "") == "1" if strict is None else strict
         self._failures: list[Exception] = []
         self.serial = _serial_number(profile.id, seed)
-        self._rng = random.Random(seed)
+        self._dice = FaultDice(self.faults, seed=seed, lines=profile.protocol.family == "mascii")
         self._wire = wire_for(profile.protocol.family)
         self._motorized = all(h.change == "motorized" for h in profile.heads)
         self._head: HeadSpec | None = profile.head(profile.default_head)
@@ -146,8 +147,8 @@ class Firmware:
         self._t0 = 0.0
         self._last_advance = 0.0
         self._tick_task: asyncio.Task[None] | None = None
-        self._watchdog_timer: asyncio.TimerHandle | None = None
-        self._heat_timer: asyncio.TimerHandle | None = None
+        self._watchdog = Deadline(self._call_at, self._watchdog_expired)
+        self._heat_timer = Deadline(self._call_at, self._heat_expired)
         self._fault_timers: list[asyncio.TimerHandle] = []
         self._outbox: Outbox | None = None
         self._tick_real_s = max(TICK_S / self.speed, MIN_TICK_REAL_S)
@@ -191,9 +192,10 @@ class Firmware:
         if self._closed:
             return
         self._closed = True
-        for timer in (self._watchdog_timer, self._heat_timer, *self._fault_timers):
-            if timer is not None:
-                timer.cancel()
+        self._watchdog.cancel()
+        self._heat_timer.cancel()
+        for timer in self._fault_timers:
+            timer.cancel()
         self._fault_timers.clear()
         self._clear_outbox()
         self._send = None
@@ -356,10 +358,9 @@ class Firmware:
         if self._stalled:
             return
         if frame is not None:
-            if self._chance(self.faults.drop_frame_p):
+            if self._dice.lose_frame():
                 return
-            if self._chance(self.faults.corrupt_frame_p):
-                frame = self._corrupt(frame)
+            frame = self._dice.damage(frame)
         self._sync()
         try:
             seq, command = self._wire.decode(frame)
@@ -447,11 +448,9 @@ class Firmware:
     def _set_heat(self, level: int) -> None:
         assert self._loop is not None
         if level > 0 and self._heat == 0 and self.profile.heat is not None:
-            deadline = self._loop.time() + self.profile.heat.max_on_s / self.speed
-            self._heat_timer = self._call_at(deadline, self._heat_expired)
-        elif level == 0 and self._heat_timer is not None:
+            self._heat_timer.arm(self._loop.time() + self.profile.heat.max_on_s / self.speed)
+        elif level == 0:
             self._heat_timer.cancel()
-            self._heat_timer = None
         self._heat = level
 
     # ----------------------------------------------------------------- clocks
@@ -465,21 +464,19 @@ class Firmware:
                 self._failed("firmware tick failed", e)
 
     def _tick(self) -> None:
-        if self._send is not None and not self._link_down and self.faults.drop_link_p > 0:
-            chance = 1 - (1 - self.faults.drop_link_p) ** (self._tick_real_s * self.speed)
-            if self._rng.random() < chance:
-                self._drop_link()
+        if (
+            self._send is not None
+            and not self._link_down
+            and self._dice.link_drops(self._tick_real_s * self.speed)
+        ):
+            self._drop_link()
         self._sync()
 
     def _feed_watchdog(self) -> None:
         assert self._loop is not None
-        if self._watchdog_timer is not None:
-            self._watchdog_timer.cancel()
-        deadline = self._loop.time() + self.profile.watchdog.timeout_s / self.speed
-        self._watchdog_timer = self._call_at(deadline, self._watchdog_expired)
+        self._watchdog.arm(self._loop.time() + self.profile.watchdog.timeout_s / self.speed)
 
     def _watchdog_expired(self) -> None:
-        self._watchdog_timer = None
         self._advance()
         if self._intensity == 0 and self._heat == 0:
             return  # armed only while something runs: an idle device has nothing to stop
@@ -489,7 +486,6 @@ class Firmware:
         self._changed(notify_link=True)
 
     def _heat_expired(self) -> None:
-        self._heat_timer = None
         self._advance()
         if self._heat > 0:
             self._heat = 0
@@ -533,22 +529,6 @@ class Firmware:
 
     # ----------------------------------------------------------------- faults
 
-    def _chance(self, p: float) -> bool:
-        return p > 0 and self._rng.random() < p
-
-    def _corrupt(self, frame: bytes) -> bytes:
-        lines = self.profile.protocol.family == "mascii"
-        # a damaged line keeps its terminator so the line framing survives, as on a noisy UART
-        span = len(frame.rstrip(b"\r\n")) if lines else len(frame)
-        if span == 0:
-            return frame
-        damaged = bytearray(frame)
-        i = self._rng.randrange(span)
-        damaged[i] ^= self._rng.randrange(1, 0x80 if lines else 0x100)
-        if damaged[i] in b"\r\n":
-            damaged[i] = ord("#")
-        return bytes(damaged)
-
     def _drop_link(self) -> None:
         if self._link_down or self._closed:
             return
@@ -589,10 +569,9 @@ class Firmware:
     def _transmit(self, frame: bytes, *, delay_s: float = 0.0) -> None:
         if self._send is None or self._link_down or self._stalled or self._outbox is None:
             return
-        if self._chance(self.faults.drop_frame_p):
+        if self._dice.lose_frame():
             return
-        if self._chance(self.faults.corrupt_frame_p):
-            frame = self._corrupt(frame)
+        frame = self._dice.damage(frame)
         self._outbox.put(frame, delay=(self.faults.delay_frame_s + delay_s) / self.speed)
 
     def _deliver(self, frame: bytes) -> None:
