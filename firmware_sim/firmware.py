@@ -5,21 +5,23 @@ the model's protocol family (``docs/protocols.md``). Front-ends (pty, TCP, in-me
 bytes with :meth:`Firmware.receive` and give it a ``send`` callable with :meth:`Firmware.connect`.
 
 Every clock runs on the event loop (``loop.time``/``call_at``/``asyncio.sleep``), so virtual-time tests
-work. ``speed`` N makes a firmware second pass in 1/N real seconds. Temperature and battery models are in
-:mod:`firmware_sim.physics`; the behaviour is described in ``docs/simulator.md``.
+work. ``speed`` N makes a firmware second pass in 1/N real seconds. Around the state machine: temperature and
+battery models in :mod:`firmware_sim.physics`, the random faults in :mod:`firmware_sim.faults_runtime`, the
+watchdog and heat timers in :mod:`firmware_sim.timers`, failure bookkeeping (strict mode) in
+:mod:`firmware_sim.failures` and :class:`FirmwareState` in :mod:`firmware_sim.state`. The behaviour is
+described in ``docs/simulator.md``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from firmware_sim.failures import STRICT_ENV, FailureLog, FirmwareBugError
 from firmware_sim.faults import FaultSpec
 from firmware_sim.faults_runtime import FaultDice
 from firmware_sim.messages import (
@@ -37,54 +39,19 @@ from firmware_sim.messages import (
 )
 from firmware_sim.outbox import Outbox
 from firmware_sim.physics import Battery, Thermal
+from firmware_sim.state import FirmwareState
 from firmware_sim.timers import Deadline
 from firmware_sim.wire import StatusFields, wire_for
 from massager_ctl.models import DeviceProfile, HeadSpec
 
-log = logging.getLogger(__name__)
+__all__ = ["STRICT_ENV", "Firmware", "FirmwareBugError", "FirmwareState"]
 
 TICK_S = 1.0
 #: Fastest real tick: at high speeds a tick spans more firmware time instead of spinning the CPU.
 MIN_TICK_REAL_S = 0.02
 DEFAULT_SERIAL_NUMBER = 42
-#: Environment variable that turns strict mode on for firmwares built without ``strict=``.
-STRICT_ENV = "MASSAGER_SIM_STRICT"
 
 Listener = Callable[[], None]
-
-
-class FirmwareBugError(RuntimeError):
-    """A strict firmware failed internally (see :class:`Firmware`'s ``strict``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FirmwareState:
-    """What the device is doing, as a person (or a test) would see it.
-
-    ``t`` is firmware seconds since start; ``head`` the fitted or selected catalog head id;
-    ``heat`` the heat level index; ``mode``/``direction`` catalog names; ``powered`` is false once the
-    battery is empty.
-    """
-
-    t: float
-    motor: bool
-    head: str | None
-    intensity: int
-    heat: int
-    heat_name: str
-    mode: str
-    direction: str | None
-    temperature_c: float
-    battery: int | None
-    watchdog_tripped: bool
-    low_battery: bool
-    overheat: bool
-    heat_auto_off: bool
-    connected: bool
-    powered: bool
-
-    def as_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
 
 class Firmware:
@@ -120,8 +87,9 @@ class Firmware:
         self.profile = profile
         self.speed = float(speed)
         self.faults = faults or FaultSpec()
-        self.strict = os.environ.get(STRICT_ENV, "") == "1" if strict is None else strict
-        self._failures: list[Exception] = []
+        if strict is None:
+            strict = os.environ.get(STRICT_ENV, "") == "1"
+        self._failures = FailureLog(strict=strict)
         self.serial = _serial_number(profile.id, seed)
         self._dice = FaultDice(self.faults, seed=seed, lines=profile.protocol.family == "mascii")
         self._wire = wire_for(profile.protocol.family)
@@ -207,12 +175,7 @@ class Firmware:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
-        if self.strict and self._failures:
-            first = self._failures[0]
-            raise FirmwareBugError(
-                f"the simulated {self.profile.id} firmware failed {len(self._failures)} time(s);"
-                f" first: {first!r}"
-            ) from first
+        self._failures.raise_if_strict(f"the simulated {self.profile.id} firmware")
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -273,8 +236,8 @@ class Firmware:
             try:
                 self._handle(frame)
             except Exception as e:  # a firmware bug must not take the front-end down with it
-                self._failed(f"firmware failed on frame {frame!r}", e)
-                if self.strict:
+                self._failures.record(f"firmware failed on frame {frame!r}", e)
+                if self._failures.strict:
                     raise
 
     def on_link_drop(self, callback: Listener) -> Callable[[], None]:
@@ -290,9 +253,14 @@ class Firmware:
     # ----------------------------------------------------------------- observation
 
     @property
+    def strict(self) -> bool:
+        """Firmware failures are raised (see the class's ``strict``)."""
+        return self._failures.strict
+
+    @property
     def failures(self) -> tuple[Exception, ...]:
         """The firmware's own failures so far, oldest first; each was logged and the device ran on."""
-        return tuple(self._failures)
+        return self._failures.items
 
     @property
     def state(self) -> FirmwareState:
@@ -461,7 +429,7 @@ class Firmware:
             try:
                 self._tick()
             except Exception as e:  # keep the clocks running whatever a tick hit
-                self._failed("firmware tick failed", e)
+                self._failures.record("firmware tick failed", e)
 
     def _tick(self) -> None:
         if (
@@ -538,7 +506,7 @@ class Firmware:
         self._clear_outbox()
         self._wire.reset()
         for callback in list(self._drop_callbacks):
-            self._guarded(callback, "link drop callback failed")
+            self._failures.guarded(callback, "link drop callback failed")
         deadline = self._loop.time() + self.faults.reconnect_after / self.speed
         self._fault_timers.append(self._call_at(deadline, self._restore_link))
         self._publish()
@@ -546,7 +514,7 @@ class Firmware:
     def _restore_link(self) -> None:
         self._link_down = False
         for callback in list(self._restore_callbacks):
-            self._guarded(callback, "link restore callback failed")
+            self._failures.guarded(callback, "link restore callback failed")
         self._publish()
 
     def _stall(self) -> None:
@@ -623,23 +591,13 @@ class Firmware:
             try:
                 listener(state)
             except Exception as e:
-                self._failed("state listener failed", e)
+                self._failures.record("state listener failed", e)
 
     # ----------------------------------------------------------------- helpers
 
     def _call_at(self, when: float, callback: Listener) -> asyncio.TimerHandle:
         assert self._loop is not None
-        return self._loop.call_at(when, self._guarded, callback, "firmware timer failed")
-
-    def _guarded(self, callback: Listener, what: str) -> None:
-        try:
-            callback()
-        except Exception as e:
-            self._failed(what, e)
-
-    def _failed(self, what: str, error: Exception) -> None:
-        log.error("%s", what, exc_info=error)
-        self._failures.append(error)
+        return self._loop.call_at(when, self._failures.guarded, callback, "firmware timer failed")
 
     def _at(self, firmware_s: float) -> float:
         return self._t0 + firmware_s / self.speed
