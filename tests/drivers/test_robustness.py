@@ -21,7 +21,7 @@ async def test_corrupted_frames_are_dropped_and_commands_still_complete(
 ) -> None:
     url = f"sim://{model}?link=virtual&faults=corrupt_frame_p=0.15&seed=7"
     options = DriverOptions(ack_timeout_s=0.05, retries=6, min_command_gap_s=0.0)
-    caplog.set_level(logging.INFO, logger="massager_ctl.drivers.massager")
+    caplog.set_level(logging.INFO, logger="massager_ctl.drivers")
     async with open_device(url, catalog=catalog, options=options) as device:
         assert device.simulator is not None
         device.keepalive = False

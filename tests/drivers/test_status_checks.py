@@ -37,7 +37,7 @@ async def test_an_out_of_range_status_is_dropped_and_the_state_kept(
     bad: dict[str, Any],
     message: str,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="massager_ctl.drivers.massager")
+    caplog.set_level(logging.WARNING, logger="massager_ctl.drivers")
     async with open_device(url, catalog=catalog) as device:
         assert device.simulator is not None
         firmware = device.simulator.firmware

@@ -1,0 +1,329 @@
+"""One command on the wire: sequence numbers, replies in flight, retries, the reader and link loss.
+
+The base of :class:`~massager_ctl.drivers.massager.MassagerDriver`: it sends a command and waits
+for the reply that answers it (and the status that follows an ack), reads and routes every frame,
+keeps the confirmed state, and fails everyone waiting when the link is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from massager_ctl.drivers.base import DeviceState, Identity
+from massager_ctl.drivers.families import ANY_COMMAND, Family
+from massager_ctl.errors import (
+    CommandTimeoutError,
+    ConfigError,
+    DeviceError,
+    DeviceRefusedError,
+    LinkLostError,
+    ProtocolError,
+)
+from massager_ctl.models import DeviceProfile
+from massager_ctl.protocol.messages import (
+    Ack,
+    Command,
+    GetStatus,
+    Hello,
+    IdentityReport,
+    Message,
+    Nak,
+    Report,
+    SetDirection,
+    SetHead,
+    SetHeat,
+    SetIntensity,
+    SetMode,
+    StatusReport,
+    Stop,
+)
+from massager_ctl.transports.base import Transport
+
+logger = logging.getLogger(__name__)
+
+# Naks that mean the frame was damaged on the way, not that the device refused: send it again.
+_DAMAGED = frozenset({"bad_checksum", "bad_length", "syntax", "bad_sync"})
+END = None
+"""The end-of-stream marker in a ``states()`` queue."""
+
+
+def offer(queue: asyncio.Queue[DeviceState | None], item: DeviceState | None) -> None:
+    """Queue ``item``, dropping the oldest entry when a slow reader has let the queue fill up."""
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(item)
+
+
+class Superseded(Exception):
+    """A setting command in flight was overtaken by stop; its waiters get the state after the stop."""
+
+
+@dataclass(slots=True)
+class Pending:
+    """A command in flight: the reply future, and the status that follows its ack."""
+
+    key: int | str
+    reply: asyncio.Future[Report]
+    status: asyncio.Future[StatusReport] | None
+
+
+class Transactor:
+    """Commands and replies over one transport; the driver sets these attributes up."""
+
+    profile: DeviceProfile
+    transport: Transport
+    frames_sent: int
+    _family: Family
+    _ack_timeout: float
+    _retries: int
+    _pending: list[Pending]
+    _awaiting_status: list[asyncio.Future[StatusReport]]
+    _subscribers: list[asyncio.Queue[DeviceState | None]]
+    _keepalive_on: asyncio.Event
+    _state: DeviceState
+    _seq: int
+    _last_sent_at: float
+    _lost: LinkLostError | None
+    _opened: bool
+    _closed: bool
+
+    # -- one command on the wire -----------------------------------------------------------
+
+    async def _identify(self) -> Identity:
+        report = await self._transact(lambda seq: Hello(seq=seq))
+        if not isinstance(report, IdentityReport):
+            raise ProtocolError(f"{self.transport.description}: expected an identity, got {report}")
+        expected = self.profile.protocol.model_code
+        if report.model_code != expected:
+            raise ProtocolError(
+                f"{self.transport.description} is model code 0x{report.model_code:02x}, "
+                f"not {self.profile.id} (0x{expected:02x})"
+            )
+        return Identity(self.profile.id, report.model_code, report.firmware, report.serial)
+
+    def _next_seq(self) -> int:
+        busy = {p.key for p in self._pending}
+        for _ in range(255):
+            self._seq = self._seq % 255 + 1
+            if self._seq not in busy:
+                return self._seq
+        raise ProtocolError("no free sequence number: 255 commands in flight")
+
+    async def _transact(
+        self, build: Callable[[int], Command], *, abort: Callable[[], bool] | None = None
+    ) -> Report:
+        """Send a command, retrying with the same frame until it is answered.
+
+        Returns the ack, identity or status that answers it (after the status that follows
+        the ack of a state-changing command, when one comes).
+
+        Raises:
+            CommandTimeoutError, DeviceRefusedError, LinkLostError; ``_Superseded`` when ``abort``.
+        """
+        self._check_usable()
+        command = build(self._next_seq() if self._family.uses_seq else 0)
+        frame = self._family.encode(command)
+        key = self._family.request_key(command)
+        changes_state = isinstance(command, SetIntensity | SetHead | SetHeat | SetMode | SetDirection | Stop)
+        loop = asyncio.get_running_loop()
+        for attempt in range(self._retries + 1):
+            if abort is not None and abort():
+                raise Superseded
+            pending = Pending(key, loop.create_future(), loop.create_future() if changes_state else None)
+            self._pending.append(pending)
+            try:
+                await self.transport.send(frame)
+                self.frames_sent += 1
+                self._last_sent_at = loop.time()
+                async with asyncio.timeout(self._ack_timeout):
+                    reply = await pending.reply
+            except TimeoutError:
+                logger.info(
+                    "%s: no answer to %s (attempt %d)", self.transport.description, command, attempt + 1
+                )
+                continue
+            except LinkLostError as e:
+                self._link_lost(e)
+                raise
+            finally:
+                if pending in self._pending:
+                    self._pending.remove(pending)
+            if isinstance(reply, Nak):
+                if reply.error in _DAMAGED:
+                    logger.info(
+                        "%s: %s arrived damaged (%s); resending",
+                        self.transport.description,
+                        command,
+                        reply.error,
+                    )
+                    continue
+                raise DeviceRefusedError(
+                    f"{self.profile.id} refused {command.name}: {reply.error}", code=reply.error
+                )
+            if pending.status is not None:
+                await self._confirm_after_ack(command, pending.status)
+            return reply
+        raise CommandTimeoutError(
+            f"{self.transport.description}: no answer to {command.name} after {self._retries + 1} attempts"
+        )
+
+    async def _confirm_after_ack(self, command: Command, status: asyncio.Future[StatusReport]) -> None:
+        """Wait for the status that follows an ack; if it was lost on the way, ask for one."""
+        try:
+            async with asyncio.timeout(self._ack_timeout):
+                await status
+            return
+        except TimeoutError:
+            logger.info("%s: no status after the ack of %s; asking", self.transport.description, command)
+        try:
+            await self._transact(lambda seq: GetStatus(seq=seq))
+        except (CommandTimeoutError, ProtocolError) as e:
+            # the command itself was acked; the state stays at the last status decoded
+            logger.warning("%s: state after %s not confirmed: %s", self.transport.description, command, e)
+
+    # -- the reader --------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            await self._read_frames()
+        except Exception as e:
+            # without the reader every command would time out one by one: fail them all now
+            self._link_lost(self._failure("the reader failed", e))
+
+    async def _read_frames(self) -> None:
+        framer = self._family.framer(message_oriented=self.transport.message_oriented)
+        while True:
+            try:
+                chunk = await self.transport.recv()
+            except LinkLostError as e:
+                self._link_lost(e)
+                return
+            for data in framer.feed(chunk):
+                try:
+                    self._dispatch(self._family.decode(data))
+                except ProtocolError as e:
+                    logger.warning("%s: dropped a bad frame %r: %s", self.transport.description, data, e)
+
+    def _dispatch(self, message: Message) -> None:
+        """Route one decoded frame.
+
+        Raises:
+            ProtocolError: a status with a value outside the model's ranges (nothing is updated).
+        """
+        if isinstance(message, StatusReport):
+            self._on_status(message)
+        if not isinstance(message, Ack | Nak | IdentityReport | StatusReport):
+            logger.warning("%s: device sent a command frame %s; ignored", self.transport.description, message)
+            return
+        key = self._family.reply_key(message)
+        for pending in self._pending:
+            if pending.reply.done():
+                continue
+            if key == pending.key or (key == ANY_COMMAND and isinstance(message, Nak)):
+                pending.reply.set_result(message)
+                if pending.status is not None and isinstance(message, Ack):
+                    self._awaiting_status.append(pending.status)
+                return
+        if isinstance(message, Nak):
+            logger.info("%s: nak %s matches no command in flight", self.transport.description, message)
+
+    def _on_status(self, report: StatusReport) -> None:
+        self._check_status(report)
+        profile = self.profile
+        head = profile.head_by_code(report.head)
+        directions = profile.directions
+        state = DeviceState(
+            connected=True,
+            motor=report.motor,
+            head=head.id if head else None,
+            intensity=report.intensity,
+            heat=report.heat,
+            mode=profile.modes[report.mode],
+            direction=directions[report.direction] if directions else None,
+            temperature_c=report.temperature_c,
+            battery=report.battery if profile.battery else None,
+            watchdog_tripped=report.watchdog_tripped,
+            low_battery=report.low_battery,
+            overheat=report.overheat,
+            heat_auto_off=report.heat_auto_off,
+        )
+        changed = state != self._state
+        self._state = state
+        waiting, self._awaiting_status = self._awaiting_status, []
+        for future in waiting:
+            if not future.done():
+                future.set_result(report)
+        if changed:
+            for queue in self._subscribers:
+                offer(queue, state)
+
+    def _check_status(self, report: StatusReport) -> None:
+        """Refuse a status the model cannot be in: the rest of the program trusts ``state``'s ranges."""
+        profile = self.profile
+        heat_levels = len(profile.heat.levels) if profile.heat else 1
+        problems = []
+        if report.head != 0 and profile.head_by_code(report.head) is None:
+            problems.append(f"head code {report.head}")
+        if not 0 <= report.intensity <= profile.intensity.max_level:
+            problems.append(f"intensity {report.intensity} (0-{profile.intensity.max_level})")
+        if not 0 <= report.heat < heat_levels:
+            problems.append(f"heat level {report.heat} (0-{heat_levels - 1})")
+        if not 0 <= report.mode < len(profile.modes):
+            problems.append(f"mode {report.mode} (0-{len(profile.modes) - 1})")
+        if not 0 <= report.direction < max(1, len(profile.directions)):
+            problems.append(f"direction {report.direction}")
+        if problems:
+            raise ProtocolError(
+                f"{self.transport.description}: status out of range for {profile.id}: " + ", ".join(problems)
+            )
+
+    # -- failure ---------------------------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if not self._opened:
+            raise ConfigError("the driver is not open; use 'async with driver:' first")
+        if self._lost is not None:
+            raise self._lost
+        if self._closed:
+            raise LinkLostError(f"{self.transport.description}: the driver is closed")
+
+    @staticmethod
+    def _fail_waiters(waiters: list[asyncio.Future[DeviceState]], error: DeviceError) -> None:
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def _closed_error(self) -> LinkLostError:
+        return self._lost or LinkLostError(f"{self.transport.description}: driver closed")
+
+    def _failure(self, what: str, cause: Exception) -> LinkLostError:
+        error = LinkLostError(f"{self.transport.description}: {what}: {cause!r}")
+        error.__cause__ = cause
+        return error
+
+    def _link_lost(self, error: LinkLostError) -> None:
+        if self._lost is not None:
+            return
+        logger.warning("%s: link lost: %s", self.transport.description, error)
+        self._lost = error
+        self._keepalive_on.clear()
+        self._state = replace(self._state, connected=False)
+        self._fail_all(error)
+        self._end_streams()
+
+    def _fail_all(self, error: DeviceError) -> None:
+        for pending in self._pending:
+            if not pending.reply.done():
+                pending.reply.set_exception(error)
+        # an acked command waiting for its status would otherwise wait out a whole timeout
+        waiting, self._awaiting_status = self._awaiting_status, []
+        for status in waiting:
+            if not status.done():
+                status.set_exception(error)
+
+    def _end_streams(self) -> None:
+        for queue in self._subscribers:
+            offer(queue, END)
