@@ -216,7 +216,12 @@ def run_command(
     speed: float | None = typer.Option(None, "--speed", help="Compress time N-fold (sim:// devices only)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Confirm every prompt automatically."),
     events: Path | None = typer.Option(None, "--events", help="Write every event to FILE as JSON lines."),
-    mqtt: str | None = typer.Option(None, "--mqtt", help="Publish the session to this MQTT broker URL."),
+    mqtt: str | None = typer.Option(
+        None,
+        "--mqtt",
+        help="Publish the session to this MQTT broker URL (mqtt://user@host:port; give the password in "
+        "MASSAGER_MQTT_PASSWORD, not in the URL, where ps would show it).",
+    ),
 ) -> None:
     """Run a routine on a device, with a live view on a terminal or log lines otherwise."""
     url = device or settings().default_device

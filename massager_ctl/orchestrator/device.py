@@ -14,14 +14,12 @@ import asyncio
 import contextlib
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.connect import open_device
-from massager_ctl.drivers.base import DriverOptions
+from massager_ctl.connect import ServedSim, open_device, serve_sim
 from massager_ctl.drivers.massager import MassagerDriver
-from massager_ctl.errors import ConfigError, ConnectError, MassagerError
-from massager_ctl.models import DeviceProfile
+from massager_ctl.errors import ConfigError, MassagerError
 from massager_ctl.urls import DeviceURL, parse_device_url
 
 if TYPE_CHECKING:
@@ -51,9 +49,7 @@ class DeviceConnector:
         self.simulator: SimulatedDevice | None = None
         self._stack = contextlib.AsyncExitStack()
         self._links: list[tuple[MassagerDriver, contextlib.AsyncExitStack]] = []
-        self._served: str | None = None
-        self._radio: Any = None
-        self._profile: DeviceProfile | None = None
+        self._sim: ServedSim | None = None
 
     @property
     def model(self) -> str | None:
@@ -63,7 +59,10 @@ class DeviceConnector:
     async def __aenter__(self) -> Self:
         if self.url.scheme == "sim":
             try:
-                await self._start_simulator()
+                self._sim = await self._stack.enter_async_context(
+                    serve_sim(self.url, catalog=self.catalog, speed=self.speed)
+                )
+                self.simulator = self._sim.simulator
             except BaseException:
                 await self._stack.aclose()
                 raise
@@ -83,39 +82,6 @@ class DeviceConnector:
         finally:
             await self._stack.aclose()
 
-    async def _start_simulator(self) -> None:
-        from firmware_sim import FaultSpec, SimulatedDevice
-
-        profile = self._profile = self.catalog.device(self.url.target)
-        options = self.url.options
-        seed = options.get("seed")
-        if seed is not None and not seed.lstrip("-").isdigit():
-            raise ConfigError(f"{self.url.raw}: seed={seed!r} is not an integer")
-        faults = FaultSpec.parse(options["faults"]) if "faults" in options else None
-        sim = await self._stack.enter_async_context(
-            SimulatedDevice(
-                profile, speed=self.speed, faults=faults, seed=None if seed is None else int(seed)
-            )
-        )
-        self.simulator = sim
-        link = options.get("link", "pty" if profile.transport == "serial" else "ble")
-        if link in ("pty", "tcp"):
-            if profile.transport != "serial":
-                raise ConfigError(f"{self.url.raw}: link={link} serves serial models; {profile.id} is BLE")
-            self._served = await (sim.serve_pty() if link == "pty" else sim.serve_tcp())
-        elif link == "ble":
-            if profile.transport != "ble" or profile.ble is None:
-                raise ConfigError(f"{self.url.raw}: link=ble serves BLE models; {profile.id} is serial")
-            from firmware_sim.ble import BleProfile, BleSimulator
-
-            ble = BleProfile.from_catalog(profile.id, profile.ble.model_dump(), serial=sim.firmware.serial)
-            self._radio = await self._stack.enter_async_context(BleSimulator(sim.firmware, ble))
-
-    def _options(self) -> DriverOptions:
-        # The simulator's watchdog runs `speed` times faster: so must the keepalive that feeds it.
-        assert self._profile is not None
-        return DriverOptions(keepalive_s=self._profile.watchdog.keepalive_s / self.speed)
-
     def fit_head(self, head_id: str) -> None:
         """Swap the head on the simulated device, as a person would (``sim://`` only)."""
         if self.simulator is not None:
@@ -129,31 +95,9 @@ class DeviceConnector:
             ProtocolError: the device is not the expected model.
         """
         await self._forget_dead_links()
-        if self.url.scheme != "sim":
+        if self._sim is None:
             return await self._open(open_device(self.url.raw, catalog=self.catalog))
-        options = self._options()
-        if self._served is not None:
-            return await self._open(open_device(self._served, catalog=self.catalog, options=options))
-        assert self._profile is not None
-        assert self.simulator is not None
-        if self._radio is not None:
-            from massager_ctl.transports.ble import BleTransport
-
-            assert self._profile.ble is not None
-            transport: Any = BleTransport(
-                self._radio.address, self._profile.ble, backend=self._radio.central.client_backend
-            )
-        else:
-            from massager_ctl.transports.virtual import VirtualTransport
-
-            try:
-                link = self.simulator.virtual_link()
-            except ConnectionError as e:
-                raise ConnectError(f"{self.url.raw}: {e}") from e
-            transport = VirtualTransport(link, name=f"sim://{self._profile.id}")
-        driver = MassagerDriver(self._profile, transport, options=options)
-        driver.simulator = self.simulator
-        return await self._open(driver)
+        return await self._open(self._sim.new_driver())
 
     async def _open(self, link: AbstractAsyncContextManager[MassagerDriver]) -> MassagerDriver:
         stack = contextlib.AsyncExitStack()

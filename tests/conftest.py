@@ -1,4 +1,4 @@
-"""Every simulated firmware in these tests is strict: a firmware bug fails the test instead of a log line."""
+"""Every simulated firmware in the suite is strict: a firmware bug fails the test instead of a log line."""
 
 from __future__ import annotations
 
