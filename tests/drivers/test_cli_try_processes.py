@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from massager_ctl.catalog import Catalog
-from tests.drivers.process_support import cli_env, simulator, start_ctl
+from tests.process_support import cli_env, simulator, start_ctl
 
 pytestmark = pytest.mark.slow
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
+
+from tests.process_support import Lines, cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -25,52 +23,9 @@ ROUTINE = (
 )
 
 
-class Lines:
-    """Lines of a pipe, read on a thread so the test can wait with a timeout."""
-
-    def __init__(self, pipe: IO[str]) -> None:
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._pump, args=(pipe,), daemon=True).start()
-
-    def _pump(self, pipe: IO[str]) -> None:
-        for line in pipe:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, predicate: Any, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.seen.append(line)
-            if predicate(line):
-                return line
-        raise AssertionError("never saw the expected line; got:\n" + "\n".join(self.seen[-20:]))
-
-    def drain(self, quiet_s: float = 1.0) -> list[str]:
-        while True:
-            try:
-                line = self._queue.get(timeout=quiet_s)
-            except queue.Empty:
-                return self.seen
-            if line is None:
-                return self.seen
-            self.seen.append(line)
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
-    env["XDG_DATA_HOME"] = str(tmp_path / "data")
-    env["PYTHONUNBUFFERED"] = "1"
-    env.pop("MASSAGER_CONFIG", None)
-    return env
+    return cli_env(tmp_path)
 
 
 @pytest.fixture
@@ -133,10 +88,10 @@ def test_signal_mid_step_exits_with_motor_and_heat_off(
     finally:
         if run.poll() is None:
             run.kill()
-    log = out.drain()
+    log = out.drain(quiet_s=1.0)
     assert code == exit_code, "\n".join(log)
     assert any(f"session stopped: interrupted by {signum.name}" in line for line in log)
-    last = states(sim_lines.drain())[-1]
+    last = states(sim_lines.drain(quiet_s=1.0))[-1]
     assert last["motor"] is False
     assert last["intensity"] == 0
     assert last["heat"] == 0
@@ -197,6 +152,6 @@ def test_signal_with_the_device_unreachable_exits_1_with_a_warning(
     finally:
         if run.poll() is None:
             run.kill()
-    log = out.drain()
+    log = out.drain(quiet_s=1.0)
     assert code == 1, "\n".join(log)  # not 130: the stop was never confirmed
     assert any("WARNING: the device did not confirm motor and heat off" in line for line in log), log
