@@ -8,11 +8,11 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.process_support import Lines, cli_env
+from tests.process_support import Lines, cli_env, start_ctl
+from tests.process_support import simulator as serve_simulator
 
 pytestmark = pytest.mark.slow
 
@@ -30,42 +30,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def simulator(env: dict[str, str]) -> Iterator[tuple[str, Lines]]:
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "firmware_sim.cli", "serve", "serial-cushion-z3", "--json-state"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert sim.stdout is not None
-    lines = Lines(sim.stdout)
-    url = lines.wait_for(lambda line: line.startswith("serial://"), timeout=30)
-    try:
-        yield url, lines
-    finally:
-        sim.send_signal(signal.SIGINT)
-        try:
-            sim.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sim.kill()
-            sim.wait()
+    with serve_simulator(env, "serial-cushion-z3", "--json-state") as served:
+        yield served
 
 
 def start_run(url: str, routine: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], Lines]:
-    run = subprocess.Popen(
-        [sys.executable, "-m", "massager_ctl", "run", str(routine), "--device", url, "--yes"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert run.stdout is not None
-    return run, Lines(run.stdout)
-
-
-def states(lines: list[str]) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in lines if line.startswith("{")]
+    return start_ctl(env, "run", str(routine), "--device", url, "--yes")
 
 
 @pytest.mark.parametrize(
@@ -82,7 +52,7 @@ def test_signal_mid_step_exits_with_motor_and_heat_off(
         out.wait_for(lambda line: "device: head lower, intensity 4, heat low" in line)
         # the simulator reports the motor running and the heat on, as the controller does
         sim_lines.wait_for(lambda line: line.startswith("{") and json.loads(line)["intensity"] == 4)
-        assert states(sim_lines.seen)[-1]["heat"] == 1
+        assert sim_lines.states()[-1]["heat"] == 1
         run.send_signal(signum)
         code = run.wait(timeout=30)
     finally:
@@ -91,7 +61,8 @@ def test_signal_mid_step_exits_with_motor_and_heat_off(
     log = out.drain(quiet_s=1.0)
     assert code == exit_code, "\n".join(log)
     assert any(f"session stopped: interrupted by {signum.name}" in line for line in log)
-    last = states(sim_lines.drain(quiet_s=1.0))[-1]
+    sim_lines.drain(quiet_s=1.0)
+    last = sim_lines.states()[-1]
     assert last["motor"] is False
     assert last["intensity"] == 0
     assert last["heat"] == 0
@@ -135,16 +106,7 @@ def test_signal_with_the_device_unreachable_exits_1_with_a_warning(
     routine = tmp_path / "warm.yaml"
     routine.write_text(ROUTINE)
     url = "sim://serial-cushion-z3?link=virtual&faults=drop_link_at=2,reconnect_after=600"
-    run = subprocess.Popen(
-        [sys.executable, "-m", "massager_ctl", "run", str(routine), "--device", url, "--yes"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert run.stdout is not None
-    out = Lines(run.stdout)
+    run, out = start_run(url, routine, env)
     try:
         out.wait_for(lambda line: "link lost" in line)
         run.send_signal(signal.SIGINT)
