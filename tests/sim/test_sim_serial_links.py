@@ -14,6 +14,7 @@ from firmware_sim import FaultSpec, SimulatedDevice, mascii
 from firmware_sim.messages import Ping, SetHeat, SetIntensity, Stop
 from massager_ctl.catalog import Catalog
 from massager_ctl.errors import ConfigError
+from massager_ctl.protocol import Nak
 from massager_ctl.protocol import mascii as controller_mascii
 
 SERIAL = "serial-cushion-z3"
@@ -86,7 +87,7 @@ async def test_an_unknown_long_word_is_echoed_cut_to_the_line_limit_on_the_pty()
     assert len(error) == mascii.MAX_LINE
     assert mascii.decode_reply(error) == mascii.Nak("unknown_op", "X" * 47)
     # the controller's own decoder takes the line too, and the link goes on in step
-    assert controller_mascii.decode(error) == controller_mascii.Nak(error="unknown_op", command="X" * 47)
+    assert controller_mascii.decode(error) == Nak(error="unknown_op", command="X" * 47)
     assert mascii.decode_reply(pong) == mascii.Ack("ping")
 
 
