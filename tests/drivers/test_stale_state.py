@@ -90,19 +90,19 @@ async def test_a_stop_whose_status_is_lost_is_not_confirmed(catalog: Catalog) ->
 
 
 async def test_stale_over_a_real_pty_until_the_next_report(catalog: Catalog) -> None:
-    url = "sim://serial-cushion-z3?link=pty&faults=lose_status_at=1,lose_status_s=2"
-    options = DriverOptions(ack_timeout_s=0.2, retries=1)
+    url = "sim://serial-cushion-z3?link=pty&faults=lose_status_at=1.5,lose_status_s=2.5"
+    options = DriverOptions(ack_timeout_s=0.3, retries=1)
     async with open_device(url, catalog=catalog, options=options) as device:
         assert device.simulator is not None
         firmware = device.simulator.firmware
         device.keepalive = False  # the commands below are the only traffic
-        await asyncio.sleep(1.05 - firmware.state.t)  # into the fault's window (real-time clocks here)
+        await asyncio.sleep(1.55 - firmware.state.t)  # into the fault's window (real-time clocks here)
         state = await device.set_intensity(4)
-        assert firmware.state.t < 3  # still inside the window
+        assert firmware.state.t < 4  # still inside the window
         assert firmware.state.intensity == 4
         assert state.stale
         assert (state.motor, state.intensity) == (False, 0)
-        await asyncio.sleep(3.05 - firmware.state.t)  # the loss is over
+        await asyncio.sleep(4.05 - firmware.state.t)  # the loss is over
         state = await device.refresh()
         assert not state.stale
         assert (state.motor, state.intensity) == (True, 4)
