@@ -26,6 +26,9 @@ class FaultSpec:
         ack_delay_s: acks (and what queues behind them) leave this much later.
         stall_at: the device stops answering at this time: frames are read and ignored.
         stall_s: how long a stall lasts.
+        lose_status_at: from this time every status frame the device sends is lost on the way (the one that
+            follows an ack and the answer to a status request alike); acks and other replies still arrive.
+        lose_status_s: how long status frames are lost.
         battery: starting battery charge in percent (battery models).
         low_battery: start with 14 % charge (below the 15 % low-battery mark); ``battery`` wins if both.
         refuse_head: a head id the device refuses: selecting that zone, or running the motor with that
@@ -42,6 +45,8 @@ class FaultSpec:
     ack_delay_s: float = 0.0
     stall_at: float | None = None
     stall_s: float = 3.0
+    lose_status_at: float | None = None
+    lose_status_s: float = 3.0
     battery: float | None = None
     low_battery: bool = False
     refuse_head: str | None = None
@@ -59,6 +64,8 @@ class FaultSpec:
             "ack_delay_s",
             "stall_at",
             "stall_s",
+            "lose_status_at",
+            "lose_status_s",
             "overheat_at",
         ):
             value = getattr(self, name)

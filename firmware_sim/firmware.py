@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 from firmware_sim.failures import STRICT_ENV, FailureLog, FirmwareBugError
 from firmware_sim.faults import FaultSpec
@@ -44,7 +45,7 @@ from firmware_sim.timers import Deadline
 from firmware_sim.wire import StatusFields, wire_for
 from massager_ctl.models import DeviceProfile, HeadSpec
 
-__all__ = ["STRICT_ENV", "Firmware", "FirmwareBugError", "FirmwareState"]
+__all__ = ["STRICT_ENV", "Firmware", "FirmwareBugError", "FirmwareState", "FrameObserver"]
 
 TICK_S = 1.0
 #: Fastest real tick: at high speeds a tick spans more firmware time instead of spinning the CPU.
@@ -52,6 +53,10 @@ MIN_TICK_REAL_S = 0.02
 DEFAULT_SERIAL_NUMBER = 42
 
 Listener = Callable[[], None]
+#: Told of each frame on the link: ``"in"`` from the controller, ``"out"`` from the device.
+FrameObserver = Callable[[Literal["in", "out"], bytes], None]
+#: A reply the device sends: its bytes, how much later it leaves, and whether it is a status.
+_Reply = tuple[bytes, float, bool]
 
 
 class Firmware:
@@ -109,6 +114,7 @@ class Firmware:
         self._heat_auto_off = False
         self._overheat = False
         self._stalled = False
+        self._status_lost = False
         self._link_down = False
         self._send: Callable[[bytes], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,8 +126,9 @@ class Firmware:
         self._fault_timers: list[asyncio.TimerHandle] = []
         self._outbox: Outbox | None = None
         self._tick_real_s = max(TICK_S / self.speed, MIN_TICK_REAL_S)
-        self._last_setting: tuple[bytes, list[tuple[bytes, float]]] | None = None
+        self._last_setting: tuple[bytes, list[_Reply]] | None = None
         self._listeners: list[Callable[[FirmwareState], None]] = []
+        self._frame_observers: list[FrameObserver] = []
         self._drop_callbacks: list[Listener] = []
         self._restore_callbacks: list[Listener] = []
         self._published: FirmwareState | None = None
@@ -146,6 +153,8 @@ class Firmware:
             self._fault_timers.append(self._call_at(self._at(f.drop_link_at), self._drop_link))
         if f.stall_at is not None:
             self._fault_timers.append(self._call_at(self._at(f.stall_at), self._stall))
+        if f.lose_status_at is not None:
+            self._fault_timers.append(self._call_at(self._at(f.lose_status_at), self._lose_status))
         if f.overheat_at is not None and self.profile.heat is not None:
             self._fault_timers.append(self._call_at(self._at(f.overheat_at), self._start_runaway))
         self._publish()
@@ -234,11 +243,34 @@ class Firmware:
             return
         for frame in self._wire.frames(data):
             try:
+                if frame is not None:
+                    # an observer that raises is a failure like the firmware's own (strict mode raises it)
+                    for observer in list(self._frame_observers):
+                        observer("in", frame)
                 self._handle(frame)
             except Exception as e:  # a firmware bug must not take the front-end down with it
                 self._failures.record(f"firmware failed on frame {frame!r}", e)
                 if self._failures.strict:
                     raise
+
+    def on_frame(self, callback: FrameObserver) -> Callable[[], None]:
+        """Watch the link: ``callback("in", frame)`` for each frame (mascii: line) the controller sent, as it
+        reached the device, before injected loss or damage; ``callback("out", frame)`` for each the device put
+        on the link, after them. Returns an unregister function.
+
+        A callback that raises counts as a firmware failure (see the class's ``strict``); on ``"in"`` the
+        frame is then not handled.
+        """
+        self._frame_observers.append(callback)
+        return lambda: _discard(self._frame_observers, callback)
+
+    def send_raw(self, frame: bytes) -> None:
+        """Put ``frame`` on the link as it is, after anything waiting: a unit with a firmware bug.
+
+        Nothing is checked or applied, and no injected fault touches it; with no link up it is lost.
+        """
+        if self._send is not None and not self._link_down and self._outbox is not None:
+            self._outbox.put(frame)
 
     def on_link_drop(self, callback: Listener) -> Callable[[], None]:
         """Be told when an injected fault drops the link; returns an unregister function."""
@@ -341,23 +373,25 @@ class Firmware:
         elif isinstance(command, Ping):
             self._transmit(self._wire.ack(seq, command), delay_s=self.faults.ack_delay_s)
         elif isinstance(command, GetStatus):
-            self._transmit(self._wire.status(seq, self._status_fields()))
+            self._transmit(self._wire.status(seq, self._status_fields()), status=True)
         else:
             self._setting(seq, command, frame or b"")
 
     def _setting(self, seq: int, command: Command, frame: bytes) -> None:
         if self._wire.idempotent_retries and self._last_setting and self._last_setting[0] == frame:
-            for reply, delay_s in self._last_setting[1]:
-                self._transmit(reply, delay_s=delay_s)
+            for reply, delay_s, status in self._last_setting[1]:
+                self._transmit(reply, delay_s=delay_s, status=status)
             return
         error = self._apply(command)
+        replies: list[_Reply]
         if error is None:
-            replies = [(self._wire.ack(seq, command), self.faults.ack_delay_s), (self._status_frame(), 0.0)]
+            ack = self._wire.ack(seq, command)
+            replies = [(ack, self.faults.ack_delay_s, False), (self._status_frame(), 0.0, True)]
         else:
-            replies = [(self._wire.nak(seq, command, error), self.faults.ack_delay_s)]
+            replies = [(self._wire.nak(seq, command, error), self.faults.ack_delay_s, False)]
         self._last_setting = (frame, replies)
-        for reply, delay_s in replies:
-            self._transmit(reply, delay_s=delay_s)
+        for reply, delay_s, status in replies:
+            self._transmit(reply, delay_s=delay_s, status=status)
         self._publish()
 
     def _apply(self, command: Command) -> str | None:
@@ -528,14 +562,25 @@ class Firmware:
         self._advance()
         self._changed(notify_link=True)  # waking up, the device reports where it stands
 
+    def _lose_status(self) -> None:
+        assert self._loop is not None
+        self._status_lost = True
+        deadline = self._loop.time() + self.faults.lose_status_s / self.speed
+        self._fault_timers.append(self._call_at(deadline, self._end_status_loss))
+
+    def _end_status_loss(self) -> None:
+        self._status_lost = False  # no status of its own: the device reports again when next asked
+
     def _start_runaway(self) -> None:
         self._advance()
         self._thermal.runaway = True
 
     # ----------------------------------------------------------------- frames out
 
-    def _transmit(self, frame: bytes, *, delay_s: float = 0.0) -> None:
+    def _transmit(self, frame: bytes, *, delay_s: float = 0.0, status: bool = False) -> None:
         if self._send is None or self._link_down or self._stalled or self._outbox is None:
+            return
+        if status and self._status_lost:
             return
         if self._dice.lose_frame():
             return
@@ -543,8 +588,11 @@ class Firmware:
         self._outbox.put(frame, delay=(self.faults.delay_frame_s + delay_s) / self.speed)
 
     def _deliver(self, frame: bytes) -> None:
-        if self._send is not None:
-            self._send(frame)
+        if self._send is None:
+            return
+        for observer in list(self._frame_observers):
+            self._failures.guarded(functools.partial(observer, "out", frame), "frame observer failed")
+        self._send(frame)
 
     def _clear_outbox(self) -> None:
         if self._outbox is not None:
@@ -555,7 +603,7 @@ class Firmware:
         if invalidate:
             self._last_setting = None
         if notify_link:
-            self._transmit(self._status_frame())
+            self._transmit(self._status_frame(), status=True)
         self._publish()
 
     def _status_frame(self) -> bytes:

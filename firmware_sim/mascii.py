@@ -217,7 +217,10 @@ def encode_reply(reply: Reply) -> bytes:
         case Nak(error=error, command=command):
             if error not in ERROR_WORDS:
                 raise ValueError(f"unknown error name {error!r}")
-            return _line("!", f"ER,{ERROR_WORDS[error]},{command or '-'}")
+            head = f"ER,{ERROR_WORDS[error]},"
+            # an unknown word is echoed as received; cut it so the error line keeps the 64-byte limit
+            room = MAX_LINE - len(f"!{head}*HH\r\n")
+            return _line("!", head + (command or "-")[:room])
     raise ValueError(f"not an mascii reply: {reply!r}")  # pragma: no cover - exhaustive match
 
 

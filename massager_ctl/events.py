@@ -109,6 +109,11 @@ class DeviceStateEvent(BaseEvent):
     battery: int | None
     temperature_c: float | None = None
     flags: list[str] = Field(default_factory=list, description="watchdog_tripped, low_battery, overheat, ...")
+    stale: bool = Field(
+        False,
+        description="The device acked a change it has not reported yet: the values are its last report, "
+        "not what it does now; show them as unknown.",
+    )
 
 
 class Paused(BaseEvent):

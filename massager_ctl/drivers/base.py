@@ -2,8 +2,9 @@
 
 A driver owns one link to one device. Setting commands return when the device
 acked them; ``state`` is always what the device last *reported*, never what was
-asked for. ``stop`` is the safety lane: it jumps the queue and is retried until
-the device confirms motor and heat off.
+asked for, and says when that report may be out of date (``stale``). ``stop``
+is the safety lane: it jumps the queue and is retried until the device confirms
+motor and heat off.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ class DeviceState:
     ``head`` is the catalog head id (``None`` when no head is fitted or known);
     ``heat`` is the heat level index (0 = off); ``mode`` and ``direction`` are
     catalog names.
+
+    ``stale`` means the device may have changed since that report: it acked a
+    command (or may have applied one whose answer was lost) and the status that
+    should have followed never came. The values are then the last the device
+    reported, not what it does now; whoever shows them must show them as unknown.
+    A stale state is never :attr:`safe`. The next status report clears it.
     """
 
     connected: bool = False
@@ -52,11 +59,12 @@ class DeviceState:
     low_battery: bool = False
     overheat: bool = False
     heat_auto_off: bool = False
+    stale: bool = False
 
     @property
     def safe(self) -> bool:
-        """Motor and heat are both off."""
-        return not self.motor and self.intensity == 0 and self.heat == 0
+        """The device reported motor and heat both off, and nothing it acked since can have changed that."""
+        return not self.stale and not self.motor and self.intensity == 0 and self.heat == 0
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -113,11 +121,11 @@ class Driver(abc.ABC):
     @property
     @abc.abstractmethod
     def state(self) -> DeviceState:
-        """The last confirmed state."""
+        """The last confirmed state (``stale`` once a report the driver waited for is overdue)."""
 
     @abc.abstractmethod
     def states(self) -> AsyncIterator[DeviceState]:
-        """Each confirmed-state change, as it is reported (ends when the driver closes)."""
+        """Each confirmed-state change as it is reported, and each time it turns stale (ends on close)."""
 
     @abc.abstractmethod
     async def set_intensity(self, level: int) -> DeviceState:

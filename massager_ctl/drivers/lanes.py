@@ -6,7 +6,9 @@
 * **stop** — sent at once, ahead of the queue and regardless of the gap; it empties the queue,
   stops retries of a setting in flight, and is resent until a status shows motor and heat off.
 * **keepalive** — a ping whenever the link has been quiet for ``keepalive_s``, while open and
-  ``keepalive`` is on; a ping unanswered after every retry means the link is lost.
+  ``keepalive`` is on; a ping unanswered after every retry means the link is lost. While the
+  state is stale it asks for a status first, so the state is known again as soon as the device
+  answers; an unanswered status request alone does not count as a lost link.
 """
 
 from __future__ import annotations
@@ -199,7 +201,7 @@ class Lanes(Transactor):
                 await asyncio.sleep(wait)
                 continue
             try:
-                await self._transact(lambda seq: Ping(seq=seq))
+                await self._keepalive_exchange()
             except LinkLostError:
                 return
             except CommandTimeoutError as e:
@@ -211,6 +213,21 @@ class Lanes(Transactor):
                 return
             except (ProtocolError, DeviceRefusedError) as e:
                 logger.warning("%s: keepalive failed: %s", self.transport.description, e)
+
+    async def _keepalive_exchange(self) -> None:
+        """One keepalive: a status request while the state is stale, else (or if unanswered) a ping.
+
+        Raises:
+            CommandTimeoutError: the ping went unanswered; ProtocolError, DeviceRefusedError,
+                LinkLostError as for any command.
+        """
+        if self._state.stale:
+            try:
+                await self._transact(lambda seq: GetStatus(seq=seq))
+                return
+            except (CommandTimeoutError, ProtocolError) as e:
+                logger.info("%s: state still unknown: %s", self.transport.description, e)
+        await self._transact(lambda seq: Ping(seq=seq))
 
     def _fail_all(self, error: DeviceError) -> None:
         super()._fail_all(error)

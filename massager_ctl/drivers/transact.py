@@ -166,23 +166,36 @@ class Transactor:
             if pending.status is not None:
                 await self._confirm_after_ack(command, pending.status)
             return reply
+        if changes_state:
+            # the device may have applied it and only its answers were lost
+            self._mark_stale()
         raise CommandTimeoutError(
             f"{self.transport.description}: no answer to {command.name} after {self._retries + 1} attempts"
         )
 
     async def _confirm_after_ack(self, command: Command, status: asyncio.Future[StatusReport]) -> None:
-        """Wait for the status that follows an ack; if it was lost on the way, ask for one."""
+        """Wait for the status that follows an ack; if it was lost on the way, ask for one.
+
+        From the moment that status is overdue the state is stale: the device acked a change
+        it has not reported, so the last report no longer says what it does.
+        """
         try:
             async with asyncio.timeout(self._ack_timeout):
                 await status
             return
         except TimeoutError:
+            self._mark_stale()
             logger.info("%s: no status after the ack of %s; asking", self.transport.description, command)
         try:
             await self._transact(lambda seq: GetStatus(seq=seq))
         except (CommandTimeoutError, ProtocolError) as e:
-            # the command itself was acked; the state stays at the last status decoded
-            logger.warning("%s: state after %s not confirmed: %s", self.transport.description, command, e)
+            # the command itself was acked; the state stays stale until the device reports
+            logger.warning(
+                "%s: state after %s not confirmed; unknown until the device reports: %s",
+                self.transport.description,
+                command,
+                e,
+            )
 
     # -- the reader --------------------------------------------------------------------------
 
@@ -257,8 +270,18 @@ class Transactor:
             if not future.done():
                 future.set_result(report)
         if changed:
-            for queue in self._subscribers:
-                offer(queue, state)
+            self._publish()
+
+    def _mark_stale(self) -> None:
+        """The device may have changed since its last report: say so until it reports again."""
+        if self._state.stale or not self._state.connected:
+            return
+        self._state = replace(self._state, stale=True)
+        self._publish()
+
+    def _publish(self) -> None:
+        for queue in self._subscribers:
+            offer(queue, self._state)
 
     def _check_status(self, report: StatusReport) -> None:
         """Refuse a status the model cannot be in: the rest of the program trusts ``state``'s ranges."""

@@ -140,7 +140,9 @@ def discovery_payload(
             command_topic=topics.cmd,
             state_on="ON",
             state_off="OFF",
-            value_template="{{ 'ON' if value_json.heat_level > 0 else 'OFF' }}",
+            # a stale state carries heat_level null: "None" makes the switch unknown, not off
+            value_template="{{ 'None' if value_json.heat_level is none "
+            "else ('ON' if value_json.heat_level > 0 else 'OFF') }}",
             payload_on=_json_command("heat", on="true"),
             payload_off=_json_command("heat", on="false"),
         )

@@ -41,14 +41,44 @@ class SessionSnapshot(BaseModel):
         return body
 
 
+#: Keys of the ``state`` body that come from the device's status report.
+REPORTED_KEYS = (
+    "motor",
+    "head",
+    "intensity",
+    "heat",
+    "heat_level",
+    "mode",
+    "direction",
+    "temperature_c",
+    "battery",
+    "low_battery",
+    "overheat",
+    "heat_auto_off",
+    "watchdog_tripped",
+)
+
+
 def state_payload(state: DeviceState, profile: DeviceProfile) -> dict[str, Any]:
-    """The device's confirmed state, with names a dashboard can show as they are."""
+    """The device's confirmed state, with names a dashboard can show as they are.
+
+    While the state is stale every reported value is ``null`` (unknown) and ``stale`` is true:
+    a dashboard must never show the last report as what the device does now.
+    """
+    body = _reported(state, profile)
+    if state.stale:
+        body.update(dict.fromkeys(REPORTED_KEYS))
+    return body
+
+
+def _reported(state: DeviceState, profile: DeviceProfile) -> dict[str, Any]:
     heat_name: str | None = None
     if profile.heat is not None and 0 <= state.heat < len(profile.heat.levels):
         heat_name = profile.heat.levels[state.heat]
     return {
         "model": profile.id,
         "connected": state.connected,
+        "stale": state.stale,
         "motor": state.motor,
         "head": state.head,
         "intensity": state.intensity,

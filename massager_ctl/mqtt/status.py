@@ -184,6 +184,7 @@ class StatusPublisher:
             low_battery="low_battery" in event.flags,
             overheat="overheat" in event.flags,
             heat_auto_off="heat_auto_off" in event.flags,
+            stale=event.stale,
         )
         return state_payload(state, self._profile)
 

@@ -388,6 +388,7 @@ class Session(Recovery):
             battery=state.battery,
             temperature_c=state.temperature_c,
             flags=list(state.flags),
+            stale=state.stale,
         )
 
     # ------------------------------------------------------------------ run

@@ -33,6 +33,12 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def unconfirmed(event: DeviceStateEvent) -> str:
+    """The device line while its state is stale: every reported value unknown, never the last report."""
+    parts = ["head ?", "intensity ?", "heat ?" if event.heat is not None else None]
+    return ", ".join(p for p in parts if p) + " (unconfirmed: no report since the device acked a change)"
+
+
 class LineFormatter:
     """Turns events into log lines; remembers just enough to skip repeats."""
 
@@ -96,12 +102,14 @@ class LineFormatter:
         return None
 
     def _device_line(self, event: DeviceStateEvent) -> str | None:
-        key = (event.connected, event.head, event.intensity, event.heat, tuple(event.flags))
+        key = (event.connected, event.stale, event.head, event.intensity, event.heat, tuple(event.flags))
         if key == self._device:
             return None
         self._device = key
         if not event.connected:
             return "device: disconnected"
+        if event.stale:
+            return f"device: {unconfirmed(event)}"
         parts = [
             f"head {event.head or '-'}",
             f"intensity {event.intensity}",

@@ -27,7 +27,7 @@ from massager_ctl.events import (
 )
 from massager_ctl.orchestrator import Session
 from massager_ctl.ui.keys import HELP
-from massager_ctl.ui.lines import LineFormatter, clock
+from massager_ctl.ui.lines import LineFormatter, clock, unconfirmed
 
 _STATE_LABELS = {
     "preparing": "connecting…",
@@ -109,6 +109,8 @@ class LiveView:
             return Text("device: -", style="dim")
         if not event.connected:
             return Text("device: disconnected", style="red")
+        if event.stale:
+            return Text("device: " + unconfirmed(event), style="yellow")
         top = self.session.plan.profile.intensity.max_level
         parts = [
             f"head {event.head or '-'}",

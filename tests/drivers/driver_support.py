@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeVar
 
+from firmware_sim import Firmware
 from massager_ctl.errors import ProtocolError
 from massager_ctl.protocol import Command, mascii, mbin
 
@@ -28,27 +28,24 @@ def link_id(case: tuple[str, str]) -> str:
 class FirmwareTap:
     """Records every command the simulated firmware receives, decoded with the controller's codec.
 
-    It wraps the firmware's ``receive`` (which every front-end calls) and passes the bytes on
-    untouched, so the device behaves exactly as without it.
+    It watches the link through the firmware's ``on_frame`` hook, so the device behaves exactly as
+    without it.
     """
 
-    def __init__(self, firmware: object) -> None:
-        profile = firmware.profile  # type: ignore[attr-defined]
+    def __init__(self, firmware: Firmware) -> None:
         self.commands: list[Command] = []
-        self._splitter = mascii.LineSplitter() if profile.protocol.family == "mascii" else None
-        self._decode = mascii.decode if self._splitter else mbin.decode
-        original: Callable[[bytes], None] = firmware.receive  # type: ignore[attr-defined]
+        family = firmware.profile.protocol.family
+        self._decode = mascii.decode if family == "mascii" else mbin.decode
+        firmware.on_frame(self._seen)
 
-        def receive(data: bytes) -> None:
-            for frame in self._splitter.feed(data) if self._splitter else [data]:
-                try:
-                    message = self._decode(frame)
-                except ProtocolError:
-                    continue
-                self.commands.append(message)  # type: ignore[arg-type]
-            original(data)
-
-        setattr(firmware, "receive", receive)  # noqa: B010
+    def _seen(self, direction: str, frame: bytes) -> None:
+        if direction != "in":
+            return
+        try:
+            message = self._decode(frame)
+        except ProtocolError:
+            return
+        self.commands.append(message)  # type: ignore[arg-type]
 
     def count(self, kind: type[object]) -> int:
         return sum(isinstance(c, kind) for c in self.commands)

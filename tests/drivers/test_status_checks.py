@@ -45,7 +45,7 @@ async def test_an_out_of_range_status_is_dropped_and_the_state_kept(
         await device.set_intensity(3)
         before = device.state
         # the simulated firmware sends the crafted frame down the real link, as a buggy unit would
-        firmware._deliver(encode(replace(GOOD, **bad)))
+        firmware.send_raw(encode(replace(GOOD, **bad)))
         await asyncio.sleep(0.3)
         assert device.state == before
         assert "dropped a bad frame" in caplog.text

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.drivers.base import DeviceState
-from massager_ctl.events import Paused, Progress, SessionStarted
+from massager_ctl.events import DeviceStateEvent, Paused, Progress, SessionStarted
 from massager_ctl.mqtt.link import Availability, MqttLink
 from massager_ctl.mqtt.status import StatusPublisher
 from massager_ctl.mqtt.topics import make_topics
@@ -97,3 +98,49 @@ async def test_state_only_on_change(broker: Broker) -> None:
     assert bodies[0]["head"] == "fork"
     assert bodies[0]["battery"] == 80
     assert bodies[0]["heat"] is None  # the gun has no heat
+
+
+async def test_a_stale_state_is_published_as_unknown_never_as_the_last_report(broker: Broker) -> None:
+    profile = Catalog().device("shiatsu-cushion-s3")
+    link = MqttLink(
+        parse_broker_url(broker.url), client_id="pub", availability=Availability(TOPICS.availability)
+    )
+    reported = DeviceState(connected=True, head="upper", mode="shiatsu", direction="cw", temperature_c=25.0)
+    async with watch(broker, TOPICS.state) as watcher, link:
+        publisher = StatusPublisher(link, TOPICS, profile)
+        publisher.device_state(reported)
+        await link.flush(timeout_s=5)
+        # the device acked a change it never reported: motor off is only its last report
+        publisher.device_state(replace(reported, stale=True))
+        await link.flush(timeout_s=5)
+        # the same through the session's events (``run --mqtt``)
+        publisher.device_state(reported)
+        await link.flush(timeout_s=5)
+        publisher.event(
+            DeviceStateEvent(
+                session_id="s1",
+                session_t=12.0,
+                connected=True,
+                motor=False,
+                head="upper",
+                intensity=0,
+                heat="off",
+                battery=None,
+                stale=True,
+            )
+        )
+        await link.flush(timeout_s=5)
+        await watcher.wait_for(TOPICS.state, lambda _: len(watcher.on(TOPICS.state)) >= 4)
+    fresh, stale, _, from_event = (json.loads(p) for p in watcher.on(TOPICS.state))
+    assert fresh["stale"] is False
+    assert (fresh["motor"], fresh["intensity"], fresh["heat"]) == (False, 0, "off")
+    for body in (stale, from_event):
+        assert body["stale"] is True
+        assert body["connected"] is True
+        assert body["model"] == profile.id
+        for key in ("motor", "head", "intensity", "heat", "heat_level", "mode", "direction", "temperature_c"):
+            assert body[key] is None, key
+        assert set(body) == set(fresh)
+    left = json.loads((await retained(broker, TOPICS.state))[TOPICS.state])
+    assert left["stale"] is True
+    assert left["motor"] is None

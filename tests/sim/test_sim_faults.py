@@ -44,7 +44,8 @@ async def keepalive(link: VirtualLink, period: float = 0.5) -> AsyncIterator[Non
 def test_parse_the_documented_spec() -> None:
     spec = FaultSpec.parse(
         "drop_link_at=5,reconnect_after=2,drop_link_p=0.01,drop_frame_p=0.1,corrupt_frame_p=0.05,"
-        "delay_frame_s=0.2,ack_delay_s=0.3,stall_at=4,stall_s=3,low_battery=1,refuse_head=fork,overheat_at=60"
+        "delay_frame_s=0.2,ack_delay_s=0.3,stall_at=4,stall_s=3,lose_status_at=7,lose_status_s=2,low_battery=1,"
+        "refuse_head=fork,overheat_at=60"
     )
     assert spec == FaultSpec(
         drop_link_at=5,
@@ -56,6 +57,8 @@ def test_parse_the_documented_spec() -> None:
         ack_delay_s=0.3,
         stall_at=4,
         stall_s=3,
+        lose_status_at=7,
+        lose_status_s=2,
         low_battery=True,
         refuse_head="fork",
         overheat_at=60,
@@ -257,6 +260,27 @@ async def test_stall_ignores_frames_then_reports() -> None:
             assert (frames[0].seq, frames[0].watchdog_tripped) == (0, True)
             assert any(isinstance(f, mbin.Ack) for f in frames)
         assert loop.time() == pytest.approx(9.4, abs=0.1)
+
+
+@pytest.mark.looptime
+async def test_lose_status_loses_every_status_frame_but_acks_still_arrive() -> None:
+    faults = FaultSpec(lose_status_at=2, lose_status_s=3)
+    async with SimulatedDevice(Catalog().device(SHIATSU), faults=faults) as device:
+        link = device.virtual_link()
+        await link.send(mbin.encode_command(1, SetIntensity(2)))
+        assert [type(mbin.decode_reply(f)) for f in replies(link)] == [mbin.Ack, mbin.Status]
+        await asyncio.sleep(2.5)  # status frames are lost from t=2 to t=5
+        await link.send(mbin.encode_command(2, SetIntensity(3)))
+        await link.send(mbin.encode_command(3, GetStatus()))
+        await link.send(mbin.encode_command(4, Ping()))
+        answers = [mbin.decode_reply(f) for f in replies(link)]
+        assert answers == [mbin.Ack(2, "set_intensity"), mbin.Ack(4, "ping")]
+        assert device.firmware.state.intensity == 3  # applied, only its report is lost
+        await asyncio.sleep(2.7)  # the loss is over, the watchdog (3 s) not yet due
+        await link.send(mbin.encode_command(5, GetStatus()))
+        (status,) = [mbin.decode_reply(f) for f in replies(link)]
+        assert isinstance(status, mbin.Status)
+        assert (status.seq, status.intensity) == (5, 3)
 
 
 @pytest.mark.looptime

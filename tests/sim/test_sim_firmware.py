@@ -334,3 +334,29 @@ async def test_second_link_replaces_the_first() -> None:
         await old.aclose()  # closing the stale link must not cut the new one
         assert device.firmware.state.connected
         assert await mb(new, 1, Ping()) == [mbin.Ack(1, "ping")]
+
+
+
+@pytest.mark.parametrize("lossy", [False, True], ids=["clean", "all-lost"])
+async def test_on_frame_shows_each_line_in_and_out_as_on_the_wire(lossy: bool) -> None:
+    faults = FaultSpec(drop_frame_p=1.0 if lossy else 0.0)  # all-lost: every frame, either direction
+    async with SimulatedDevice(profile(SERIAL), faults=faults) as device:
+        seen: list[tuple[str, bytes]] = []
+        unregister = device.firmware.on_frame(lambda direction, frame: seen.append((direction, frame)))
+        link = device.virtual_link()
+        # two lines in one chunk, the second split across two sends, as a serial port delivers them
+        first, second = mascii.encode_command(SetIntensity(2)), mascii.encode_command(Ping())
+        await link.send(first + second[:3])
+        await link.send(second[3:])
+        out = [frame for direction, frame in seen if direction == "out"]
+        assert [frame for direction, frame in seen if direction == "in"] == [first, second]
+        if lossy:
+            assert out == []  # what the device meant to send never reached the wire
+            assert device.firmware.state.intensity == 0  # nor did the command reach the device
+        else:
+            assert out == drain(link, bytes)  # exactly what the controller's end received
+            replies = [mascii.decode_reply(frame) for frame in out]
+            assert [type(r) for r in replies] == [mascii.Ack, mascii.Status, mascii.Ack]
+        unregister()
+        await link.send(second)
+        assert len(seen) == (2 if lossy else 5)

@@ -14,6 +14,8 @@ from firmware_sim import FaultSpec, SimulatedDevice, mascii
 from firmware_sim.messages import Ping, SetHeat, SetIntensity, Stop
 from massager_ctl.catalog import Catalog
 from massager_ctl.errors import ConfigError
+from massager_ctl.protocol import Nak
+from massager_ctl.protocol import mascii as controller_mascii
 
 SERIAL = "serial-cushion-z3"
 
@@ -65,6 +67,28 @@ async def test_pty_round_trip_with_pyserial() -> None:
         assert isinstance(status := mascii.decode_reply(stopped), mascii.Status)
         assert (status.motor, status.heat) == (False, 0)
         assert device.firmware.state.motor is False
+
+
+async def test_an_unknown_long_word_is_echoed_cut_to_the_line_limit_on_the_pty() -> None:
+    word = "X" * 58  # the longest word a 64-byte command line can carry
+    line = f"${word}*{mascii.checksum(word.encode()):02X}\r\n".encode()
+    assert len(line) == mascii.MAX_LINE
+    async with SimulatedDevice(Catalog().device(SERIAL)) as device:
+        path = urlsplit(await device.serve_pty()).path
+
+        def controller() -> list[bytes]:
+            with serial.Serial(path, 115200, timeout=2) as port:
+                return exchange(port, line, mascii.encode_command(Ping()), replies=2)
+
+        error, pong = await asyncio.to_thread(controller)
+    # "!ER,UNKNOWN," and "*HH\r\n" leave 47 bytes of the word
+    body = "ER,UNKNOWN," + "X" * 47
+    assert error == f"!{body}*{mascii.checksum(body.encode()):02X}\r\n".encode()
+    assert len(error) == mascii.MAX_LINE
+    assert mascii.decode_reply(error) == mascii.Nak("unknown_op", "X" * 47)
+    # the controller's own decoder takes the line too, and the link goes on in step
+    assert controller_mascii.decode(error) == Nak(error="unknown_op", command="X" * 47)
+    assert mascii.decode_reply(pong) == mascii.Ack("ping")
 
 
 async def test_tcp_round_trip_with_pyserial_socket_url() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from firmware_sim import FaultSpec, Firmware, FirmwareBugError, SimulatedDevice, mascii
 from firmware_sim.firmware import STRICT_ENV
-from firmware_sim.messages import Command, Ping, SetIntensity
+from firmware_sim.messages import Ping, SetIntensity
 from massager_ctl.catalog import Catalog
 
 SERIAL = "serial-cushion-z3"
@@ -18,17 +18,20 @@ class Bug(Exception):
     """A stand-in for a firmware defect, planted on purpose."""
 
 
-def plant_bug(firmware: Firmware, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(command: Command) -> str | None:
-        raise Bug(f"cannot apply {command}")
+def plant_bug(firmware: Firmware) -> None:
+    """A failure while the firmware takes a setting frame, planted through the public frame hook."""
 
-    monkeypatch.setattr(firmware, "_apply", broken)
+    def broken(direction: str, frame: bytes) -> None:
+        if direction == "in" and frame.startswith(b"$INT"):
+            raise Bug(f"cannot apply {frame!r}")
+
+    firmware.on_frame(broken)
 
 
-async def test_strict_firmware_raises_to_the_sender_and_on_close(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_strict_firmware_raises_to_the_sender_and_on_close() -> None:
     device = SimulatedDevice(Catalog().device(SERIAL), strict=True)
     await device.start()
-    plant_bug(device.firmware, monkeypatch)
+    plant_bug(device.firmware)
     link = device.virtual_link()
     with pytest.raises(Bug, match="cannot apply"):
         await link.send(mascii.encode_command(SetIntensity(3)))
@@ -39,11 +42,9 @@ async def test_strict_firmware_raises_to_the_sender_and_on_close(monkeypatch: py
     await device.aclose()  # still idempotent
 
 
-async def test_default_firmware_logs_the_bug_and_keeps_serving(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_default_firmware_logs_the_bug_and_keeps_serving(caplog: pytest.LogCaptureFixture) -> None:
     async with SimulatedDevice(Catalog().device(SERIAL), strict=False) as device:
-        plant_bug(device.firmware, monkeypatch)
+        plant_bug(device.firmware)
         link = device.virtual_link()
         await link.send(mascii.encode_command(SetIntensity(3)))  # swallowed and logged
         await link.send(mascii.encode_command(Ping()))
