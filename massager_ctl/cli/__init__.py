@@ -96,7 +96,9 @@ from massager_ctl.cli import catalog, devices_cmd, serve, session, settings_cmd 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping the project's errors to exit codes and one-line messages on stderr."""
     try:
-        app(args=argv)  # standalone: usage errors exit 2, typer.Exit(code) exits with code
+        # standalone: usage errors exit 2, typer.Exit(code) exits with code; the name is fixed so that
+        # `python -m massager_ctl` prints the same usage and completion script as the installed command
+        app(args=argv, prog_name="massager-ctl")
     except (CatalogError, ConfigError, PreflightError) as e:
         _error(str(e))
         sys.exit(EXIT_BAD_INPUT)
