@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from massager_ctl.cli import EXIT_BAD_INPUT, Command, devices_app, routines_app
-from massager_ctl.cli.context import use
+from massager_ctl.cli.context import complete_models, complete_routines, use
 from massager_ctl.errors import CatalogError
 from massager_ctl.ui.timefmt import clock
 
@@ -93,7 +93,11 @@ def devices_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 def routines_list(
     ctx: typer.Context,
     model: str | None = typer.Option(
-        None, "--model", metavar="MODEL", help="Only routines that pass pre-flight on this model."
+        None,
+        "--model",
+        metavar="MODEL",
+        help="Only routines that pass pre-flight on this model.",
+        autocompletion=complete_models,
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -117,7 +121,9 @@ def routines_list(
 @routines_app.command("show", cls=Command)
 def routines_show(
     ctx: typer.Context,
-    routine_ref: str = typer.Argument(..., metavar="ROUTINE", help="A library routine id or a YAML file."),
+    routine_ref: str = typer.Argument(
+        ..., metavar="ROUTINE", help="A library routine id or a YAML file.", autocompletion=complete_routines
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a routine's steps, with repeats expanded."""

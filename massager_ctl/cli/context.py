@@ -106,3 +106,29 @@ def device_url(url: str) -> DeviceURL:
 
 def _warn_skipped(problem: Problem) -> None:
     typer.echo(f"warning: {problem} (file skipped)", err=True)
+
+
+def complete_routines(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Library routine ids for shell completion (best effort: nothing when the catalog cannot load)."""
+    return _complete(ctx, incomplete, routines=True)
+
+
+def complete_models(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Catalog model ids for shell completion (best effort: nothing when the catalog cannot load)."""
+    return _complete(ctx, incomplete, routines=False)
+
+
+def _complete(ctx: typer.Context, incomplete: str, *, routines: bool) -> list[str]:
+    from massager_ctl.catalog import Catalog
+    from massager_ctl.errors import MassagerError
+
+    try:
+        s = use(ctx).settings
+        # quiet: a warning on the terminal would land in the middle of the line being completed
+        catalog = Catalog(
+            device_dirs=[s.user_devices_dir], routine_dirs=[s.user_routines_dir], warn=lambda _: None
+        )
+        ids = catalog.routines() if routines else catalog.devices()
+    except MassagerError:
+        return []
+    return sorted(i for i in ids if i.startswith(incomplete))

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from massager_ctl.cli import Command, app
-from massager_ctl.cli.context import device_url, use
+from massager_ctl.cli.context import complete_routines, device_url, use
 from massager_ctl.errors import ConfigError
 
 log = logging.getLogger("massager_ctl.serve")
@@ -45,7 +45,11 @@ def serve(
         None, "--ca-file", metavar="FILE", help="CA bundle for an mqtts:// broker."
     ),
     routine: str | None = typer.Option(
-        None, "--routine", metavar="ROUTINE", help="Routine a start command without one runs."
+        None,
+        "--routine",
+        metavar="ROUTINE",
+        help="Routine a start command without one runs.",
+        autocompletion=complete_routines,
     ),
     auto_confirm: bool = typer.Option(
         False, "--yes", "-y", help="Confirm every wait for the person at once (else send a confirm command)."

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from massager_ctl.cli import EXIT_BAD_INPUT, EXIT_FAILURE, Command, app, routines_app
-from massager_ctl.cli.context import CliContext, device_url, use
+from massager_ctl.cli.context import CliContext, complete_models, complete_routines, device_url, use
 from massager_ctl.errors import ConfigError
 from massager_ctl.ui.timefmt import clock
 
@@ -21,8 +21,12 @@ if TYPE_CHECKING:
     from massager_ctl.orchestrator.dryrun import Timeline
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
-ROUTINE_ARGUMENT = typer.Argument(..., metavar="ROUTINE", help="A library routine id or a YAML file.")
-MODEL_OPTION = typer.Option(None, "--model", metavar="MODEL", help="A catalog model.")
+ROUTINE_ARGUMENT = typer.Argument(
+    ..., metavar="ROUTINE", help="A library routine id or a YAML file.", autocompletion=complete_routines
+)
+MODEL_OPTION = typer.Option(
+    None, "--model", metavar="MODEL", help="A catalog model.", autocompletion=complete_models
+)
 DEVICE_OPTION = typer.Option(None, "--device", metavar="URL", help="The model of this device URL.")
 
 

@@ -155,3 +155,24 @@ def test_a_malformed_ble_address_is_bad_input(cli: Cli) -> None:
         assert result.err.count("\n") == 1  # one line, once
     ok = cli("routines", "check", "desk-break", "--device", "ble://AA:BB:CC:DD:EE:FF?model=pulse-gun-p5")
     assert ok.code == 0, ok.err
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("massager-ctl rou", ["routines"]),
+        ("massager-ctl routines show desk", ["desk-break"]),
+        ("massager-ctl simulate desk-break --model pulse", ["pulse-gun-p5"]),
+        ("massager-ctl routines list --model s", ["serial-cushion-z3", "shiatsu-cushion-s3"]),
+    ],
+)
+def test_completion_offers_commands_routine_ids_and_models(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, words: str, expected: list[str]
+) -> None:
+    # what the bash script from --show-completion sets before calling massager-ctl
+    monkeypatch.setenv("_MASSAGER_CTL_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", words)
+    monkeypatch.setenv("COMP_CWORD", str(len(words.split()) - 1))
+    result = cli()
+    assert result.code == 0, result.err
+    assert result.out.split() == expected
