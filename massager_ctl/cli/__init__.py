@@ -99,7 +99,12 @@ def main(argv: list[str] | None = None) -> None:
         # standalone: usage errors exit 2, typer.Exit(code) exits with code; the name is fixed so that
         # `python -m massager_ctl` prints the same usage and completion script as the installed command
         app(args=argv, prog_name="massager-ctl")
-    except (CatalogError, ConfigError, PreflightError) as e:
+    except PreflightError as e:
+        from massager_ctl.cli.problems import merge_problems
+
+        _error("\n".join(merge_problems(e.problems)))
+        sys.exit(EXIT_BAD_INPUT)
+    except (CatalogError, ConfigError) as e:
         _error(str(e))
         sys.exit(EXIT_BAD_INPUT)
     except MassagerError as e:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ import typer
 
 from massager_ctl.cli import EXIT_BAD_INPUT, EXIT_FAILURE, Command, app, routines_app
 from massager_ctl.cli.context import CliContext, complete_models, complete_routines, device_url, use
+from massager_ctl.cli.problems import merge_problems
 from massager_ctl.errors import ConfigError
 from massager_ctl.ui.timefmt import clock
 
@@ -97,34 +97,6 @@ def routines_check(
         _print_plan(plan)
     if problems:
         raise typer.Exit(EXIT_BAD_INPUT)
-
-
-_STEP_PROBLEM = re.compile(r"step (?P<number>\d+) (?P<title>'[^']*'|\"[^\"]*\"): (?P<message>.+)", re.DOTALL)
-
-
-def merge_problems(problems: list[str]) -> list[str]:
-    """Each problem once: the same problem at several steps (a repeated block) becomes one line."""
-    steps: dict[str, list[tuple[str, str]]] = {}
-    order: list[str] = []
-    for problem in problems:
-        match = _STEP_PROBLEM.fullmatch(problem)
-        key = match["message"] if match else problem
-        if key not in steps:
-            steps[key] = []
-            order.append(key)
-        if match:
-            steps[key].append((match["number"], match["title"]))
-    merged = []
-    for key in order:
-        where = steps[key]
-        if not where:
-            merged.append(key)
-        elif len({title for _, title in where}) == 1:
-            numbers = ", ".join(number for number, _ in where)
-            merged.append(f"step{'s' if len(where) > 1 else ''} {numbers} {where[0][1]}: {key}")
-        else:
-            merged.append("steps " + ", ".join(f"{n} {t}" for n, t in where) + f": {key}")
-    return merged
 
 
 def _print_plan(plan: Plan) -> None:
@@ -292,6 +264,7 @@ def run_command(
     """
     import asyncio
 
+    from massager_ctl.cli.running import run_session
     from massager_ctl.orchestrator import preflight
 
     state = use(ctx)
@@ -313,8 +286,6 @@ def run_command(
             " pass --yes to confirm automatically"
         )
     broker = state.broker(mqtt) if mqtt is not None else None  # refused before anything moves
-    from massager_ctl.cli.running import run_session
-
     code = asyncio.run(
         run_session(state, plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty)
     )
