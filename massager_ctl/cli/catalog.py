@@ -164,7 +164,9 @@ def routines_show(
         console.print(f"[yellow]•[/yellow] {note}")
 
 
-@routines_app.command("validate", cls=Command)
+@routines_app.command(
+    "validate", cls=Command, short_help="Check routine files; each problem as FILE:LINE: field: message."
+)
 def routines_validate(
     files: list[Path] = typer.Argument(..., metavar="FILE", help="Routine YAML files."),
 ) -> None:
@@ -185,7 +187,7 @@ def routines_validate(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@routines_app.command("schema", cls=Command)
+@routines_app.command("schema", cls=Command, short_help="Print the JSON Schema of routine files.")
 def routines_schema() -> None:
     """Print the JSON Schema of routine files (for editors' YAML support)."""
     typer.echo(json.dumps(routine_json_schema(), indent=2))

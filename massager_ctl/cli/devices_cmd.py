@@ -13,7 +13,7 @@ from massager_ctl.cli import Command, devices_app
 from massager_ctl.cli.context import device_url, use
 
 
-@devices_app.command("scan", cls=Command)
+@devices_app.command("scan", cls=Command, short_help="Find massagers over BLE and USB serial.")
 def devices_scan(
     ctx: typer.Context,
     timeout: float = typer.Option(
@@ -42,7 +42,9 @@ def devices_scan(
         typer.echo(f"{f.url}\t{f.name or '-'}\t{f.detail}" + ("" if f.model else "\t(no catalog model)"))
 
 
-@devices_app.command("try", cls=Command)
+@devices_app.command(
+    "try", cls=Command, short_help="Smoke-test a device: heads, intensity, heat, then a stop."
+)
 def devices_try(
     ctx: typer.Context,
     url: str = typer.Argument(

@@ -19,7 +19,7 @@ PREFIX = "massager"
 DISCOVERY_PREFIX = "homeassistant"
 
 
-@app.command(cls=Command)
+@app.command(cls=Command, short_help="Serve a device over MQTT: run routines on remote commands.")
 def serve(
     ctx: typer.Context,
     device: str = typer.Option(

@@ -70,7 +70,7 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
     }
 
 
-@routines_app.command("check", cls=Command)
+@routines_app.command("check", cls=Command, short_help="Pre-flight a routine against a model and your caps.")
 def routines_check(
     ctx: typer.Context,
     routine_ref: str = ROUTINE_ARGUMENT,
@@ -131,7 +131,7 @@ def _print_plan(plan: Plan) -> None:
     console.print(table)
 
 
-@app.command("simulate", cls=Command)
+@app.command("simulate", cls=Command, short_help="Dry-run a routine in virtual time; print the timeline.")
 def simulate_command(
     ctx: typer.Context,
     routine_ref: str = ROUTINE_ARGUMENT,
@@ -235,7 +235,7 @@ def history_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     console.print(weekly)
 
 
-@app.command("run", cls=Command)
+@app.command("run", cls=Command, short_help="Run a routine on a device, with a live view or log lines.")
 def run_command(
     ctx: typer.Context,
     routine_ref: str = ROUTINE_ARGUMENT,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from massager_ctl.config import Origin, Settings
 
 
-@app.command("config", cls=Command)
+@app.command("config", cls=Command, short_help="Show the effective settings and where each came from.")
 def config_command(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
 ) -> None:

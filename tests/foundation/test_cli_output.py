@@ -107,6 +107,8 @@ def test_help_has_no_type_labels(cli: Cli, command: tuple[str, ...]) -> None:
     assert "Usage: massager-ctl" in result.out
     labels = re.findall(r"<[A-Za-z_][\w\[\], ]*>", result.out)
     assert labels == [], labels
+    commands = result.out.partition("\nCommands:\n")[2].splitlines()
+    assert [line for line in commands if line.endswith("...")] == []  # every summary whole
 
 
 def test_serve_help_shows_the_topic_defaults_mqtt_uses(cli: Cli) -> None:
