@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,20 +19,6 @@ if TYPE_CHECKING:
     from massager_ctl.models import DeviceProfile, Routine
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
-
-
-def id_table(first: str, ids: Iterable[str], *columns: str) -> Table:
-    """A table whose first column holds ids: never wrapped or cut, however narrow the terminal.
-
-    The other columns wrap, and fold a word too long for them rather than cut it.
-    """
-    from rich.table import Table
-
-    table = Table()
-    table.add_column(first, no_wrap=True, min_width=max((len(i) for i in ids), default=len(first)))
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    return table
 
 
 def print_table(table: Table) -> None:
@@ -76,11 +61,15 @@ def routine_summary(routine: Routine) -> dict[str, Any]:
 @devices_app.command("list", cls=Command)
 def devices_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List the device models in the catalog."""
+    from massager_ctl.ui.tables import make_table
+
     profiles = sorted(use(ctx).catalog.devices().values(), key=lambda p: p.id)
     if as_json:
         typer.echo(json.dumps([device_summary(p) for p in profiles], indent=2))
         return
-    table = id_table("model", [p.id for p in profiles], "name", "link", "heads", "intensity", "heat")
+    table = make_table(
+        "model", "name", "link", "heads", "intensity", "heat", whole={"model": [p.id for p in profiles]}
+    )
     for p in profiles:
         heads = f"{len(p.heads)} {p.heads[0].change}: " + ", ".join(h.id for h in p.heads)
         heat = f"{len(p.heat.levels) - 1} levels, auto-off after {clock(p.heat.max_on_s)}" if p.heat else "-"
@@ -102,6 +91,8 @@ def routines_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List the routines in the library (built-in and your own)."""
+    from massager_ctl.ui.tables import make_table
+
     state = use(ctx)
     routines = sorted(state.catalog.routines().values(), key=lambda r: r.id)
     if model is not None:
@@ -112,7 +103,7 @@ def routines_list(
     if as_json:
         typer.echo(json.dumps([routine_summary(r) for r in routines], indent=2))
         return
-    table = id_table("id", [r.id for r in routines], "title", "time", "areas", "tools")
+    table = make_table("id", "title", "time", "areas", "tools", whole={"id": [r.id for r in routines]})
     for r in routines:
         table.add_row(r.id, r.title, clock(r.duration_s), ", ".join(r.areas), ", ".join(r.tools))
     print_table(table)
@@ -139,12 +130,13 @@ def routines_show(
         typer.echo(json.dumps(payload, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
+
+    from massager_ctl.ui.tables import make_table
 
     console = Console()
     console.print(f"[bold]{routine.title}[/bold] ({routine.id}) — {clock(routine.duration_s)}")
     console.print(routine.summary)
-    table = Table("#", "start", "time", "step", "device", "prompt")
+    table = make_table("#", "start", "time", "step", "device", "prompt")
     for step in plan:
         device = ""
         if step.device:

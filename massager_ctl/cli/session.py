@@ -101,7 +101,8 @@ def routines_check(
 
 def _print_plan(plan: Plan) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from massager_ctl.ui.tables import make_table
 
     console = Console()
     levels = [s.level for s in plan.steps if s.level is not None]
@@ -111,7 +112,7 @@ def _print_plan(plan: Plan) -> None:
         f"[bold]{plan.routine.title}[/bold] on {plan.profile.name}: {clock(plan.duration_s)},"
         f" {intensity} (your cap: level {plan.max_level}), heat {clock(plan.heat_budget_s)} in total"
     )
-    table = Table("#", "start", "time", "step", "head", "level", "heat", "prompt")
+    table = make_table("#", "start", "time", "step", "head", "level", "heat", "prompt")
     for s in plan.steps:
         head = (
             f"{s.head.id} (fit by hand)"
@@ -157,10 +158,11 @@ def simulate_command(
 
 def _print_timeline(timeline: Timeline) -> None:
     from rich.console import Console
-    from rich.table import Table
+
+    from massager_ctl.ui.tables import make_table
 
     console = Console()
-    table = Table("#", "start", "end", "step", "head", "level", "heat", "prompt")
+    table = make_table("#", "start", "end", "step", "head", "level", "heat", "prompt")
     for step in timeline.steps:
         table.add_row(
             str(step.index + 1),
@@ -219,17 +221,19 @@ def history_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         typer.echo("no sessions yet")
         return
     from rich.console import Console
-    from rich.table import Table
+
+    from massager_ctl.ui.tables import make_table
 
     console = Console()
-    table = Table("started", "routine", "device", "status", "time")
-    table.columns[1].no_wrap = True
+    table = make_table(
+        "started", "routine", "device", "status", "time", whole={"routine": [s.routine_id for s in sessions]}
+    )
     for s in sessions:
         table.add_row(
             s.started_at[:16].replace("T", " "), s.routine_id, s.device, s.status, clock(s.elapsed_s)
         )
     console.print(table)
-    weekly = Table("week", "sessions", "time")
+    weekly = make_table("week", "sessions", "time")
     for w in weeks:
         weekly.add_row(w.week, str(w.sessions), clock(w.minutes * 60))
     console.print(weekly)

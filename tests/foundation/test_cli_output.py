@@ -178,3 +178,19 @@ def test_completion_offers_commands_routine_ids_and_models(
     result = cli()
     assert result.code == 0, result.err
     assert result.out.split() == expected
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("routines", "show", "full-session-30-cushion"),
+        ("routines", "check", "full-session-30-gun", "--model", "pulse-gun-p5"),
+        ("simulate", "full-session-30-gun", "--model", "pulse-gun-p5"),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_step_tables_cut_nothing_at_80_columns(cli: Cli, command: tuple[str, ...]) -> None:
+    result = cli(*command)
+    assert result.code == 0, result.err
+    assert "…" not in result.out
+    assert max(len(line) for line in result.out.splitlines()) <= 80
