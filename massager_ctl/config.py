@@ -1,18 +1,27 @@
 """User settings: caps, catalog folders, default device and MQTT broker.
 
-Read from ``~/.config/massager-ctl/config.toml`` (or ``$MASSAGER_CONFIG``) and
-``MASSAGER_*`` environment variables, which win. Nested fields use ``__``:
-``MASSAGER_CAPS__MAX_INTENSITY=0.6``.
+One path for every setting: command-line flags win over ``MASSAGER_*``
+environment variables, which win over ``config.toml`` (in the user config
+folder, or the file named by ``$MASSAGER_CONFIG``), which wins over the
+defaults here. Nested fields use ``__``: ``MASSAGER_CAPS__MAX_INTENSITY=0.6``.
+Folders come from platformdirs (``~/.config/massager-ctl`` and
+``~/.local/share/massager-ctl`` on Linux, honouring ``XDG_*``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -20,19 +29,21 @@ from pydantic_settings import (
 
 from massager_ctl.errors import ConfigError
 
+APP_NAME = "massager-ctl"
+ENV_PREFIX = "MASSAGER_"
+CONFIG_FILE_ENV = "MASSAGER_CONFIG"
+
 
 def config_home() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "massager-ctl"
+    return platformdirs.user_config_path(APP_NAME)
 
 
 def data_home() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "massager-ctl"
+    return platformdirs.user_data_path(APP_NAME)
 
 
 def config_file() -> Path:
-    return Path(os.environ.get("MASSAGER_CONFIG") or config_home() / "config.toml")
+    return Path(os.environ.get(CONFIG_FILE_ENV) or config_home() / "config.toml")
 
 
 class Caps(BaseModel):
@@ -49,7 +60,7 @@ class Caps(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MASSAGER_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
     caps: Caps = Caps()
@@ -85,14 +96,14 @@ class Settings(BaseSettings):
         return self.data_dir / "journal.sqlite3"
 
 
-def load_settings() -> Settings:
-    """Read the settings.
+def load_settings(*, flags: Mapping[str, Any] | None = None) -> Settings:
+    """Read the settings; ``flags`` are values given on the command line (they win).
 
     Raises:
-        ConfigError: the config file or an environment variable is invalid.
+        ConfigError: the config file, an environment variable or a flag is invalid.
     """
     try:
-        return Settings()
+        return Settings(**dict(flags or {}))
     except ValidationError as e:
         lines = [
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors(include_url=False)
@@ -102,3 +113,55 @@ def load_settings() -> Settings:
         ) from e
     except (OSError, ValueError) as e:  # unreadable or malformed TOML
         raise ConfigError(f"cannot read {config_file()}: {e}") from e
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where one effective setting came from: ``kind`` is default, file, env or flag."""
+
+    kind: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.detail}".strip()
+
+
+def setting_origins(*, flags: Mapping[str, Any] | None = None) -> dict[str, Origin]:
+    """The origin of every setting, by dotted name (``caps.max_intensity``), highest source first.
+
+    Derived cheaply from the same sources :class:`Settings` reads, so it agrees with
+    :func:`load_settings` (call that first: it reports invalid values).
+
+    Raises:
+        ConfigError: the config file cannot be read.
+    """
+    try:
+        from_file = dict(TomlConfigSettingsSource(Settings, toml_file=config_file())())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read {config_file()}: {e}") from e
+    from_env = dict(EnvSettingsSource(Settings)())
+    from_flags = dict(InitSettingsSource(Settings, init_kwargs=dict(flags or {}))())
+    origins = {name: Origin("default") for name in _names(Settings.model_fields, Caps.model_fields)}
+    for name in _leaves(from_file):
+        origins[name] = Origin("file", str(config_file()))
+    for name in _leaves(from_env):
+        origins[name] = Origin("env", ENV_PREFIX + name.replace(".", "__").upper())
+    for name in _leaves(from_flags):
+        origins[name] = Origin("flag", "--" + name.replace("_", "-"))
+    return origins
+
+
+def _names(fields: Mapping[str, Any], caps_fields: Mapping[str, Any]) -> Iterator[str]:
+    for name in fields:
+        if name == "caps":
+            yield from (f"caps.{sub}" for sub in caps_fields)
+        else:
+            yield name
+
+
+def _leaves(values: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"

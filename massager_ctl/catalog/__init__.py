@@ -7,7 +7,7 @@ Built-in files ship inside the wheel (``massager_ctl/catalog/devices`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,22 +54,34 @@ def load_device(path: Path) -> DeviceProfile:
 
 
 class Catalog:
-    """Device profiles and routines by id, built-ins overlaid with the user's folders."""
+    """Device profiles and routines by id, built-ins overlaid with the user's folders.
 
-    def __init__(self, *, device_dirs: Iterable[Path] = (), routine_dirs: Iterable[Path] = ()) -> None:
+    A broken file in a user folder is passed to ``warn`` and skipped, so one bad
+    file of the user's cannot stop every command; without ``warn`` it is an error.
+    A broken built-in file is always an error.
+    """
+
+    def __init__(
+        self,
+        *,
+        device_dirs: Iterable[Path] = (),
+        routine_dirs: Iterable[Path] = (),
+        warn: Callable[[Problem], None] | None = None,
+    ) -> None:
         self._device_dirs = [builtin_dir("devices"), *device_dirs]
         self._routine_dirs = [builtin_dir("routines"), *routine_dirs]
+        self._warn = warn
         self._devices: dict[str, DeviceProfile] | None = None
         self._routines: dict[str, Routine] | None = None
 
     def devices(self) -> dict[str, DeviceProfile]:
         if self._devices is None:
-            self._devices = _load_all(DeviceProfile, self._device_dirs)
+            self._devices = _load_all(DeviceProfile, self._device_dirs, warn=self._warn)
         return self._devices
 
     def routines(self) -> dict[str, Routine]:
         if self._routines is None:
-            self._routines = _load_all(Routine, self._routine_dirs)
+            self._routines = _load_all(Routine, self._routine_dirs, warn=self._warn)
         return self._routines
 
     def device(self, model_id: str) -> DeviceProfile:
@@ -103,17 +115,23 @@ class Catalog:
             raise ConfigError(f"unknown routine {ref!r}; library routines: {known}") from None
 
 
-def _load_all(model: type[ModelT], dirs: list[Path]) -> dict[str, ModelT]:
+def _load_all(
+    model: type[ModelT], dirs: list[Path], *, warn: Callable[[Problem], None] | None
+) -> dict[str, ModelT]:
     found: dict[str, ModelT] = {}
     problems: list[Problem] = []
-    for folder in dirs:
+    for position, folder in enumerate(dirs):
         if not folder.is_dir():
             continue
         for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
             try:
                 item = load_file(model, path)
             except CatalogError as e:
-                problems.extend(e.problems)
+                if position > 0 and warn is not None:  # a user folder (the built-ins come first)
+                    for problem in e.problems:
+                        warn(problem)
+                else:
+                    problems.extend(e.problems)
                 continue
             found[item.id] = item  # type: ignore[attr-defined]  # later folders (the user's) win
     if problems:

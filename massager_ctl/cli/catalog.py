@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from massager_ctl.catalog import load_routine
-from massager_ctl.cli import EXIT_BAD_INPUT, devices_app, routines_app
-from massager_ctl.cli.context import catalog
+from massager_ctl.cli import EXIT_BAD_INPUT, Command, devices_app, routines_app
+from massager_ctl.cli.context import complete_models, complete_routines, use
 from massager_ctl.errors import CatalogError
-from massager_ctl.models import DeviceProfile, Routine
+from massager_ctl.ui.timefmt import clock
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from massager_ctl.models import DeviceProfile, Routine
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def print_table(table: Table) -> None:
+    from rich.console import Console
+
+    Console().print(table)
 
 
 def device_summary(profile: DeviceProfile) -> dict[str, Any]:
@@ -50,46 +58,67 @@ def routine_summary(routine: Routine) -> dict[str, Any]:
     }
 
 
-def _minutes(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}:{secs:02d}"
-
-
-@devices_app.command("list")
-def devices_list(as_json: bool = JSON_OPTION) -> None:
+@devices_app.command("list", cls=Command)
+def devices_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List the device models in the catalog."""
-    profiles = sorted(catalog().devices().values(), key=lambda p: p.id)
+    from massager_ctl.ui.tables import make_table
+
+    profiles = sorted(use(ctx).catalog.devices().values(), key=lambda p: p.id)
     if as_json:
         typer.echo(json.dumps([device_summary(p) for p in profiles], indent=2))
         return
-    table = Table("model", "name", "link", "heads", "intensity", "heat")
+    table = make_table(
+        "model", "name", "link", "heads", "intensity", "heat", whole={"model": [p.id for p in profiles]}
+    )
     for p in profiles:
         heads = f"{len(p.heads)} {p.heads[0].change}: " + ", ".join(h.id for h in p.heads)
-        heat = f"{len(p.heat.levels) - 1} levels, {p.heat.max_on_s // 60}-min auto-off" if p.heat else "-"
+        heat = f"{len(p.heat.levels) - 1} levels, auto-off after {clock(p.heat.max_on_s)}" if p.heat else "-"
         link = f"{p.transport} ({p.protocol.family})"
         table.add_row(p.id, p.name, link, heads, f"0–{p.intensity.max_level}", heat)
-    Console().print(table)
+    print_table(table)
 
 
-@routines_app.command("list")
-def routines_list(as_json: bool = JSON_OPTION) -> None:
+@routines_app.command("list", cls=Command)
+def routines_list(
+    ctx: typer.Context,
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        metavar="MODEL",
+        help="Only routines that pass pre-flight on this model.",
+        autocompletion=complete_models,
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """List the routines in the library (built-in and your own)."""
-    routines = sorted(catalog().routines().values(), key=lambda r: r.id)
+    from massager_ctl.ui.tables import make_table
+
+    state = use(ctx)
+    routines = sorted(state.catalog.routines().values(), key=lambda r: r.id)
+    if model is not None:
+        from massager_ctl.orchestrator.plan import resolve
+
+        profile, caps = state.catalog.device(model), state.settings.caps
+        routines = [r for r in routines if not resolve(r, profile, caps).problems]
     if as_json:
         typer.echo(json.dumps([routine_summary(r) for r in routines], indent=2))
         return
-    table = Table("id", "title", "time", "areas", "tools")
+    table = make_table("id", "title", "time", "areas", "tools", whole={"id": [r.id for r in routines]})
     for r in routines:
-        table.add_row(r.id, r.title, _minutes(r.duration_s), ", ".join(r.areas), ", ".join(r.tools))
-    Console().print(table)
+        table.add_row(r.id, r.title, clock(r.duration_s), ", ".join(r.areas), ", ".join(r.tools))
+    print_table(table)
 
 
-@routines_app.command("show")
+@routines_app.command("show", cls=Command)
 def routines_show(
-    routine_ref: str = typer.Argument(..., metavar="ROUTINE"), as_json: bool = JSON_OPTION
+    ctx: typer.Context,
+    routine_ref: str = typer.Argument(
+        ..., metavar="ROUTINE", help="A library routine id or a YAML file.", autocompletion=complete_routines
+    ),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Show a routine's steps, with repeats expanded. ROUTINE is a library id or a YAML file."""
-    routine = catalog().routine(routine_ref)
+    """Show a routine's steps, with repeats expanded."""
+    routine = use(ctx).catalog.routine(routine_ref)
     plan = routine.plan()
     if as_json:
         payload = {
@@ -100,10 +129,14 @@ def routines_show(
         }
         typer.echo(json.dumps(payload, indent=2))
         return
+    from rich.console import Console
+
+    from massager_ctl.ui.tables import make_table
+
     console = Console()
-    console.print(f"[bold]{routine.title}[/bold] ({routine.id}) — {_minutes(routine.duration_s)}")
+    console.print(f"[bold]{routine.title}[/bold] ({routine.id}) — {clock(routine.duration_s)}")
     console.print(routine.summary)
-    table = Table("#", "start", "time", "step", "device", "prompt")
+    table = make_table("#", "start", "time", "step", "device", "prompt")
     for step in plan:
         device = ""
         if step.device:
@@ -112,8 +145,8 @@ def routines_show(
         title = f"{step.title}{' (confirm)' if step.confirm else ''}"
         table.add_row(
             str(step.index + 1),
-            _minutes(step.planned_start_s),
-            _minutes(step.duration_s),
+            clock(step.planned_start_s),
+            clock(step.duration_s),
             title,
             device,
             prompt,
@@ -123,10 +156,15 @@ def routines_show(
         console.print(f"[yellow]•[/yellow] {note}")
 
 
-@routines_app.command("validate")
-def routines_validate(files: list[Path] = typer.Argument(..., metavar="FILE...")) -> None:
+@routines_app.command(
+    "validate", cls=Command, short_help="Check routine files; each problem as FILE:LINE: field: message."
+)
+def routines_validate(
+    files: list[Path] = typer.Argument(..., metavar="FILE", help="Routine YAML files."),
+) -> None:
     """Check routine files; every problem is printed as FILE:LINE: field: message."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    from massager_ctl.catalog import load_routine
+
     failed = False
     for path in files:
         try:
@@ -134,20 +172,22 @@ def routines_validate(files: list[Path] = typer.Argument(..., metavar="FILE...")
         except CatalogError as e:
             failed = True
             for problem in e.problems:
-                err.print(str(problem), markup=False)
+                typer.echo(str(problem), err=True)
             continue
-        typer.echo(f"{path}: ok ({routine.id}, {len(routine.plan())} steps, {_minutes(routine.duration_s)})")
+        typer.echo(f"{path}: ok ({routine.id}, {len(routine.plan())} steps, {clock(routine.duration_s)})")
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@routines_app.command("schema")
+@routines_app.command("schema", cls=Command, short_help="Print the JSON Schema of routine files.")
 def routines_schema() -> None:
     """Print the JSON Schema of routine files (for editors' YAML support)."""
     typer.echo(json.dumps(routine_json_schema(), indent=2))
 
 
 def routine_json_schema() -> dict[str, Any]:
+    from massager_ctl.models import Routine
+
     schema = Routine.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "massager-ctl routine"

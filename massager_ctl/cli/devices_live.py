@@ -1,23 +1,23 @@
-"""Live device commands: ``devices scan`` (find devices) and ``devices try URL`` (smoke-test one)."""
+"""What ``devices scan`` (find devices) and ``devices try URL`` (smoke-test one) do.
+
+Imported by the commands in :mod:`massager_ctl.cli.devices_cmd` only when they run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import typer
 from serial.tools import list_ports
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.cli import EXIT_INTERRUPTED, devices_app
-from massager_ctl.cli.context import catalog
+from massager_ctl.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
 from massager_ctl.connect import model_for_advertisement, open_bumble_central, open_device
 from massager_ctl.drivers import DeviceState, MassagerDriver
 from massager_ctl.errors import CommandTimeoutError, ConnectError, DeviceError, LinkLostError
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from bleak.backends.scanner import BaseBleakScanner
 
 Echo = Callable[[str], None]
-EXIT_TERMINATED = 143
 logger = logging.getLogger(__name__)
 
 
@@ -244,40 +243,3 @@ async def try_until_signalled(url: str, cat: Catalog, *, dwell_s: float, echo: E
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
-
-
-@devices_app.command("scan")
-def devices_scan(
-    timeout: float = typer.Option(
-        5.0, "--timeout", min=0.5, help="How long to listen for BLE advertisements (s)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-    hci: str | None = typer.Option(
-        None, "--hci", help="Scan through a Bumble HCI transport (usb:0, tcp-client:H:P)."
-    ),
-) -> None:
-    """Find massagers: BLE advertisements and USB-serial ports matched to catalog models."""
-    found = asyncio.run(scan(catalog(), scan_s=timeout, hci=hci, warn=lambda m: typer.echo(m, err=True)))
-    if as_json:
-        typer.echo(json.dumps([asdict(f) for f in found], indent=2))
-        return
-    if not found:
-        typer.echo("no devices found")
-    for f in found:
-        typer.echo(f"{f.url}\t{f.name or '-'}\t{f.detail}" + ("" if f.model else "\t(no catalog model)"))
-
-
-@devices_app.command("try")
-def devices_try(
-    url: str = typer.Argument(
-        ..., help="Device URL, e.g. sim://pulse-gun-p5 or serial:///dev/ttyUSB0?model=M."
-    ),
-    dwell: float = typer.Option(0.5, "--dwell", min=0.0, help="Seconds to hold each step."),
-) -> None:
-    """Connect, show identity, battery and state, step through heads, intensity and heat, then stop.
-
-    SIGINT / SIGTERM stop the device (confirmed) and exit 130 / 143.
-    """
-    code = asyncio.run(try_until_signalled(url, catalog(), dwell_s=dwell, echo=typer.echo))
-    if code:
-        raise typer.Exit(code)

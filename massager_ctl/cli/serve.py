@@ -2,50 +2,55 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import signal
 import sys
 from pathlib import Path
 
 import typer
 
-from massager_ctl.cli import app
-from massager_ctl.cli.context import catalog, settings
+from massager_ctl.cli import Command, app
+from massager_ctl.cli.context import complete_routines, device_url, use
 from massager_ctl.errors import ConfigError
-from massager_ctl.mqtt.remote import RemoteController
-from massager_ctl.mqtt.service import MqttStatus
-from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
-from massager_ctl.mqtt.url import PASSWORD_ENV, parse_broker_url
-from massager_ctl.orchestrator import resolve
-from massager_ctl.orchestrator.device import DeviceConnector
-from massager_ctl.urls import parse_device_url
 
 log = logging.getLogger("massager_ctl.serve")
 
+# the same values as massager_ctl.mqtt.topics (a test checks): importing it here would load MQTT for --help
+PREFIX = "massager"
+DISCOVERY_PREFIX = "homeassistant"
 
-@app.command()
+
+@app.command(cls=Command, short_help="Serve a device over MQTT: run routines on remote commands.")
 def serve(
+    ctx: typer.Context,
     device: str = typer.Option(
-        ..., "--device", help="Device URL, e.g. sim://pulse-gun-p5 or ble://ADDR?model=M."
+        ..., "--device", metavar="URL", help="Device URL, e.g. sim://pulse-gun-p5 or ble://ADDR?model=M."
     ),
     mqtt: str | None = typer.Option(
         None,
         "--mqtt",
+        metavar="URL",
         help="Broker URL mqtt://user@host:port or mqtts://... (user and port optional). Give the password "
         "in MASSAGER_MQTT_PASSWORD (or the config file), not in the URL: a password in --mqtt shows in ps. "
         "Default: the mqtt_url setting.",
     ),
-    prefix: str = typer.Option(DEFAULT_PREFIX, "--prefix", help="Topic prefix."),
+    prefix: str = typer.Option(PREFIX, "--prefix", metavar="TEXT", help="Topic prefix."),
     device_id: str | None = typer.Option(
-        None, "--device-id", help="Device id in topics (default: model + address)."
+        None, "--device-id", metavar="ID", help="Device id in topics (default: model + address)."
     ),
     discovery: bool = typer.Option(True, "--discovery/--no-discovery", help="Home Assistant discovery."),
-    discovery_prefix: str = typer.Option(DEFAULT_DISCOVERY_PREFIX, "--discovery-prefix"),
-    ca_file: Path | None = typer.Option(None, "--ca-file", help="CA bundle for an mqtts:// broker."),
-    routine: str | None = typer.Option(None, "--routine", help="Routine a start command without one runs."),
+    discovery_prefix: str = typer.Option(
+        DISCOVERY_PREFIX, "--discovery-prefix", metavar="TEXT", help="Home Assistant's discovery prefix."
+    ),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", metavar="FILE", help="CA bundle for an mqtts:// broker."
+    ),
+    routine: str | None = typer.Option(
+        None,
+        "--routine",
+        metavar="ROUTINE",
+        help="Routine a start command without one runs.",
+        autocompletion=complete_routines,
+    ),
     auto_confirm: bool = typer.Option(
         False, "--yes", "-y", help="Confirm every wait for the person at once (else send a confirm command)."
     ),
@@ -61,19 +66,26 @@ def serve(
         stream=sys.stderr,
         format="%(levelname)s %(message)s",
     )
-    user = settings()
-    url = mqtt or user.mqtt_url
-    if not url:
+    import asyncio
+    import contextlib
+    import signal
+
+    from massager_ctl.mqtt.remote import RemoteController
+    from massager_ctl.mqtt.service import MqttStatus
+    from massager_ctl.mqtt.topics import device_id_from_url, make_topics
+    from massager_ctl.orchestrator import resolve
+    from massager_ctl.orchestrator.device import DeviceConnector
+
+    state = use(ctx)
+    user = state.settings
+    if not (mqtt or user.mqtt_url):
         raise ConfigError("serve needs a broker: --mqtt mqtt://host[:port] (or the mqtt_url setting)")
-    environ = dict(os.environ)
-    if user.mqtt_password is not None:  # from the config file; the environment variable wins
-        environ.setdefault(PASSWORD_ENV, user.mqtt_password.get_secret_value())
-    broker = parse_broker_url(url, ca_file=ca_file, environ=environ)
-    parsed = parse_device_url(device)
+    broker = state.broker(mqtt, ca_file=ca_file)
+    parsed = device_url(device)
     model = parsed.model
     if model is None:
         raise ConfigError(f"serve needs to know the model of {device!r}: add ?model=MODEL")
-    cat = catalog()
+    cat = state.catalog
     profile = cat.device(model)
     topics = make_topics(
         prefix=prefix,

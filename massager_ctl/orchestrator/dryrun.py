@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.events import BaseEvent, EventBus, SessionFinished, StepFinished, StepStarted
+from massager_ctl.events import BaseEvent, EventBus, Notice, SessionFinished, StepFinished, StepStarted
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.plan import Plan
 from massager_ctl.orchestrator.session import Session
@@ -33,6 +33,15 @@ class TimelineStep:
     outcome: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TimelineNotice:
+    """Something the session said along the way: ``level`` is info (expected) or warning."""
+
+    at_s: float
+    level: str
+    message: str
+
+
 @dataclass(slots=True)
 class Timeline:
     routine_id: str
@@ -41,7 +50,7 @@ class Timeline:
     reason: str
     total_s: float
     steps: list[TimelineStep] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
+    notices: list[TimelineNotice] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +111,6 @@ def timeline(plan: Plan, events: list[BaseEvent]) -> Timeline:
             by_index[event.index].outcome = event.outcome
         elif isinstance(event, SessionFinished):
             result.status, result.reason, result.total_s = event.status, event.reason, event.session_t
-        elif event.type == "notice":
-            result.notices.append(f"{event.session_t:.1f} s: {getattr(event, 'message', '')}")
+        elif isinstance(event, Notice):
+            result.notices.append(TimelineNotice(event.session_t, event.level, event.message))
     return result

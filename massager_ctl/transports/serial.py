@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 
 import serial
 import serial_asyncio_fast
@@ -27,6 +28,13 @@ def _not_found(e: BaseException) -> bool:
         return True
     text = str(e)
     return "No such file" in text or "Connection refused" in text
+
+
+def _reason(e: BaseException) -> str:
+    """The cause in words, said once: pyserial's message repeats the errno and the port name."""
+    if isinstance(e, OSError) and e.errno is not None:
+        return os.strerror(e.errno)
+    return str(e)
 
 
 class SerialTransport(Transport):
@@ -67,7 +75,7 @@ class SerialTransport(Transport):
                 )
         except (serial.SerialException, OSError, ValueError, TimeoutError) as e:
             error = DeviceNotFoundError if _not_found(e) else ConnectError
-            raise error(f"cannot open {self.description}: {e}") from e
+            raise error(f"cannot open {self.description}: {_reason(e)}") from e
 
     async def close(self) -> None:
         if self._closed:

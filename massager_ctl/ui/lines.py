@@ -23,14 +23,7 @@ from massager_ctl.events import (
     Suspended,
     WaitingForConfirm,
 )
-
-
-def clock(seconds: float) -> str:
-    """``m:ss`` (or ``h:mm:ss``) for a number of seconds."""
-    whole = max(0, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from massager_ctl.ui.timefmt import clock
 
 
 def unconfirmed(event: DeviceStateEvent) -> str:
@@ -120,11 +113,14 @@ class LineFormatter:
         return "device: " + ", ".join(p for p in parts if p)
 
 
-async def print_lines(subscription: Subscription, stream: TextIO) -> None:
-    """Write a line per event until the subscription ends."""
+async def print_lines(subscription: Subscription, stream: TextIO, *, errors: TextIO | None = None) -> None:
+    """Write a line per event until the subscription ends; how a failed session ended goes to ``errors``."""
     formatter = LineFormatter()
     async for event in subscription:
         line = formatter.format(event)
-        if line:
-            stream.write(line + "\n")
-            stream.flush()
+        if not line:
+            continue
+        failed = isinstance(event, SessionFinished) and event.status in ("failed", "aborted")
+        out = errors if failed and errors is not None else stream
+        out.write(line + "\n")
+        out.flush()

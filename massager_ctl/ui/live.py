@@ -27,7 +27,8 @@ from massager_ctl.events import (
 )
 from massager_ctl.orchestrator import Session
 from massager_ctl.ui.keys import HELP
-from massager_ctl.ui.lines import LineFormatter, clock, unconfirmed
+from massager_ctl.ui.lines import LineFormatter, unconfirmed
+from massager_ctl.ui.timefmt import clock
 
 _STATE_LABELS = {
     "preparing": "connecting…",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from massager_ctl.config import load_settings
+from massager_ctl.config import Origin, load_settings, setting_origins
 from massager_ctl.errors import ConfigError
 
 
@@ -54,3 +54,31 @@ def test_bad_value_names_the_field(no_user_config: Path) -> None:
     no_user_config.write_text("[caps]\nmax_intensity = 3\n")
     with pytest.raises(ConfigError, match=r"caps\.max_intensity"):
         load_settings()
+
+
+def test_folders_follow_the_platform_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    settings = load_settings()
+    assert settings.user_routines_dir == tmp_path / "cfg" / "massager-ctl" / "routines"
+    assert settings.user_devices_dir == tmp_path / "cfg" / "massager-ctl" / "devices"
+    assert settings.journal_path == tmp_path / "share" / "massager-ctl" / "journal.sqlite3"
+
+
+def test_origins_flag_over_env_over_file_over_default(
+    no_user_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_user_config.write_text(
+        'mqtt_url = "mqtt://me@127.0.0.1"\nroutines_dir = "/from/file"\n[caps]\nmax_intensity = 0.5\n'
+    )
+    monkeypatch.setenv("MASSAGER_CAPS__MAX_INTENSITY", "0.4")
+    flags = {"routines_dir": Path("/from/flag")}
+    settings = load_settings(flags=flags)
+    origins = setting_origins(flags=flags)
+    assert settings.caps.max_intensity == 0.4
+    assert origins["caps.max_intensity"] == Origin("env", "MASSAGER_CAPS__MAX_INTENSITY")
+    assert settings.user_routines_dir == Path("/from/flag")
+    assert origins["routines_dir"] == Origin("flag", "--routines-dir")
+    assert origins["mqtt_url"] == Origin("file", str(no_user_config))
+    assert origins["caps.heat_allowed"] == Origin("default")
+    assert set(origins) >= {"caps.max_session_minutes", "default_device", "mqtt_password", "data_dir"}

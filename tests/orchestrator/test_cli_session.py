@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ import pytest
 from massager_ctl.config import Caps
 from massager_ctl.orchestrator import preflight
 from massager_ctl.orchestrator.dryrun import simulate
+from tests.foundation.cli_support import Cli, in_process, isolate
+from tests.mqtt.mqtt_support import PASSWORD, USER, Broker, free_port, write_password_file
 from tests.orchestrator.orch_support import CATALOG
 
 
@@ -141,3 +145,117 @@ def test_run_refuses_bad_input(env: dict[str, str]) -> None:
     bad = cli("run", "desk-break", "--device", "bogus://x", env=env)
     assert bad.returncode == 2
     assert "expected one of" in bad.stderr
+
+
+@pytest.fixture
+def cli_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The CLI in this process (no subprocess): for what needs no signals or real terminal."""
+    isolate(monkeypatch, tmp_path)
+    return in_process(capsys)
+
+
+def test_check_shows_the_routines_highest_level_next_to_the_cap(cli_here: Cli) -> None:
+    result = cli_here("routines", "check", "desk-break", "--model", "pulse-gun-p5")
+    assert result.code == 0, result.err
+    assert "no intensity set (your cap: level 4)" in " ".join(result.out.split())
+    result = cli_here("routines", "check", "zone-cushion-back-tour", "--model", "serial-cushion-z3", "--json")
+    plan = json.loads(result.out)["plan"]
+    highest = max(s["intensity"] or 0 for s in plan["steps"])
+    assert plan["highest_level"] == highest
+    assert plan["max_level"] == 8  # the cap: 0.8 of 10
+    text = " ".join(
+        cli_here("routines", "check", "zone-cushion-back-tour", "--model", "serial-cushion-z3").out.split()
+    )
+    assert f"intensity up to level {highest} of 10 (your cap: level 8)" in text
+
+
+def test_check_lists_a_problem_repeated_over_steps_once(cli_here: Cli, tmp_path: Path) -> None:
+    routine = tmp_path / "forks.yaml"
+    routine.write_text(
+        "id: forks\ntitle: Forks\nsummary: s\nareas: [back]\ntools: [electric-massager]\nsteps:\n"
+        "  - {title: Left, duration: 60, device: {head: fork, intensity: 1.0}}\n"
+        "  - {title: Right, duration: 60, device: {head: fork, intensity: 1.0}}\n"
+    )
+    result = cli_here("routines", "check", str(routine), "--model", "serial-cushion-z3")
+    assert result.code == 2
+    problems = [line for line in result.err.splitlines() if line.startswith("  - ")]
+    assert len(problems) == 2, result.err
+    assert problems[0].startswith("  - steps 1 'Left', 2 'Right': serial-cushion-z3 has no head 'fork'")
+    assert problems[1].startswith("  - steps 1 'Left', 2 'Right': intensity 1.0 is level 10 of 10")
+    report = json.loads(
+        cli_here("routines", "check", str(routine), "--model", "serial-cushion-z3", "--json").out
+    )
+    assert len(report["problems"]) == 2
+
+
+def test_simulate_takes_a_device_url_like_run_and_check(cli_here: Cli) -> None:
+    by_url = cli_here("simulate", "desk-break", "--device", "sim://pulse-gun-p5", "--json")
+    assert by_url.code == 0, by_url.err
+    by_model = cli_here("simulate", "desk-break", "--model", "pulse-gun-p5", "--json")
+    assert json.loads(by_url.out)["steps"] == json.loads(by_model.out)["steps"]
+    assert json.loads(by_url.out)["model"] == "pulse-gun-p5"
+    neither = cli_here("simulate", "desk-break")
+    assert neither.code == 2
+    assert "give exactly one of --model MODEL or --device URL" in neither.err
+
+
+def test_a_device_that_cannot_be_opened_is_one_line_on_stderr(cli_here: Cli, tmp_path: Path) -> None:
+    port = tmp_path / "no-such-port"
+    result = cli_here("run", "desk-break", "--device", f"serial://{port}?model=serial-cushion-z3", "--yes")
+    assert result.code == 1
+    failures = [line for line in result.err.splitlines() if "cannot open" in line]
+    assert len(failures) == 1, result.err
+    assert failures[0].endswith(
+        f"session failed: cannot open serial port {port}: No such file or directory (active 0:00)"
+    )
+    assert "Errno" not in result.err
+    assert "cannot open" not in result.out  # the log lines on stdout do not repeat it
+
+
+@pytest.mark.slow
+def test_an_unreachable_broker_is_one_error_and_no_coroutine_warning(env: dict[str, str]) -> None:
+    result = cli(
+        "run", "desk-break", "--device", "sim://pulse-gun-p5?link=virtual", "--yes", "--speed", "50",
+        "--mqtt", f"mqtt://127.0.0.1:{free_port()}", env=env,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.count("error: ") == 1, result.stderr
+    assert re.fullmatch(r"error: MQTT broker mqtt://127\.0\.0\.1:\d+: .*refused.*\n", result.stderr), (
+        result.stderr
+    )
+    assert "never awaited" not in result.stderr
+    assert "session started" not in result.stdout  # nothing ran
+
+
+@pytest.fixture
+def auth_broker(tmp_path: Path) -> Iterator[Broker]:
+    folder = tmp_path / "auth-broker"
+    folder.mkdir()
+    write_password_file(folder / "passwd", USER, PASSWORD)
+    broker = Broker(dir=folder, port=free_port(), password_file=folder / "passwd")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.mark.slow
+def test_run_mqtt_takes_the_password_from_config_toml(
+    env: dict[str, str], tmp_path: Path, auth_broker: Broker
+) -> None:
+    config = tmp_path / "config" / "massager-ctl" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'mqtt_password = "{PASSWORD}"\n')
+    routine = tmp_path / "tiny.yaml"
+    routine.write_text(
+        "id: tiny\ntitle: Tiny\nsummary: s\nareas: [back]\ntools: [electric-massager]\nsteps:\n"
+        "  - {title: Knead, duration: 2, device: {head: lower, intensity: 1}}\n"
+    )
+    result = cli(
+        "run", str(routine), "--device", "sim://serial-cushion-z3?link=virtual", "--yes", "--speed", "20",
+        "--mqtt", f"mqtt://{USER}@127.0.0.1:{auth_broker.port}", env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "session completed" in result.stdout
+    assert PASSWORD not in result.stdout + result.stderr

@@ -1,0 +1,150 @@
+"""``run``'s session: the device, the journal, the live view or log lines, signals and the exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from rich.console import Console
+
+from massager_ctl.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED
+from massager_ctl.cli.context import CliContext
+from massager_ctl.events import EventBus, write_json_lines
+from massager_ctl.journal import Journal
+from massager_ctl.orchestrator import Plan, Session
+from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.ui.keys import handle_key, key_reader
+from massager_ctl.ui.lines import print_lines
+from massager_ctl.ui.live import LiveView, show_live
+
+if TYPE_CHECKING:
+    from massager_ctl.mqtt import BrokerConfig
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+
+
+async def run_session(
+    state: CliContext,
+    plan: Plan,
+    url: str,
+    *,
+    speed: float | None,
+    yes: bool,
+    events: Path | None,
+    broker: BrokerConfig | None,
+    tty: bool,
+) -> int:
+    """Run ``plan`` on the device at ``url`` until it ends; the exit code for how it ended."""
+    bus = EventBus()
+    console = Console()
+    tasks: list[asyncio.Task[None]] = []
+
+    def follow(work: Coroutine[Any, Any, None], name: str) -> None:
+        # a task at once: a coroutine left unstarted by a later failure would warn "never awaited"
+        tasks.append(asyncio.create_task(work, name=name))
+
+    received: list[int] = []
+    with Journal(state.settings.journal_path) as journal, contextlib.ExitStack() as stack:
+        async with (
+            DeviceConnector(url, catalog=state.catalog, speed=speed) as connector,
+            contextlib.AsyncExitStack() as astack,
+        ):
+            session = Session(
+                plan,
+                connect=connector.connect,
+                device_url=url,
+                bus=bus,
+                auto_confirm=yes,
+                speed=connector.speed,
+                fit_head=connector.fit_head,
+            )
+            try:
+                if broker is not None:  # first: an unreachable broker ends the run before anything starts
+                    from massager_ctl.mqtt.remote import session_status  # MQTT is loaded only when asked for
+
+                    await astack.enter_async_context(session_status(session, broker=broker))
+                follow(journal.follow(bus.subscribe(maxsize=4096, name="journal")), "the session journal")
+                if events is not None:
+                    stream = stack.enter_context(events.open("w", encoding="utf-8"))
+                    follow(
+                        write_json_lines(bus.subscribe(maxsize=4096, name="events-file"), stream),
+                        f"the event file {events}",
+                    )
+                if tty:
+                    view = LiveView(session)
+                    follow(show_live(view, bus.subscribe(maxsize=512, name="live"), console), "the live view")
+
+                    def on_key(key: str) -> None:
+                        message = handle_key(session, key)
+                        if message:
+                            view.message = message
+
+                    stack.enter_context(key_reader(sys.stdin.fileno(), on_key))
+                else:
+                    lines = bus.subscribe(maxsize=4096, name="log")
+                    follow(print_lines(lines, sys.stdout, errors=sys.stderr), "the log lines")
+                await _run_session(session, received)
+            finally:
+                bus.close()
+                await _finish(tasks)
+    return _exit_code(session, received, plan.profile.watchdog.timeout_s)
+
+
+async def _run_session(session: Session, received: list[int]) -> None:
+    """Run the session; SIGINT/SIGTERM cancel it (it makes the device safe) and are noted in ``received``."""
+    loop = asyncio.get_running_loop()
+    run_task = asyncio.create_task(session.run(), name=f"session-{session.id}")
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        run_task.cancel(f"interrupted by {signal.Signals(signum).name}")
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await run_task
+    except asyncio.CancelledError:
+        # the session made the device safe and recorded how it ended; a cancel of _run itself goes on
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+async def _finish(tasks: list[asyncio.Task[None]]) -> None:
+    if tasks:
+        await asyncio.wait(tasks, timeout=5.0)
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled() and task.exception() is not None:
+            # the session ran regardless; say so rather than lose the journal or log silently
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+
+def _exit_code(session: Session, received: list[int], watchdog_s: float) -> int:
+    final = session.result
+    if final is not None and not final.device_safe:
+        # Whatever else happened, the person must know the device may still be running.
+        typer.echo(
+            "WARNING: the device did not confirm motor and heat off."
+            f" Its watchdog should stop it within {watchdog_s:g} s; check it and unplug it if it still runs.",
+            err=True,
+        )
+        return EXIT_FAILURE
+    if received:
+        return EXIT_TERMINATED if received[0] == signal.SIGTERM else EXIT_INTERRUPTED
+    if final is not None and final.status in ("completed", "stopped"):
+        return EXIT_OK
+    return EXIT_FAILURE
