@@ -245,10 +245,13 @@ class MqttStatus:
                 )
             )
             return
-        if not isinstance(command, Stop):
-            self._since_stop += 1
         # Tasks start in the order they are created: commands begin in the order they arrived.
-        task = asyncio.create_task(self._answer_command(command), name="mqtt-command")
+        if isinstance(command, Stop):
+            stop: asyncio.Task[dict[str, object]] | None = self._stop_for(command)
+        else:
+            self._since_stop += 1
+            stop = None
+        task = asyncio.create_task(self._answer_command(command, stop), name="mqtt-command")
         self._commands.add(task)
         task.add_done_callback(self._commands.discard)
 
@@ -269,28 +272,32 @@ class MqttStatus:
             ok=False, action=action, request_id=request_id, client=client, message=reason, busy=True
         )
 
-    async def _answer_command(self, command: Command) -> None:
-        if isinstance(command, Stop):
-            body = await self._shared_stop(command)
-        else:
-            body = await self._run_command(command)
-        await self.link.wait_for_room()
-        self._answer(body)
+    def _stop_for(self, command: Stop) -> asyncio.Task[dict[str, object]]:
+        """The stop that carries out ``command``: a new one, or the one still in progress.
 
-    async def _shared_stop(self, command: Stop) -> dict[str, object]:
-        # Stops are never refused, so a flood of them must not each start a device round trip.
+        Stops are never refused, so a flood of them must not each start a device round trip; but a
+        stop after any other command (a start, say) is a stop of its own. Decided on arrival, in order.
+        """
         if self._stopping is None or self._stopping.done() or self._since_stop:
             self._stopping = asyncio.create_task(self._run_command(command), name="mqtt-stop")
             self._stops.add(self._stopping)
             self._stopping.add_done_callback(self._stops.discard)
             self._since_stop = 0
-        body = dict(await asyncio.shield(self._stopping))
-        body["id"] = command.id
-        if command.client is None:
-            body.pop("client", None)
+        return self._stopping
+
+    async def _answer_command(self, command: Command, stop: asyncio.Task[dict[str, object]] | None) -> None:
+        if stop is None:
+            body = await self._run_command(command)
         else:
-            body["client"] = command.client
-        return body
+            # Shielded: other stops may share it. Each is answered under its own id.
+            body = dict(await asyncio.shield(stop))
+            body["id"] = command.id
+            if command.client is None:
+                body.pop("client", None)
+            else:
+                body["client"] = command.client
+        await self.link.wait_for_room()
+        self._answer(body)
 
     async def _run_command(self, command: Command) -> dict[str, object]:
         def answer(*, ok: bool, message: str) -> dict[str, object]:

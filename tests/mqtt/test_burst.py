@@ -175,15 +175,49 @@ async def test_stops_are_never_refused_and_share_one_in_progress(broker: Broker)
         await send({"action": "stop", "id": "b"})  # a is still in progress: b shares it
         await send({"action": "pause", "id": "c"})  # the one token
         await send({"action": "pause", "id": "d"})  # over the limit
+        await send({"action": "stop", "id": "e"})  # after the pause: its own stop, not a's outcome
+        await send({"action": "stop", "id": "f", "client": "phone"})  # shares e's
         assert json.loads(await answer("c"))["ok"]
         assert json.loads(await answer("d"))["busy"]
-        await send({"action": "stop", "id": "e"})  # after the pause: its own stop, not a's outcome
         await asyncio.sleep(0.3)
         assert handler.handled == ["a", "c", "e"]
         handler.release.set()
         assert json.loads(await answer("a"))["message"] == "stopped by a"
         assert json.loads(await answer("b"))["message"] == "stopped by a"
         assert json.loads(await answer("e"))["message"] == "stopped by e"
+        assert json.loads(await answer("f")) == {
+            "ok": True,
+            "action": "stop",
+            "id": "f",
+            "client": "phone",
+            "message": "stopped by e",
+        }
         await asyncio.sleep(0.3)
         ids = [json.loads(p)["id"] for p in watcher.on(f"{BASE}/cmd/result")]
-        assert sorted(ids) == ["a", "b", "c", "d", "e"]
+        assert sorted(ids) == ["a", "b", "c", "d", "e", "f"]
+
+
+async def test_a_stop_after_another_command_in_the_same_burst_is_a_stop_of_its_own(broker: Broker) -> None:
+    handler = SlowStop()
+    async with (
+        watch(broker, f"{BASE}/cmd/result") as watcher,
+        MqttStatus(
+            parse_broker_url(broker.url),
+            topics=make_topics(prefix="massager", device_id="dev1"),
+            profile=Catalog().device("shiatsu-cushion-s3"),
+            handler=handler,
+            discovery=False,
+        ) as status,
+    ):
+        # Messages read in one go (a burst, or the reader let go after back-pressure) are all
+        # dispatched before any command task runs: hand them to the link's callback the same way.
+        for n, body in enumerate(
+            [{"action": "stop", "id": "a"}, {"action": "pause", "id": "b"}, {"action": "stop", "id": "c"}]
+        ):
+            message = aiomqtt.Message(f"{BASE}/cmd", json.dumps(body).encode(), 0, False, n, None)
+            status._on_message(message)
+        await asyncio.sleep(0.2)
+        assert handler.handled == ["a", "b", "c"]
+        handler.release.set()
+        answer = await watcher.wait_for(f"{BASE}/cmd/result", lambda p: json.loads(p)["id"] == "c")
+        assert json.loads(answer)["message"] == "stopped by c"
