@@ -7,6 +7,7 @@ Built-in files ship inside the wheel (``massager_ctl/catalog/devices`` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
@@ -113,6 +114,24 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.routines()))
             raise ConfigError(f"unknown routine {ref!r}; library routines: {known}") from None
+
+    def library_routine(self, routine_id: str) -> Routine:
+        """A routine by library id only: never a path, so untrusted callers cannot make it open files.
+
+        Raises:
+            ConfigError: not an id, or no library routine has it; the message lists the known ids.
+            CatalogError: a library file does not validate.
+        """
+        if not _ROUTINE_ID.fullmatch(routine_id):
+            raise ConfigError(f"{routine_id[:100]!r} is not a routine id (lowercase letters, digits and '-')")
+        try:
+            return self.routines()[routine_id]
+        except KeyError:
+            known = ", ".join(sorted(self.routines()))
+            raise ConfigError(f"unknown routine {routine_id!r}; library routines: {known}") from None
+
+
+_ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 def _load_all(

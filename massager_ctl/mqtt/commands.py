@@ -1,38 +1,83 @@
 """Remote commands on ``<prefix>/<id>/cmd`` and their answers on ``.../cmd/result``.
 
 A command is a JSON object with an ``action`` and, optionally, an ``id`` that the
-answer echoes. Parsing never raises anything but :class:`CommandError`, whose
-message is one plain line meant for the person who sent the command.
+answer echoes and a ``client`` naming the sender (commands are rate-limited per
+client). Parsing never raises anything but :class:`CommandError`, whose message
+is one plain line meant for the person who sent the command.
+
+A routine in a command is a library id, never a file path: anyone who may write
+``cmd`` must not be able to make the controller open files.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 MAX_PAYLOAD_BYTES = 4096
+# The routine id syntax (see massager_ctl.models): no '/', '.', '~' or ':', so no path can pass.
+_ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 
 
 class CommandError(Exception):
-    """A command that cannot be carried out; ``action`` and ``request_id`` when they were readable."""
+    """A command that cannot be carried out; ``action``, ``request_id`` and ``client`` when readable."""
 
-    def __init__(self, message: str, *, action: str | None = None, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str | None = None,
+        request_id: str | None = None,
+        client: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.action = action
         self.request_id = request_id
+        self.client = client
+
+
+def _routine_id(value: str) -> str:
+    if not _ROUTINE_ID.fullmatch(value):
+        raise ValueError(
+            "must be a library routine id (lowercase letters, digits and '-', e.g. 'desk-break'), "
+            "not a file path"
+        )
+    return value
+
+
+def _client_id(value: str) -> str:
+    if not _CLIENT_ID.fullmatch(value):
+        raise ValueError("must be 1-64 letters, digits or '_.:@-'")
+    return value
+
+
+RoutineId = Annotated[str, Field(strict=True), AfterValidator(_routine_id)]
 
 
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str | None = Field(None, max_length=64, description="Echoed in the answer, to match it up.")
+    client: Annotated[str, AfterValidator(_client_id)] | None = Field(
+        None, description="Who sends it (e.g. 'phone'); each client has its own rate limit."
+    )
 
 
 class Start(_Command):
     action: Literal["start"]
-    routine: str | None = Field(None, min_length=1, max_length=200, description="Default: the selected one.")
+    routine: RoutineId | None = Field(None, description="A library id; default: the selected one.")
 
 
 class Pause(_Command):
@@ -57,7 +102,7 @@ class Confirm(_Command):
 
 class Extend(_Command):
     action: Literal["extend"]
-    seconds: float = Field(gt=0, le=1800)
+    seconds: float = Field(gt=0, le=1800, strict=True)  # strict: "1" and true are mistakes, not 1
 
 
 class Intensity(_Command):
@@ -80,7 +125,7 @@ class Select(_Command):
     """Choose the routine a later ``start`` without ``routine`` runs (Home Assistant's select)."""
 
     action: Literal["select"]
-    routine: str = Field(min_length=1, max_length=200)
+    routine: RoutineId
 
 
 class Head(_Command):
@@ -129,16 +174,20 @@ def parse_command(payload: bytes) -> Command:
         raise CommandError(f"command must be a JSON object with an 'action', not {type(data).__name__}")
     raw_id = data.get("id")
     request_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 64 else None
+    raw_client = data.get("client")
+    client = raw_client if isinstance(raw_client, str) and _CLIENT_ID.fullmatch(raw_client) else None
     action = data.get("action")
     if not isinstance(action, str) or action not in ACTIONS:
         shown = _short(repr(action)) if action is not None else "none"
         raise CommandError(
-            f"unknown action {shown}; expected one of {', '.join(ACTIONS)}", request_id=request_id
+            f"unknown action {shown}; expected one of {', '.join(ACTIONS)}",
+            request_id=request_id,
+            client=client,
         )
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as e:
-        raise CommandError(_describe(e), action=action, request_id=request_id) from e
+        raise CommandError(_describe(e), action=action, request_id=request_id, client=client) from e
 
 
 def _describe(error: ValidationError) -> str:
@@ -163,8 +212,18 @@ def result_payload(
     action: str | None,
     request_id: str | None,
     message: str,
+    client: str | None = None,
+    busy: bool = False,
 ) -> dict[str, Any]:
-    """The JSON object published on ``cmd/result``."""
+    """The JSON object published on ``cmd/result``.
+
+    ``client`` is echoed when the command named one; ``busy`` marks a command refused unheard
+    because its sender (or everyone together) is over the rate limit: it may be sent again later.
+    """
     body: dict[str, Any] = {"ok": ok, "action": action, "id": request_id}
+    if client is not None:
+        body["client"] = client
+    if busy:
+        body["busy"] = True
     body["message" if ok else "error"] = message
     return body

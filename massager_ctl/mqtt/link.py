@@ -7,6 +7,11 @@ instead of a replay), :meth:`~MqttLink.send` queues a one-off message (dropped
 while the broker is away). A background task owns the connection: it connects,
 subscribes, runs a reader and a writer in a ``TaskGroup``, and reconnects with
 exponential backoff when the broker goes away.
+
+One-off messages (command answers, events) are never dropped to make room: the
+queue is bounded by back-pressure instead. While it is full, :meth:`~MqttLink.wait_for_room`
+holds senders back and the reader takes no new message, so each message received
+(whose answer is one one-off message) finds room for that answer.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from massager_ctl.mqtt.url import BrokerConfig
 
 log = logging.getLogger(__name__)
 
+#: One-off messages published at once, waiting for their acks together (paho keeps them in order).
+_WRITE_BATCH = 64
 # CONNACK codes for a refused login: MQTT 3.1.1 (4, 5) and as paho maps them to MQTT 5 reason codes.
 _AUTH_CODES = frozenset({4, 5, 134, 135})
 
@@ -78,11 +85,15 @@ class MqttLink:
         client_id: the MQTT client id.
         availability: the retained availability topic, also used as the will.
         subscriptions: topic filters subscribed to after every connect.
-        on_message: called (synchronously, so keep it short) for each message received.
+        on_message: called (synchronously, so keep it short) for each message received, once the
+            one-off queue has room for at least one more message.
         backoff: reconnect delays.
         keepalive_s: MQTT keepalive.
         timeout_s: how long one connect or publish may take.
-        queue_limit: how many one-off messages may wait; the oldest is dropped beyond that.
+        queue_limit: how many one-off messages may wait; at this many, senders and the reader wait.
+        inbound_limit: how many received messages may wait for the reader (aiomqtt discards, and
+            logs, what comes beyond that: only a broker that stops taking our messages for long lets
+            that many pile up).
     """
 
     def __init__(
@@ -97,6 +108,7 @@ class MqttLink:
         keepalive_s: int = 15,
         timeout_s: float = 10.0,
         queue_limit: int = 1000,
+        inbound_limit: int = 4096,
     ) -> None:
         self._config = config
         self._client_id = client_id
@@ -108,7 +120,10 @@ class MqttLink:
         self._timeout_s = timeout_s
         self._retained: dict[str, bytes] = {availability.topic: availability.online.encode()}
         self._dirty: dict[str, None] = {}  # an ordered set of retained topics still to send
-        self._queue: deque[tuple[str, bytes]] = deque(maxlen=queue_limit)
+        self._queue: deque[tuple[str, bytes]] = deque()
+        self._queue_limit = queue_limit
+        self._inbound_limit = inbound_limit
+        self._room = asyncio.Event()
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._up = asyncio.Event()
@@ -129,6 +144,11 @@ class MqttLink:
     @property
     def connected(self) -> bool:
         return self._up.is_set()
+
+    @property
+    def pending(self) -> int:
+        """One-off messages waiting to be published."""
+        return len(self._queue)
 
     @property
     def broker(self) -> str:
@@ -189,15 +209,39 @@ class MqttLink:
         self._kick()
 
     def send(self, topic: str, payload: str | bytes) -> bool:
-        """Queue a one-off (not retained) message; ``False`` if dropped because the broker is away."""
+        """Queue a one-off (not retained) message.
+
+        Call :meth:`wait_for_room` first (or send from ``on_message``, which is called when there
+        is room): a full queue refuses the message rather than drop one already in it.
+
+        Returns:
+            ``False`` if the message was dropped: the broker is away, or the queue is full (logged).
+        """
         if not self.connected:
             self.dropped += 1
             return False
-        if len(self._queue) == self._queue.maxlen:
+        if len(self._queue) >= self._queue_limit:
             self.dropped += 1
+            log.warning("MQTT send queue full (%d messages): dropped one to %s", len(self._queue), topic)
+            return False
         self._queue.append((topic, payload.encode() if isinstance(payload, str) else payload))
         self._kick()
         return True
+
+    async def wait_for_room(self) -> None:
+        """Wait until the one-off queue can take a message; at once while the broker is away."""
+        while self.connected and len(self._queue) >= self._queue_limit:
+            self._room.clear()
+            await self._room.wait()
+
+    async def deliver(self, topic: str, payload: str | bytes) -> bool:
+        """:meth:`send`, after waiting for room in the queue (back-pressure instead of a drop).
+
+        Returns:
+            ``False`` if the broker is away.
+        """
+        await self.wait_for_room()
+        return self.send(topic, payload)
 
     async def flush(self, *, timeout_s: float | None = None) -> None:
         """Wait until everything handed over so far has been published.
@@ -219,6 +263,7 @@ class MqttLink:
 
     def _kick(self) -> None:
         self._drained.clear()
+        self._room.set()  # waiters check again (the queue may have been emptied by a reconnect)
         self._wake.set()
 
     async def _make_client(self) -> aiomqtt.Client:
@@ -230,7 +275,7 @@ class MqttLink:
                 tls_context = await asyncio.to_thread(ssl.create_default_context, cafile=cafile)
             except (OSError, ssl.SSLError) as e:
                 raise BrokerError(f"cannot load the CA file for {cfg.display}: {e}") from e
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             cfg.host,
             cfg.port,
             username=cfg.username,
@@ -242,7 +287,11 @@ class MqttLink:
             tls_context=tls_context,
             # paho leaves Nagle's algorithm on: small state messages would wait for delayed ACKs.
             socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+            max_queued_incoming_messages=self._inbound_limit,
         )
+        # A batch of one-off messages is in flight at once by design; aiomqtt warns beyond 10.
+        client.pending_calls_threshold = 2 * _WRITE_BATCH
+        return client
 
     async def _run(self) -> None:
         try:
@@ -284,7 +333,9 @@ class MqttLink:
         assert client is not None
         async with client:
             for topic_filter in self._subscriptions:
-                await client.subscribe(topic_filter, qos=1)
+                # QoS 0: mosquitto drops QoS 1 messages beyond 1,000 unacked to a busy subscriber,
+                # while QoS 0 ones wait in the TCP buffers. A clean session loses both on a reconnect.
+                await client.subscribe(topic_filter, qos=0)
             self.connects += 1
             log.info("connected to %s", self._config.display)
             # A fresh connection: every retained snapshot goes out again, availability first.
@@ -301,6 +352,7 @@ class MqttLink:
 
     async def _read(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
+            await self.wait_for_room()  # back-pressure: the answer to this message will fit
             if self._on_message is not None:
                 try:
                     self._on_message(message)
@@ -308,22 +360,32 @@ class MqttLink:
                     log.exception("MQTT message handler failed on %s", message.topic)
 
     async def _write(self, client: aiomqtt.Client) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._dirty or self._queue:
-                if self._dirty:
-                    topic = next(iter(self._dirty))
-                    del self._dirty[topic]
-                    try:
-                        await client.publish(topic, self._retained[topic], qos=1, retain=True)
-                    except BaseException:
-                        self._dirty.setdefault(topic)
-                        raise
-                else:
-                    topic, payload = self._queue.popleft()
-                    await client.publish(topic, payload, qos=1)
-            self._drained.set()
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._dirty or self._queue:
+                    if self._dirty:
+                        topic = next(iter(self._dirty))
+                        del self._dirty[topic]
+                        try:
+                            await client.publish(topic, self._retained[topic], qos=1, retain=True)
+                        except BaseException:
+                            self._dirty.setdefault(topic)
+                            raise
+                    else:
+                        await self._write_batch(client)
+                self._drained.set()
+        finally:
+            self._room.set()  # senders waiting for room see the link is down
+
+    async def _write_batch(self, client: aiomqtt.Client) -> None:
+        # One ack round trip per batch rather than per message: a burst of answers keeps up.
+        batch = [self._queue.popleft() for _ in range(min(_WRITE_BATCH, len(self._queue)))]
+        self._room.set()
+        async with asyncio.TaskGroup() as group:
+            for topic, payload in batch:  # tasks start in order, so paho sends them in order
+                group.create_task(client.publish(topic, payload, qos=1))
 
 
 def _leaf(group: BaseExceptionGroup[aiomqtt.MqttError]) -> aiomqtt.MqttError:

@@ -5,6 +5,10 @@ with backoff when it drops), mirrors the device's confirmed state to
 ``state``, and turns commands into session controls. A session gets the same
 driver through its connector; if the link drops mid-session, the session's own
 reconnect opens the next one and the controller adopts it afterwards.
+
+Commands name routines by library id only. The library is read and validated
+once, in a worker thread (parsing YAML can take long and must never hold up the
+event loop: a ``stop`` is answered at once whatever else is going on).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from massager_ctl.config import Caps
 from massager_ctl.drivers.base import Driver
 from massager_ctl.errors import MassagerError
 from massager_ctl.events import EventBus
-from massager_ctl.models import DeviceProfile
+from massager_ctl.models import DeviceProfile, Routine
 from massager_ctl.mqtt.commands import (
     Command,
     CommandError,
@@ -101,6 +105,7 @@ class RemoteController:
         self._session: Session | None = None
         self._session_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._library: asyncio.Future[dict[str, Routine]] | None = None
         # Head and heat commands go to the device one at a time, in order; a stop does not queue here.
         self._device_commands = asyncio.Lock()
 
@@ -125,6 +130,7 @@ class RemoteController:
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the device until ``stop`` is set, then stop any session and leave the device safe."""
         keeper = asyncio.create_task(self._keep_device(), name="serve-device")
+        self._load_library()  # read the library now rather than when the first start comes
         try:
             await stop.wait()
         finally:
@@ -248,9 +254,9 @@ class RemoteController:
         """
         match command:
             case Start():
-                return self._start(command.routine or self._selected)
+                return self._start(await self._routine(command.routine or self._selected))
             case Select():
-                routine = self._catalog.routine(command.routine)
+                routine = await self._routine(command.routine)
                 self._selected = routine.id
                 if self.session is None:
                     self.mqtt.publisher.idle(routine=routine.id)
@@ -263,16 +269,40 @@ class RemoteController:
                 return await self._set_heat(on=command.on)
         return control_session(self.session, command)
 
-    def _start(self, routine_ref: str | None) -> str:
+    def _load_library(self) -> asyncio.Future[dict[str, Routine]]:
+        if self._library is None:
+            self._library = asyncio.ensure_future(asyncio.to_thread(self._catalog.routines))
+            self._library.add_done_callback(_log_library_problem)
+        return self._library
+
+    async def _routine(self, routine_id: str | None) -> Routine:
+        """A library routine, the library read off the event loop the first time.
+
+        Raises:
+            CommandError: no id given and none selected.
+            ConfigError: not an id, or not in the library (the message lists the library).
+            CatalogError: the library does not validate (it is read again on the next command).
+        """
+        if routine_id is None:
+            raise CommandError('no routine given and none selected: send {"action": "start", "routine": ID}')
+        library = self._load_library()
+        try:
+            # Shielded: a command cancelled meanwhile must not cancel the load the others share.
+            await asyncio.shield(library)
+        except MassagerError:
+            if self._library is library:
+                self._library = None  # the user may have fixed the file by the next command
+            raise
+        # The library is loaded now: this looks it up in memory and touches no file.
+        return self._catalog.library_routine(routine_id)
+
+    def _start(self, routine: Routine) -> str:
         if self.session is not None:
             raise CommandError(
                 f"a session is already running ({self.session.plan.routine.id}); stop it first"
             )
-        if routine_ref is None:
-            raise CommandError('no routine given and none selected: send {"action": "start", "routine": ID}')
         if self._driver is None or self._lost.is_set():
             raise CommandError("the device is not connected; it is being reconnected")
-        routine = self._catalog.routine(routine_ref)
         plan = preflight(routine, self._profile, self._caps)
         bus = EventBus()
         session = Session(
@@ -360,6 +390,11 @@ class RemoteController:
         if self._driver is None or self._lost.is_set():
             raise CommandError("the device is not connected; it is being reconnected")
         return self._driver
+
+
+def _log_library_problem(library: asyncio.Future[dict[str, Routine]]) -> None:
+    if not library.cancelled() and isinstance(library.exception(), MassagerError):
+        log.warning("the routine library: %s", library.exception())
 
 
 def control_session(session: Session | None, command: Command) -> str:

@@ -13,6 +13,14 @@ ones after it, so a ``stop`` is answered at once whatever is in flight. The
 handler keeps device commands that must not overlap in order. Whatever a
 command does wrong (bad JSON, unknown action, out of range, refused by the
 handler) becomes an error answer and nothing else.
+
+Every command is answered exactly once. Admission control comes before any
+work: a command over its client's rate or the shared one (see
+:mod:`~massager_ctl.mqtt.ratelimit`), or beyond :data:`COMMAND_LIMIT` in
+progress, is answered "busy" (``"busy": true``) at once. A ``stop`` is never
+refused: it skips both limits, and one that comes while another stop is still
+making the device safe shares that stop's outcome. Answers wait for room in the
+link's bounded queue rather than push older ones out.
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ from massager_ctl.drivers.base import Identity
 from massager_ctl.errors import MassagerError
 from massager_ctl.events import EventBus, Subscription
 from massager_ctl.models import DeviceProfile
-from massager_ctl.mqtt.commands import Command, CommandError, parse_command, result_payload
+from massager_ctl.mqtt.commands import Command, CommandError, Stop, parse_command, result_payload
 from massager_ctl.mqtt.discovery import discovery_payload
 from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
+from massager_ctl.mqtt.ratelimit import RateLimiter
 from massager_ctl.mqtt.status import StatusPublisher
 from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.topics import Topics
@@ -76,6 +85,7 @@ class MqttStatus:
         progress_interval_s: the least time between two progress updates of ``session``.
         states_from_events: publish ``state`` from the bus (``run``); ``serve`` feeds the driver's own.
         backoff: reconnect delays.
+        limiter: admission control for commands (default: :class:`RateLimiter` with its default rates).
     """
 
     def __init__(
@@ -91,7 +101,9 @@ class MqttStatus:
         progress_interval_s: float = 1.0,
         states_from_events: bool = True,
         backoff: Backoff | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        self._limiter = limiter
         self._states_from_events = states_from_events
         self.topics = topics
         self._profile = profile
@@ -113,6 +125,11 @@ class MqttStatus:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._commands: set[asyncio.Task[None]] = set()
+        self._stopping: asyncio.Task[dict[str, object]] | None = None
+        self._stops: set[asyncio.Task[dict[str, object]]] = set()
+        # Bumped by every other command let in: a stop shares an earlier one's outcome only if
+        # nothing (a start, say) came between them.
+        self._since_stop = 0
         self._followed: list[Subscription] = []
         self._publisher: StatusPublisher | None = None
         self.commands_answered = 0
@@ -146,12 +163,14 @@ class MqttStatus:
             min_interval_s=self._progress_interval_s,
             states_from_events=self._states_from_events,
         )
+        if self._limiter is None:
+            self._limiter = RateLimiter(clock=asyncio.get_running_loop().time)
         await self.link.open()
         self.publish_discovery()
 
     async def close(self) -> None:
         """Send what is held back, publish ``offline`` and disconnect. Safe to call twice."""
-        for task in [*self._commands, *self._tasks]:
+        for task in [*self._commands, *self._stops, *self._tasks]:
             await cancel_and_wait(task)
         if self._publisher is not None:
             self._publisher.close()
@@ -208,50 +227,97 @@ class MqttStatus:
                 log.info("Home Assistant came online; announcing the device again")
                 self.publish_discovery()
             return
-        if len(self._commands) >= COMMAND_LIMIT:
+        try:
+            command: Command | CommandError = parse_command(bytes(payload))
+        except CommandError as e:
+            command = e
+        if not isinstance(command, Stop) and (busy := self._admit(command)) is not None:
+            self._answer(busy)
+            return
+        if isinstance(command, CommandError):
             self._answer(
                 result_payload(
-                    ok=False, action=None, request_id=None, message="busy: too many commands in progress"
+                    ok=False,
+                    action=command.action,
+                    request_id=command.request_id,
+                    client=command.client,
+                    message=str(command),
                 )
             )
             return
         # Tasks start in the order they are created: commands begin in the order they arrived.
-        task = asyncio.create_task(self._answer_command(bytes(payload)), name="mqtt-command")
+        if isinstance(command, Stop):
+            stop: asyncio.Task[dict[str, object]] | None = self._stop_for(command)
+        else:
+            self._since_stop += 1
+            stop = None
+        task = asyncio.create_task(self._answer_command(command, stop), name="mqtt-command")
         self._commands.add(task)
         task.add_done_callback(self._commands.discard)
 
-    async def _answer_command(self, payload: bytes) -> None:
-        self._answer(await self._run_command(payload))
+    def _admit(self, command: Command | CommandError) -> dict[str, object] | None:
+        """``None`` if the command may go ahead, else its "busy" answer."""
+        if isinstance(command, CommandError):
+            action, request_id, client = command.action, command.request_id, command.client
+        else:
+            action, request_id, client = command.action, command.id, command.client
+        assert self._limiter is not None  # set by open()
+        if not self._limiter.admit(client):
+            reason = "busy: too many commands; send it again in a moment"
+        elif len(self._commands) >= COMMAND_LIMIT:
+            reason = "busy: too many commands in progress; send it again in a moment"
+        else:
+            return None
+        return result_payload(
+            ok=False, action=action, request_id=request_id, client=client, message=reason, busy=True
+        )
 
-    async def _run_command(self, payload: bytes) -> dict[str, object]:
-        try:
-            command = parse_command(payload)
-        except CommandError as e:
-            return result_payload(ok=False, action=e.action, request_id=e.request_id, message=str(e))
-        if self._handler is None:
+    def _stop_for(self, command: Stop) -> asyncio.Task[dict[str, object]]:
+        """The stop that carries out ``command``: a new one, or the one still in progress.
+
+        Stops are never refused, so a flood of them must not each start a device round trip; but a
+        stop after any other command (a start, say) is a stop of its own. Decided on arrival, in order.
+        """
+        if self._stopping is None or self._stopping.done() or self._since_stop:
+            self._stopping = asyncio.create_task(self._run_command(command), name="mqtt-stop")
+            self._stops.add(self._stopping)
+            self._stopping.add_done_callback(self._stops.discard)
+            self._since_stop = 0
+        return self._stopping
+
+    async def _answer_command(self, command: Command, stop: asyncio.Task[dict[str, object]] | None) -> None:
+        if stop is None:
+            body = await self._run_command(command)
+        else:
+            # Shielded: other stops may share it. Each is answered under its own id.
+            body = dict(await asyncio.shield(stop))
+            body["id"] = command.id
+            if command.client is None:
+                body.pop("client", None)
+            else:
+                body["client"] = command.client
+        await self.link.wait_for_room()
+        self._answer(body)
+
+    async def _run_command(self, command: Command) -> dict[str, object]:
+        def answer(*, ok: bool, message: str) -> dict[str, object]:
             return result_payload(
-                ok=False,
-                action=command.action,
-                request_id=command.id,
-                message="this controller takes no commands",
+                ok=ok, action=command.action, request_id=command.id, client=command.client, message=message
             )
+
+        if self._handler is None:
+            return answer(ok=False, message="this controller takes no commands")
         try:
             message = await self._handler.handle(command)
         except (CommandError, MassagerError) as e:
-            return result_payload(
-                ok=False, action=command.action, request_id=command.id, message=_one_line(e)
-            )
+            return answer(ok=False, message=_one_line(e))
         except Exception as e:  # a bug in one command must not end the command loop
             log.exception("command %s failed", command.action)
-            return result_payload(
-                ok=False,
-                action=command.action,
-                request_id=command.id,
-                message=f"internal error: {_one_line(e)}",
-            )
-        return result_payload(ok=True, action=command.action, request_id=command.id, message=message)
+            return answer(ok=False, message=f"internal error: {_one_line(e)}")
+        return answer(ok=True, message=message)
 
     def _answer(self, body: dict[str, object]) -> None:
+        """Publish one answer; the caller made sure the link has room (the reader, or wait_for_room)."""
         self.commands_answered += 1
         self.link.send(self.topics.cmd_result, json.dumps(body, separators=(",", ":")))
 

@@ -106,8 +106,14 @@ class StatusPublisher:
             self._send_session()
 
     async def follow(self, subscription: Subscription) -> None:
-        """Publish every event of a bus subscription until it ends."""
+        """Publish every event of a bus subscription until it ends.
+
+        While the link's queue is full this waits, so events back up in the subscription's own
+        bounded buffer (which coalesces progress and reports what it cannot keep) instead of being
+        dropped by the link.
+        """
         async for event in subscription:
+            await self._link.wait_for_room()
             self.event(event)
 
     def close(self) -> None:

@@ -62,6 +62,8 @@ class Broker:
     port: int
     password_file: Path | None = None
     tls: tuple[Path, Path, Path] | None = None  # CA, certificate, key
+    #: Configuration lines of its own (logins, ACL): then ``allow_anonymous`` is left to them.
+    config: list[str] | None = None
     host: str = "127.0.0.1"
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
@@ -91,7 +93,9 @@ class Broker:
         if self.tls is not None:
             ca, cert, key = self.tls
             lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
-        if self.password_file is not None:
+        if self.config is not None:
+            lines += self.config
+        elif self.password_file is not None:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
         else:
             lines.append("allow_anonymous true")

@@ -54,6 +54,19 @@ def test_extend_and_intensity() -> None:
         (b'{"action": "intensity", "delta": 0}', "'delta' must not be 0"),
         (b'{"action": "pause", "force": true}', "force: Extra inputs are not permitted"),
         (b'{"action": "heat", "on": "yes"}', "on: Input should be a valid boolean"),
+        # Strict like intensity: a string or a boolean is a mistake, not a number of seconds.
+        (b'{"action": "extend", "seconds": "1"}', "seconds: Input should be a valid number"),
+        (b'{"action": "extend", "seconds": true}', "seconds: Input should be a valid number"),
+        (b'{"action": "extend", "seconds": NaN}', "seconds: Input should be"),
+        # Remote commands name library routines only: a path never reaches the catalog.
+        (b'{"action": "start", "routine": "/etc/passwd"}', "routine: must be a library routine id"),
+        (b'{"action": "start", "routine": "routines/desk-break.yaml"}', "not a file path"),
+        (b'{"action": "select", "routine": "../../home/u/bomb.yml"}', "not a file path"),
+        (b'{"action": "select", "routine": "~/x"}', "not a file path"),
+        (b'{"action": "select", "routine": "Desk-Break"}', "not a file path"),
+        (b'{"action": "select", "routine": ""}', "not a file path"),
+        (b'{"action": "select", "routine": 5}', "routine: Input should be a valid string"),
+        (b'{"action": "pause", "client": "a b"}', "client: must be 1-64"),
         (b"[" * 5000, "the limit is 4096"),
     ],
 )
@@ -70,6 +83,19 @@ def test_the_id_is_kept_for_the_answer_even_when_invalid() -> None:
     assert (info.value.action, info.value.request_id) == ("extend", "abc")
 
 
+def test_the_client_is_read_even_from_an_invalid_command() -> None:
+    assert parse_command(b'{"action": "pause", "client": "phone"}').client == "phone"
+    with pytest.raises(CommandError) as info:
+        parse_command(b'{"action": "explode", "client": "phone", "id": "7"}')
+    assert (info.value.client, info.value.request_id) == ("phone", "7")
+
+
+def test_extend_takes_whole_and_fractional_seconds() -> None:
+    extend = parse_command(b'{"action": "extend", "seconds": 1.5}')
+    assert isinstance(extend, Extend)
+    assert extend.seconds == 1.5
+
+
 def test_result_payload_shapes() -> None:
     assert result_payload(ok=True, action="pause", request_id="x", message="paused") == {
         "ok": True,
@@ -78,6 +104,9 @@ def test_result_payload_shapes() -> None:
         "message": "paused",
     }
     assert result_payload(ok=False, action=None, request_id=None, message="bad")["error"] == "bad"
+    assert result_payload(
+        ok=False, action="pause", request_id="y", client="phone", message="busy: ...", busy=True
+    ) == {"ok": False, "action": "pause", "id": "y", "client": "phone", "busy": True, "error": "busy: ..."}
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])

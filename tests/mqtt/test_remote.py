@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+import massager_ctl.catalog as catalog_module
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
@@ -239,3 +241,90 @@ async def test_a_crashed_session_is_logged_and_serve_goes_on_with_the_device_saf
             "message": "selected crash-test",
         }
         assert not serve.controller.session
+
+
+def alias_bomb(levels: int = 6) -> str:
+    """A routine file of under 400 bytes whose aliases expand to 8**levels areas (a YAML alias bomb)."""
+    lines = ["id: bomb", "title: Bomb", "summary: x", "a0: &a0 [" + ", ".join(['"upper-back"'] * 8) + "]"]
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 8) + "]" for i in range(1, levels)]
+    lines += [f"areas: *a{levels - 1}", "steps: []"]
+    return "\n".join(lines) + "\n"
+
+
+async def test_routine_paths_are_refused_at_once_unread_and_a_stop_is_answered_meanwhile(
+    broker: Broker, tmp_path: Path
+) -> None:
+    write_routine(tmp_path / "routines", "remote-test", step_s=30)
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(alias_bomb())
+    catalog = Catalog(routine_dirs=[tmp_path / "routines"])
+    async with serving(broker, "sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as serve:
+        await serve.send({"action": "start", "routine": "remote-test", "id": "start"})
+        assert (await serve.answer("start"))[0]["ok"]
+        await serve.watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["motor"])
+
+        # select is taken mid-session: a path there must not stall the session's loop.
+        bomb_sent = await serve.send({"action": "select", "routine": str(bomb), "id": "bomb"})
+        stop_sent = await serve.send({"action": "stop", "id": "stop"})
+        refused, bomb_at = await serve.answer("bomb")
+        stopped, stop_at = await serve.answer("stop")
+        # Generous bounds for a loaded machine; parsing the bomb alone takes seconds.
+        assert stop_at - stop_sent < 1.0, stop_at - stop_sent
+        assert bomb_at - bomb_sent < 1.0, bomb_at - bomb_sent
+        assert refused["ok"] is False
+        assert "must be a library routine id" in refused["error"], refused
+        assert stopped == {
+            "ok": True,
+            "action": "stop",
+            "id": "stop",
+            "message": "stopping; the device is being made safe",
+        }
+
+        # Whether a file exists, and what it holds, never shows in the answer.
+        answers = []
+        for n, ref in enumerate(["/etc/passwd", str(tmp_path / "missing.yaml"), str(bomb), "../routines"]):
+            await serve.send({"action": "start", "routine": ref, "id": f"path{n}"})
+            answers.append((await serve.answer(f"path{n}"))[0])
+        assert all(a["ok"] is False for a in answers), answers
+        assert len({a["error"] for a in answers}) == 1, answers
+        assert "passwd" not in answers[0]["error"]
+        assert "root" not in answers[0]["error"]
+
+        # An id that is not in the library is named as such, with the ids that are.
+        await serve.send({"action": "start", "routine": "no-such-routine", "id": "unknown"})
+        unknown = (await serve.answer("unknown"))[0]
+        assert unknown["error"].startswith("unknown routine 'no-such-routine'; library routines: ")
+        assert "remote-test" in unknown["error"]
+
+        await serve.watcher.wait_for(
+            f"{BASE}/session", lambda p: json.loads(p)["status"] == "stopped", within_s=10
+        )
+        await serve.watcher.wait_for(
+            f"{BASE}/state", lambda p: json.loads(p)["connected"] and not json.loads(p)["motor"]
+        )
+        state = serve.firmware_state
+        assert (state.motor, state.intensity, state.heat) == (False, 0, 0)
+
+
+async def test_the_library_is_read_off_the_event_loop(
+    broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_routine(tmp_path / "routines", "remote-test", step_s=30)
+    catalog = Catalog(routine_dirs=[tmp_path / "routines"])
+    loop_thread = threading.get_ident()
+    parsed_in: list[int] = []
+    load_file = catalog_module.load_file
+
+    def spy(model: Any, path: Path) -> Any:
+        parsed_in.append(threading.get_ident())
+        return load_file(model, path)
+
+    catalog.devices()  # the device profiles are read before serve starts
+    monkeypatch.setattr(catalog_module, "load_file", spy)
+    async with serving(broker, "sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as serve:
+        await serve.send({"action": "select", "routine": "remote-test", "id": "select"})
+        assert (await serve.answer("select"))[0]["message"] == "selected remote-test"
+        await serve.send({"action": "start", "id": "start"})
+        assert (await serve.answer("start"))[0]["ok"]
+    assert parsed_in, "the library was never read"
+    assert loop_thread not in parsed_in
