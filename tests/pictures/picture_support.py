@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import struct
@@ -11,6 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.image import imread
 from numpy.typing import NDArray
+
+from massager_ctl.events import SessionFinished, SessionStarted
+from massager_ctl.journal import Journal
 
 SVG = "{http://www.w3.org/2000/svg}"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -99,3 +103,31 @@ def has_colour(pixels: NDArray[np.uint8], hex_colour: str, *, at_least: int = 50
     """Whether at least ``at_least`` pixels are exactly ``#RRGGBB``."""
     rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
     return int(np.all(pixels == rgb, axis=-1).sum()) >= at_least
+
+
+def add_session(journal: Journal, session_id: str, *, started: dt.datetime, minutes: float) -> None:
+    """Record a finished session as the engine would: started, then finished after ``minutes``."""
+    start_wall = started.astimezone(dt.UTC)
+    journal.record(
+        SessionStarted(
+            session_id=session_id,
+            session_t=0.0,
+            wall=start_wall.isoformat(timespec="milliseconds"),
+            routine_id="desk-break",
+            routine_title="Desk break",
+            device="sim://pulse-gun-p5",
+            model="pulse-gun-p5",
+            steps=4,
+            planned_duration_s=minutes * 60,
+        )
+    )
+    journal.record(
+        SessionFinished(
+            session_id=session_id,
+            session_t=minutes * 60,
+            wall=(start_wall + dt.timedelta(minutes=minutes)).isoformat(timespec="milliseconds"),
+            status="completed",
+            reason="all steps done",
+            active_s=minutes * 60,
+        )
+    )
