@@ -47,7 +47,7 @@ def _root(
 
 
 # command modules: each registers its commands on the apps above when imported.
-from massager_ctl.cli import catalog, devices_live, serve, session  # noqa: E402, F401
+from massager_ctl.cli import catalog, devices_live, pictures_cmd, serve, session  # noqa: E402, F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -167,8 +167,18 @@ def simulate_command(
 
 
 @app.command("history")
-def history_command(as_json: bool = JSON_OPTION) -> None:
+def history_command(
+    as_json: bool = JSON_OPTION,
+    chart: Path | None = typer.Option(
+        None, "--chart", metavar="FILE", help="Draw minutes per week (last 12 weeks) to FILE (.svg or .png)."
+    ),
+) -> None:
     """Past sessions from the journal, and minutes per week."""
+    if chart is not None:
+        from massager_ctl.cli.pictures_cmd import write_history_chart
+
+        write_history_chart(chart, journal_path=settings().journal_path)
+        return
     with Journal(settings().journal_path) as journal:
         sessions, weeks = journal.sessions(), journal.weekly()
     if as_json:
