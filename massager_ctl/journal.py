@@ -236,13 +236,18 @@ class Journal:
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
-    def weekly(self) -> list[WeekRow]:
-        """Sessions and minutes per ISO week (``2026-W48``), oldest first."""
+    def weekly(self, *, tz: dt.tzinfo | None = None) -> list[WeekRow]:
+        """Sessions and minutes per ISO week (``2026-W48``), oldest first.
+
+        Args:
+            tz: the time zone whose Monday-to-Sunday weeks count (default: the local one),
+                so a session on a Monday morning is in that week wherever UTC's day is.
+        """
         weeks: dict[str, list[float]] = {}
         with self._lock:
             rows = self.db.execute("SELECT started_at, elapsed_s FROM sessions").fetchall()
         for started_at, elapsed_s in rows:
-            year, week, _ = dt.datetime.fromisoformat(started_at).isocalendar()
+            year, week, _ = dt.datetime.fromisoformat(started_at).astimezone(tz).isocalendar()
             bucket = weeks.setdefault(f"{year}-W{week:02d}", [0, 0.0])
             bucket[0] += 1
             bucket[1] += elapsed_s / 60

@@ -189,8 +189,19 @@ def _print_timeline(timeline: Timeline) -> None:
 
 
 @app.command("history", cls=Command)
-def history_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
-    """Past sessions from the journal, and time per week."""
+def history_command(
+    ctx: typer.Context,
+    as_json: bool = JSON_OPTION,
+    chart: Path | None = typer.Option(
+        None, "--chart", metavar="FILE", help="Draw minutes per week (last 12 weeks) to FILE (.svg or .png)."
+    ),
+) -> None:
+    """Past sessions from the journal, and minutes per week."""
+    if chart is not None:
+        from massager_ctl.cli.pictures_cmd import write_history_chart
+
+        write_history_chart(chart, journal_path=use(ctx).settings.journal_path)
+        return
     from massager_ctl.journal import Journal
 
     with Journal(use(ctx).settings.journal_path) as journal:
