@@ -47,12 +47,14 @@ class OpenContext:
         """The URL's model, checked to use ``transport``.
 
         Raises:
-            ConfigError: unknown model, or a model of another transport.
+            ConfigError: unknown model, a model the driver does not speak yet, or a model of another
+                transport.
         """
         model = url.model
         if model is None:
             raise ConfigError(f"{url.raw}: no model given (add ?model=MODEL)")
         profile = self.catalog.device(model)
+        profile.require_driver()
         if profile.transport != transport:
             raise ConfigError(f"{url.raw}: {model} is a {profile.transport} model, not {transport}")
         return profile
@@ -239,11 +241,13 @@ async def serve_sim(
         options: driver options to start from; the keepalive is scaled to ``speed``.
 
     Raises:
-        ConfigError: an unknown model, a bad option, or a link that does not fit the model.
+        ConfigError: an unknown model, a model the driver does not speak yet, a bad option, or a link
+            that does not fit the model.
     """
     from firmware_sim import FaultSpec, SimulatedDevice
 
     profile = catalog.device(url.target)
+    profile.require_driver()
     link = url.options.get("link", "pty" if profile.transport == "serial" else "ble")
     seed = url.options.get("seed")
     if seed is not None and not seed.lstrip("-").isdigit():
