@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_sim.families import keeson_wire, reverie_wire, richmat_wire, rongtai_wire, theragun_wire
+from firmware_sim.families import (
+    firmware_for,
+    keeson_wire,
+    reverie_wire,
+    richmat_wire,
+    rongtai_wire,
+    theragun_wire,
+)
 from firmware_sim.messages import FrameError
+from massager_ctl.catalog import Catalog
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
 DECODERS: dict[str, Callable[[bytes], Any]] = {
@@ -67,3 +76,31 @@ def test_chair_deframer_output_is_bounded_and_decodes_or_fails_cleanly(chunks: l
             assert len(frame) <= 18
             with contextlib.suppress(FrameError):
                 rongtai_wire.decode_command(frame)
+
+
+@pytest.mark.parametrize("family", sorted(DECODERS))
+async def test_firmware_survives_random_and_damaged_input(family: str) -> None:
+    """Whatever arrives, the firmware neither raises nor leaves its levels out of range."""
+    rng = random.Random(f"fuzz-{family}")
+    seeds = _commands(family)
+    model = {
+        "keeson": "keeson-base-i4",
+        "reverie": "reverie-base",
+        "theragun": "theragun-pro-4",
+        "rongtai": "rongtai-rt6923-chair",
+        "richmat": "richmat-wilinke-base",
+    }[family]
+    sent: list[bytes] = []
+    async with firmware_for(Catalog().device(model)) as firmware:
+        firmware.connect(sent.append)
+        for _ in range(600):
+            frame = bytearray(rng.choice(seeds))
+            if rng.random() < 0.5 and frame:
+                frame[rng.randrange(len(frame))] ^= rng.randrange(1, 256)
+            if rng.random() < 0.2:
+                frame = bytearray(rng.randbytes(rng.randrange(0, 24)))
+            firmware.receive(bytes(frame))
+        state = firmware.state
+    for name, top in (("head_massage", 10), ("foot_massage", 10), ("speed", 6)):
+        assert 0 <= getattr(state, name, 0) <= top
+    assert len(firmware.received) > 0
