@@ -30,7 +30,7 @@ def device_summary(profile: DeviceProfile) -> dict[str, Any]:
         "protocol": profile.protocol.family,
         "driver_available": profile.driver_available,
         "confidence": profile.confidence,
-        "failsafe": profile.failsafe.model_dump(),
+        "failsafe": _failsafe_data(profile),
         "sources": [source.model_dump() for source in profile.sources],
         "control": {cap: spec.model_dump() for cap, spec in profile.control.items()},
         "ble_name": profile.ble.local_name if profile.ble else None,
@@ -43,6 +43,13 @@ def device_summary(profile: DeviceProfile) -> dict[str, Any]:
         "battery": profile.battery,
         "watchdog_timeout_s": profile.watchdog_spec.timeout_s if profile.watchdog_spec else None,
     }
+
+
+def _failsafe_data(profile: DeviceProfile) -> dict[str, Any]:
+    data = profile.failsafe.model_dump()
+    if profile.watchdog_spec is not None and profile.failsafe.type == "watchdog":
+        data.update(profile.watchdog_spec.model_dump())
+    return data
 
 
 def routine_summary(routine: Routine) -> dict[str, Any]:

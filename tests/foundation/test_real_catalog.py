@@ -151,7 +151,8 @@ def test_devices_list_json_gives_kind_protocol_confidence_failsafe_and_sources(
     assert i4["control"]["intensity"] == {"style": "steps", "confirmation": "status"}
     assert devices["richmat-wilinke-base"]["failsafe"]["type"] == "none"
     gun = devices["pulse-gun-p5"]
-    assert (gun["kind"], gun["protocol"], gun["failsafe"]) == ("reference", "mbin", {"type": "watchdog"})
+    assert (gun["kind"], gun["protocol"]) == ("reference", "mbin")
+    assert gun["failsafe"] == {"type": "watchdog", "timeout_s": 2.0, "keepalive_s": 0.5}
     assert gun["watchdog_timeout_s"] == 2.0
     assert devices["theragun-pro-4"]["watchdog_timeout_s"] is None
 
