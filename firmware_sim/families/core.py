@@ -236,13 +236,14 @@ class ProductFirmware:
         """
         if self.faults.refuse_connection:
             raise ConnectionRefusedError(f"{self.model_id} is held by another app")
-        if self._send is not None and self._send is not send:
+        # == rather than `is`: a bound method (``inbox.append``) is a new object at each access
+        if self._send is not None and self._send != send:
             raise ConnectionRefusedError(f"{self.model_id} grants one connection at a time")
         self._send = send
         self.machine.on_connect()
 
     def disconnect(self, send: Callable[[bytes], None] | None = None) -> None:
-        if send is None or send is self._send:
+        if send is None or send == self._send:
             self._send = None
 
     def receive(self, data: bytes) -> None:
