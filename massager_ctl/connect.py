@@ -47,19 +47,23 @@ class OpenContext:
         """The URL's model, checked to use ``transport``.
 
         Raises:
-            ConfigError: unknown model, a model the driver does not speak yet, or a model of another
-                transport.
+            ConfigError: unknown model, or a model of another transport.
         """
         model = url.model
         if model is None:
             raise ConfigError(f"{url.raw}: no model given (add ?model=MODEL)")
         profile = self.catalog.device(model)
-        profile.require_driver()
         if profile.transport != transport:
             raise ConfigError(f"{url.raw}: {model} is a {profile.transport} model, not {transport}")
         return profile
 
     def driver(self, profile: DeviceProfile, transport: Transport) -> MassagerDriver:
+        """The driver of a model on a transport (not opened yet).
+
+        Raises:
+            ConfigError: the driver does not speak the model's protocol yet.
+        """
+        profile.require_driver()
         return MassagerDriver(profile, transport, options=self.options)
 
 

@@ -243,3 +243,19 @@ async def test_garbage_writes_change_nothing(model: str) -> None:
 def _settled(state: Any) -> Any:
     """A state without the count of status frames sent (a Keeson base sends them all the time)."""
     return dataclasses.replace(state, frames_sent=0) if hasattr(state, "frames_sent") else state
+
+
+async def test_a_product_found_by_its_advertisement_is_refused_until_its_driver_exists() -> None:
+    from massager_ctl.connect import open_device
+    from massager_ctl.errors import ConfigError
+
+    async with product("keeson-base-i5") as base:
+        url = f"ble://{base.radio.address}?timeout=2"  # no model: inferred from the advertised name
+        with pytest.raises(ConfigError, match="keeson-base-i5: protocol keeson: driver not available yet"):
+            async with open_device(
+                url,
+                ble_backend=base.radio.central.client_backend,
+                ble_scanner_backend=base.radio.central.scanner_backend,
+            ):
+                pass
+        assert not base.firmware.connected
