@@ -259,3 +259,26 @@ async def test_a_product_found_by_its_advertisement_is_refused_until_its_driver_
             ):
                 pass
         assert not base.firmware.connected
+
+
+@pytest.mark.slow
+async def test_served_keeson_base_is_driven_from_another_process_over_hci() -> None:
+    from firmware_sim.ble import bumble_central
+    from tests.sim.ble.test_ble_hci_port import massager_sim, split_url
+
+    async with massager_sim("keeson-base-i4") as (sim, url):
+        address, model, hci = split_url(url)
+        assert model == "keeson-base-i4"
+        async with bumble_central(hci=hci) as central:
+            found = await BleakScanner.discover(timeout=0.3, return_adv=True, backend=central.scanner_backend)
+            name = found[address][1].local_name
+            assert name is not None
+            assert name.startswith("base-i4.")
+            inbox = Inbox()
+            async with BleakClient(found[address][0], backend=central.client_backend) as c:
+                await c.start_notify(KEESON_NOTIFY, inbox)
+                await c.write_gatt_char(KEESON_WRITE, vector("keeson", "foot massage +"), response=True)
+                frame = await frames_until(inbox, lambda f: f[8] == 1)
+                assert keeson_sum_ok(frame)
+                assert frame[14] == 1
+    assert sim.returncode == 0
