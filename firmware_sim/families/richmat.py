@@ -3,7 +3,9 @@
 Modelled from ``docs/devices/richmat.md``. The base never sends anything: a controller can only
 assume what it did. Where the sources are silent the simulator chooses: the toggle starts both zones
 at level 1 and stops everything when massage runs; a zone's step key cycles off, 1, 2, 3; the pattern
-key cycles three patterns; no auto-off is modelled (none is documented).
+key cycles three patterns; the end byte ``6E`` leaves massage running (an open client sends it after
+every massage key, so it cannot be what stops massage): head off and foot off do; no auto-off is
+modelled (none is documented).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class RichmatMachine:
         if code == wire.TOGGLE:
             s = RichmatState() if s.massage_on else replace(s, head_massage=1, foot_massage=1)
         elif code == wire.END:
-            s = RichmatState()
+            pass  # ends a press and stops the motors; massage runs on (one client sends it after every key)
         elif code == wire.HEAD_STEP:
             s = replace(s, head_massage=(s.head_massage + 1) % LEVELS)
         elif code == wire.FOOT_STEP:

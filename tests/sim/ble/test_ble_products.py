@@ -223,7 +223,13 @@ async def test_richmat_is_found_by_its_service_and_says_nothing() -> None:
             assert not any("notify" in ch.properties for s in c.services for ch in s.characteristics)
             await c.write_gatt_char(write, vector("richmat", "head massage level 2"), response=True)
             assert base.firmware.state.head_massage == 2
-            await c.write_gatt_char(write, vector("richmat", "massage end"), response=True)
+            # an open client follows each massage key with the end byte: massage must run on
+            await c.write_gatt_char(
+                write, vector("richmat", "end (6e): end of a press, stops the motors"), response=True
+            )
+            assert base.firmware.state.head_massage == 2
+            head_off = bytes.fromhex("6e 01 00 98 07")  # head massage off, checksum from the rule
+            await c.write_gatt_char(write, head_off, response=True)
             assert not base.firmware.state.massage_on
 
 
