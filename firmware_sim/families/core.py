@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, fields
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from massager_ctl.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 Listener = Callable[[], None]
 
@@ -175,7 +173,8 @@ class ProductFirmware:
         self.model_id = model_id
         self.clock = Clock(speed)
         self.faults = faults or ProductFaults()
-        self.received: list[bytes] = []
+        #: The latest frames received, oldest first (bounded: a served device runs for hours).
+        self.received: deque[bytes] = deque(maxlen=256)
         self._send: Callable[[bytes], None] | None = None
         self._subscribers: list[Callable[[Any], None]] = []
         self._drops: list[Listener] = []
