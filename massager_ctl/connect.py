@@ -58,6 +58,12 @@ class OpenContext:
         return profile
 
     def driver(self, profile: DeviceProfile, transport: Transport) -> MassagerDriver:
+        """The driver of a model on a transport (not opened yet).
+
+        Raises:
+            ConfigError: the driver does not speak the model's protocol yet.
+        """
+        profile.require_driver()
         return MassagerDriver(profile, transport, options=self.options)
 
 
@@ -239,11 +245,13 @@ async def serve_sim(
         options: driver options to start from; the keepalive is scaled to ``speed``.
 
     Raises:
-        ConfigError: an unknown model, a bad option, or a link that does not fit the model.
+        ConfigError: an unknown model, a model the driver does not speak yet, a bad option, or a link
+            that does not fit the model.
     """
     from firmware_sim import FaultSpec, SimulatedDevice
 
     profile = catalog.device(url.target)
+    profile.require_driver()
     link = url.options.get("link", "pty" if profile.transport == "serial" else "ble")
     seed = url.options.get("seed")
     if seed is not None and not seed.lstrip("-").isdigit():

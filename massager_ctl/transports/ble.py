@@ -93,7 +93,9 @@ class BleTransport(Transport):
             raise _translate_open(e, self.description) from e
         self._client = client
         try:
-            await client.start_notify(self._spec.notify_uuid, self._on_notify)
+            # a silent device (no feedback at all) has nothing to subscribe to
+            if self._spec.notify_uuid is not None:
+                await client.start_notify(self._spec.notify_uuid, self._on_notify)
         except (BleakError, OSError, TimeoutError) as e:
             await self.close()
             raise ConnectError(f"{self.description} has no usable notify characteristic: {e}") from e

@@ -46,7 +46,8 @@ def test_bad_urls_show_the_expected_form(url: str, message: str) -> None:
 
 
 async def test_unknown_model_and_wrong_link_are_config_errors(catalog: Catalog) -> None:
-    with pytest.raises(ConfigError, match="unknown model 'massage-chair-9000'; known models: pulse-gun-p5"):
+    known = r"unknown model 'massage-chair-9000'; known models: .*pulse-gun-p5"
+    with pytest.raises(ConfigError, match=known):
         async with open_device("sim://massage-chair-9000", catalog=catalog):
             pass
     with pytest.raises(ConfigError, match="link=pty serves serial models"):
