@@ -12,16 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from massager_ctl.errors import CommandError as CommandError  # raised here; re-exported for callers
+
 MAX_PAYLOAD_BYTES = 4096
-
-
-class CommandError(Exception):
-    """A command that cannot be carried out; ``action`` and ``request_id`` when they were readable."""
-
-    def __init__(self, message: str, *, action: str | None = None, request_id: str | None = None) -> None:
-        super().__init__(message)
-        self.action = action
-        self.request_id = request_id
 
 
 class _Command(BaseModel):

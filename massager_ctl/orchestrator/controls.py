@@ -1,12 +1,14 @@
-"""Session states, the results a session ends with, and the control error."""
+"""Session states, the results a session ends with, and the control error (defined in ``errors``)."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
-from massager_ctl.errors import MassagerError
+from massager_ctl.errors import ControlError
 from massager_ctl.events import SessionStatus
+
+__all__ = ["ControlError", "ReconnectPolicy", "SessionResult", "SessionState"]
 
 
 class SessionState(enum.StrEnum):
@@ -27,10 +29,6 @@ class SessionState(enum.StrEnum):
 
 
 _FINISHED = {SessionState.COMPLETED, SessionState.STOPPED, SessionState.ABORTED, SessionState.FAILED}
-
-
-class ControlError(MassagerError):
-    """A control (pause, confirm, ...) does not apply in the session's current state."""
 
 
 @dataclass(frozen=True, slots=True)
