@@ -17,8 +17,8 @@ import pytest
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
-from massager_ctl.mqtt.link import Backoff
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, Watcher, watch, write_routine
 
 BASE = "massager/dev1"
