@@ -18,10 +18,11 @@ from serial.tools import list_ports
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli import EXIT_INTERRUPTED, devices_app
 from massager_ctl.cli.context import catalog
-from massager_ctl.connect import model_for_advertisement, open_bumble_central, open_device
+from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState, MassagerDriver
 from massager_ctl.errors import CommandTimeoutError, ConnectError, DeviceError, LinkLostError
 from massager_ctl.models import DeviceProfile
+from massager_ctl.openers import model_for_advertisement, open_bumble_central
 from massager_ctl.orchestrator.safety import drive_safe
 from massager_ctl.retry import Backoff
 from massager_ctl.urls import parse_device_url

@@ -31,5 +31,5 @@ def test_jitter_only_lengthens_a_delay_by_up_to_its_fraction() -> None:
     [{"initial_s": 2.0, "max_s": 1.0}, {"initial_s": -1.0}, {"attempts": -1}, {"jitter": -0.1}],
 )
 def test_nonsense_is_refused(options: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match="must|need"):
+    with pytest.raises(ValueError, match=r"must|need"):
         Backoff(**options)  # type: ignore[arg-type]

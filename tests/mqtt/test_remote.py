@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from firmware_sim.opener import ServedSim
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
@@ -36,8 +37,8 @@ class Serving:
 
     @property
     def firmware_state(self) -> Any:
-        assert self.connector.simulator is not None
-        return self.connector.simulator.firmware.state
+        assert isinstance(self.connector.source, ServedSim)
+        return self.connector.source.simulator.firmware.state
 
     async def send(self, body: dict[str, Any]) -> float:
         """Publish a command; the time it was sent."""
