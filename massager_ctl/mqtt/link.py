@@ -251,6 +251,7 @@ class MqttLink:
 
     async def _keep_connected(self) -> None:
         refused, outage = self._backoff.delays(), self._outage_backoff.delays()
+        repeated: str | None = None  # an outage retries every second: say it once, not each time
         while True:
             failure: aiomqtt.MqttError | None = None
             connects_before = self.connects
@@ -265,12 +266,16 @@ class MqttLink:
             if first is not None and not first.done():
                 first.set_exception(message)
                 return
-            if self.connects and _is_auth(failure):
+            if self.connects > connects_before:  # it was up for a while: start the backoffs over
+                refused, outage = self._backoff.delays(), self._outage_backoff.delays()
+                repeated = None
+            if str(message) == repeated:
+                log.debug("%s; still reconnecting", message)
+            elif self.connects and _is_auth(failure):
                 log.error("%s; retrying", message)
             else:
                 log.warning("%s; reconnecting", message)
-            if self.connects > connects_before:  # it was up for a while: start the backoffs over
-                refused, outage = self._backoff.delays(), self._outage_backoff.delays()
+            repeated = str(message)
             await asyncio.sleep(_next_delay(refused if _is_refusal(failure) else outage, self._backoff))
 
     async def _connect_and_serve(self) -> None:
