@@ -50,6 +50,19 @@ def test_no_controller_module_imports_the_simulator() -> None:
     assert not offenders, "the controller imports the simulator:\n" + "\n".join(offenders)
 
 
+def test_the_simulator_uses_neither_the_controllers_codecs_nor_its_drivers() -> None:
+    # a codec bug must not be able to cancel itself out: the firmware decodes with its own code,
+    # and its plug-in hands the controller links, not drivers
+    simulator = PACKAGE.parent / "firmware_sim"
+    offenders = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: {name}"
+        for path in sorted(simulator.rglob("*.py"))
+        for line, name in _imports(ast.parse(path.read_text(), str(path)))
+        if name.startswith(("massager_ctl.protocol", "massager_ctl.drivers"))
+    ]
+    assert not offenders, "the simulator imports the controller's codecs or drivers:\n" + "\n".join(offenders)
+
+
 @pytest.mark.slow
 def test_every_controller_module_imports_and_real_urls_open_with_the_simulator_blocked() -> None:
     script = """
