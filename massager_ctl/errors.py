@@ -91,15 +91,23 @@ class ControlError(MassagerError):
 
 
 class CommandError(MassagerError):
-    """A remote command that cannot be carried out; ``action`` and ``request_id`` when they were readable.
+    """A remote command that cannot be carried out; ``action``, ``request_id`` and ``client`` when readable.
 
     The message is one plain line meant for the person who sent the command.
     """
 
-    def __init__(self, message: str, *, action: str | None = None, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str | None = None,
+        request_id: str | None = None,
+        client: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.action = action
         self.request_id = request_id
+        self.client = client
 
 
 class DeviceError(MassagerError):
