@@ -1,6 +1,6 @@
 """The routine orchestrator: pre-flight, the session engine, its controls and the dry run."""
 
-from massager_ctl.orchestrator.controls import ControlError, ReconnectPolicy, SessionResult, SessionState
+from massager_ctl.orchestrator.controls import ControlError, SessionResult, SessionState
 from massager_ctl.orchestrator.plan import Plan, ResolvedStep, preflight, resolve
 from massager_ctl.orchestrator.session import Connector, Session
 from massager_ctl.orchestrator.snapshot import SessionSnapshot
@@ -9,7 +9,6 @@ __all__ = [
     "Connector",
     "ControlError",
     "Plan",
-    "ReconnectPolicy",
     "ResolvedStep",
     "Session",
     "SessionResult",

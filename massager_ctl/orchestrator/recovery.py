@@ -20,9 +20,10 @@ from massager_ctl.drivers.base import DeviceState, Driver
 from massager_ctl.errors import MassagerError
 from massager_ctl.events import Notice, Reconnected, Suspended
 from massager_ctl.orchestrator.actuation import Actuation
-from massager_ctl.orchestrator.controls import ReconnectPolicy, SessionState
+from massager_ctl.orchestrator.controls import SessionState
 from massager_ctl.orchestrator.safety import drive_safe
 from massager_ctl.orchestrator.signals import AbortSession, Signal, StopSession
+from massager_ctl.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Recovery(Actuation):
     _state: SessionState
     _remaining: float
     _step_duration: float
-    _reconnect: ReconnectPolicy
+    _reconnect: Backoff
     _connect: Callable[[], Awaitable[Driver]]
     _watcher: asyncio.Task[None] | None
     _ticker: asyncio.Task[None] | None

@@ -47,12 +47,13 @@ from massager_ctl.events import (
     WaitingForConfirm,
 )
 from massager_ctl.orchestrator.actuation import EPS, LinkDown
-from massager_ctl.orchestrator.controls import ControlError, ReconnectPolicy, SessionResult, SessionState
+from massager_ctl.orchestrator.controls import RECONNECT, ControlError, SessionResult, SessionState
 from massager_ctl.orchestrator.plan import Plan, ResolvedStep
 from massager_ctl.orchestrator.recovery import Recovery
 from massager_ctl.orchestrator.safety import drive_safe, shielded
 from massager_ctl.orchestrator.signals import AbortSession, HelperFailed, Signal, StopSession
 from massager_ctl.orchestrator.snapshot import SessionSnapshot
+from massager_ctl.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class Session(Recovery):
         bus: EventBus | None = None,
         auto_confirm: bool = False,
         speed: float = 1.0,
-        reconnect: ReconnectPolicy | None = None,
+        reconnect: Backoff | None = None,
         progress_every_s: float = 1.0,
         close_device: bool = True,
         session_id: str | None = None,
@@ -109,7 +110,7 @@ class Session(Recovery):
         self.auto_confirm = auto_confirm
         self.speed = speed
         self._connect = connect
-        self._reconnect = reconnect or ReconnectPolicy()
+        self._reconnect = reconnect or RECONNECT
         self._progress_every_s = progress_every_s
         self._close_device = close_device
         self._fit_head = fit_head

@@ -10,9 +10,10 @@ import yaml
 
 from massager_ctl.catalog import Catalog, builtin_dir, load_device
 from massager_ctl.cli import main
-from massager_ctl.connect import model_for_advertisement, open_device
+from massager_ctl.connect import open_device
 from massager_ctl.errors import CatalogError, ConfigError
 from massager_ctl.models.device import DeviceTimerFailsafe
+from massager_ctl.openers import model_for_advertisement
 from tests.foundation.cli_support import isolate
 
 CATALOG = Catalog()
