@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_b
 from massager_ctl.mqtt.link import Backoff
 from massager_ctl.orchestrator.device import DeviceConnector
 from tests.mqtt.mqtt_support import Broker, Watcher, watch, write_routine
+
+pytestmark = pytest.mark.slow  # each test starts mosquitto
 
 BASE = "massager/dev1"
 #: The simulator holds every ack (and what follows it) this long: a slow device.
@@ -42,8 +43,8 @@ class Serving:
         return self.connector.simulator.firmware.state
 
     async def send(self, body: dict[str, Any]) -> float:
-        """Publish a command; the time it was sent."""
-        sent = time.perf_counter()
+        """Publish a command; the loop time it was sent (the watcher stamps arrivals on the same clock)."""
+        sent = asyncio.get_running_loop().time()
         await self.watcher.client.publish(f"{BASE}/cmd", json.dumps(body), qos=1)
         return sent
 
