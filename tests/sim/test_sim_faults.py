@@ -138,10 +138,14 @@ async def test_drop_link_after_counts_from_the_controllers_first_bytes() -> None
         assert link.connected
         await link.send(mbin.encode_command(1, Ping()))
         spoke = loop.time()
+
+        async def read_until_reset() -> None:
+            while True:
+                await link.recv()
+
         async with keepalive(link):
             with pytest.raises(ConnectionResetError, match="dropped"):
-                while True:
-                    await link.recv()
+                await read_until_reset()
         assert drops == [pytest.approx(spoke + 3.0)]
         await asyncio.sleep(1.5)
         again = device.virtual_link()  # later links and frames do not schedule another drop
