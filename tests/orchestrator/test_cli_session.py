@@ -98,7 +98,8 @@ def test_a_30_minute_dry_run_never_waits_for_real_time(monkeypatch: pytest.Monke
     class RecordingSelector(real_selector):  # type: ignore[valid-type,misc]
         def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
             waits.append(timeout)
-            return super().select(timeout)
+            ready: list[tuple[selectors.SelectorKey, int]] = super().select(timeout)
+            return ready
 
     def no_sleep(seconds: float) -> None:
         raise AssertionError(f"the dry run slept {seconds} s of real time")
