@@ -198,8 +198,10 @@ async def test_a_cancel_during_shutdown_is_kept_and_the_device_still_ends_safe(
         await serve.send({"action": "start", "routine": "remote-test", "id": "start"})
         assert (await serve.answer("start"))["ok"]
         await serve.watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["motor"])
+        wire = WireLog(serve)
         serve.stop.set()
-        await asyncio.sleep(0.1)  # shutting down: the session is stopping, its stop ack held back
+        async with asyncio.timeout(10):  # shutting down: the session's stop is on the wire, its ack held back
+            await wire.received(Stop)
         assert serve.controller.session is not None
         serve.run.cancel()
         await asyncio.wait({serve.run}, timeout=15)
