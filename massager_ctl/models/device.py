@@ -27,7 +27,8 @@ ProtocolFamily = Literal["mbin", "mascii"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a NaN or infinite timeout or temperature would pass every comparison-based bound unnoticed
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class HeadSpec(_Strict):
