@@ -112,29 +112,19 @@ def test_a_fifo_is_refused_without_blocking_on_it(tmp_path: Path) -> None:
     assert [str(p) for p in problems] == [f"{fifo}:1: file: is not a regular file"]
 
 
-def _device_text(**replace: str) -> str:
-    text = (builtin_dir("devices") / "serial-cushion-z3.yaml").read_text(encoding="utf-8")
-    for old, new in replace.items():
-        assert old in text
-        text = text.replace(old, new)
-    return text
-
-
 @pytest.mark.parametrize(
-    ("replace", "located"),
+    ("old", "new", "problem"),
     [
+        ("ack_timeout_s: 0.5", "ack_timeout_s: .inf", "protocol.ack_timeout_s: Input should be a finite"),
+        ("keepalive_s: 1.0", "keepalive_s: .nan", "watchdog.keepalive_s: Input should be a finite"),
+        ("[0, 38, 44]", "[0, .nan, 44]", "heat.target_c.1: Input should be a finite"),
         (
-            {"ack_timeout_s: 0.5": "ack_timeout_s: .inf"},
-            ":21: protocol.ack_timeout_s: Input should be a finite",
+            "write_timeout_s: 1.0",
+            "write_timeout_s: -.inf",
+            "serial.write_timeout_s: Input should be a finite",
         ),
-        ({"keepalive_s: 1.0": "keepalive_s: .nan"}, ":40: watchdog.keepalive_s: Input should be a finite"),
-        ({"[0, 38, 44]": "[0, .nan, 44]"}, ":34: heat.target_c.1: Input should be a finite"),
-        ({"write_timeout_s: 1.0": "write_timeout_s: -.inf"}, ":16: serial.write_timeout_s: Input should be"),
-        (
-            {"modes: [vibration,": "modes: &m [*m,"},
-            ":36: modes.0: an alias refers to a value that contains it",
-        ),
-        ({"battery: false": "battery: " + "[" * 10_000 + "]" * 10_000}, ":37: yaml: nested more than 32"),
+        ("modes: [vibration,", "modes: &m [*m,", "modes.0: an alias refers to a value that contains it"),
+        ("battery: false", "battery: " + "[" * 10_000 + "]" * 10_000, "yaml: nested more than 32"),
     ],
     ids=[
         "inf-ack-timeout",
@@ -145,13 +135,15 @@ def _device_text(**replace: str) -> str:
         "deep",
     ],
 )
-def test_device_catalog_is_bounded_and_finite_too(
-    tmp_path: Path, replace: dict[str, str], located: str
-) -> None:
+def test_device_catalog_is_bounded_and_finite_too(tmp_path: Path, old: str, new: str, problem: str) -> None:
+    text = (builtin_dir("devices") / "serial-cushion-z3.yaml").read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new)
+    line = text[: text.index(new)].count("\n") + 1
     path = tmp_path / "serial-cushion-z3.yaml"
-    path.write_text(_device_text(**replace), encoding="utf-8")
-    problem = only_problem(lambda: Catalog(device_dirs=[tmp_path]).devices())
-    assert str(problem).startswith(f"{path}{located}")
+    path.write_text(text, encoding="utf-8")
+    found = only_problem(lambda: Catalog(device_dirs=[tmp_path]).devices())
+    assert str(found).startswith(f"{path}:{line}: {problem}")
 
 
 def _yaml_float(value: float) -> str:
