@@ -74,6 +74,7 @@ def serve(
     from massager_ctl.mqtt.remote import RemoteController
     from massager_ctl.mqtt.service import MqttStatus
     from massager_ctl.mqtt.topics import device_id_from_url, make_topics
+    from massager_ctl.orchestrator import preflight
     from massager_ctl.orchestrator.device import DeviceConnector
 
     state = use(ctx)
@@ -94,7 +95,8 @@ def serve(
     )
     runnable = runnable_routines(cat.routines().values(), profile, user.caps)
     if routine is not None:
-        routine = cat.routine(routine).id
+        # The routine select offers only what passes pre-flight: the default must too, told before serving.
+        routine = preflight(cat.routine(routine), profile, user.caps).routine.id
 
     async def main() -> None:
         connector = DeviceConnector(device, catalog=cat)

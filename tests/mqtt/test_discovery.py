@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from massager_ctl.catalog import Catalog
+from massager_ctl.cli import EXIT_BAD_INPUT
 from massager_ctl.config import Caps
 from massager_ctl.errors import ConfigError, PreflightError
 from massager_ctl.mqtt.discovery import discovery_payload, runnable_routines
 from massager_ctl.mqtt.payloads import SessionSnapshot
 from massager_ctl.mqtt.topics import device_id_for, device_id_from_url, make_topics
 from massager_ctl.orchestrator import preflight
+from tests.foundation.cli_support import in_process, isolate
 from tests.mqtt.mqtt_support import render_ha
 
 
@@ -187,3 +190,23 @@ def test_the_routine_select_offers_the_routines_that_pass_preflight() -> None:
         else:
             with pytest.raises(PreflightError):
                 preflight(routine, cushion, Caps(heat_allowed=False))
+
+
+def test_serve_refuses_a_default_routine_that_fails_preflight_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate(monkeypatch, tmp_path)
+    cli = in_process(capsys)
+    # Port 1: if serve got as far as the broker it would fail there, with another message and code.
+    result = cli(
+        "serve",
+        "--device",
+        "sim://pulse-gun-p5",
+        "--mqtt",
+        "mqtt://127.0.0.1:1",
+        "--routine",
+        "shiatsu-full-back",
+    )
+    assert result.code == EXIT_BAD_INPUT, result
+    assert "the routine needs heat; pulse-gun-p5 has no heater" in result.err, result.err
+    assert "broker" not in result.err.lower()
