@@ -43,6 +43,8 @@ class Actuation(abc.ABC):
         self._level: int | None = None
         self._heat_level = 0
         self._heat_blocked = False
+        # The person turned the heat off: it stays off, whatever the steps plan, until they allow it again.
+        self._heat_declined = False
         self._ramp_target: int | None = None
         self._ramp_every = DEFAULT_RAMP_S_PER_LEVEL
         self._ramp_next = 0.0
@@ -108,7 +110,11 @@ class Actuation(abc.ABC):
             self._start_ramp(target, step.ramp_s)
 
     async def _apply_heat(self, wanted: int | None) -> None:
-        if wanted is None or self.plan.profile.heat is None:
+        if self.plan.profile.heat is None:
+            return
+        if self._heat_declined:
+            wanted = 0
+        if wanted is None:
             return
         if wanted == 0:
             if self._heat_level or self._heat.on or (self._driver and self._driver.state.heat):

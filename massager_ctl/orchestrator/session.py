@@ -286,6 +286,53 @@ class Session(Recovery):
         self._signal(Signal("intensity", level))
         return level
 
+    def heat_off(self) -> None:
+        """Turn the heat off now and keep it off for the rest of the session, whatever the steps plan.
+
+        Taken in every state until the session ends (a paused or waiting session holds heat off already).
+
+        Raises:
+            ControlError: the session has already finished.
+        """
+        if self._state.finished:
+            raise ControlError(f"cannot turn the heat off: the session has already {self._state.value}")
+        self._heat_declined = True
+        self._signal_heat()
+
+    def heat_on(self) -> None:
+        """Let the routine's planned heat back on after :meth:`heat_off`, within the heat budget.
+
+        Heat comes on only where a step plans it; this never adds heat the routine does not plan.
+
+        Raises:
+            ControlError: no step is under way, the routine plans no heat, or its heat budget is spent.
+        """
+        self._require(
+            {SessionState.RUNNING, SessionState.PAUSED, SessionState.WAITING_FOR_CONFIRM}, "turn the heat on"
+        )
+        budget = self.plan.heat_budget_s
+        if budget <= 0:
+            raise ControlError("cannot turn the heat on: this routine plans no heat")
+        now = self._now()
+        if self._heat.left(now) <= EPS:
+            used = self._heat.used(now)
+            raise ControlError(
+                f"cannot turn the heat on: it would break the heat budget ({used / 60:.1f} of "
+                f"{budget / 60:.1f} min used, at most {self._heat.contiguous_s / 60:g} min without a break)"
+            )
+        if self._heat_blocked:
+            raise ControlError(
+                "cannot turn the heat on: it was cut at its limit in this step; it comes back at the next "
+                "heated step, within the budget"
+            )
+        self._heat_declined = False
+        self._signal_heat()
+
+    def _signal_heat(self) -> None:
+        # The step loop reads _heat_declined when it takes the signal: one queued is enough.
+        if not any(s.kind == "heat" for s in self._signals):
+            self._signal(Signal("heat"))
+
     def _require(self, states: set[SessionState], action: str) -> None:
         if self._state not in states:
             raise ControlError(f"cannot {action}: the session is {self._state.value.replace('_', ' ')}")
@@ -705,6 +752,8 @@ class Session(Recovery):
                 self._emit(IntensityNudged, index=self._index(), offset=self._offset, level=level)
                 if not paused:
                     self._start_ramp(level, None)
+            case "heat" if not paused and self._step is not None:
+                await self._apply_heat(self._step.heat)
             case "link_lost" if signal.value[0] == self._generation:
                 raise LinkDown(signal.value[1])
             case "reapply" if signal.value == self._generation and not paused:

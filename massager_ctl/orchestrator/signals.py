@@ -18,6 +18,7 @@ class Signal:
         "extend",
         "intensity",
         "confirm",
+        "heat",
         "link_lost",
         "head_seen",
         "reapply",
