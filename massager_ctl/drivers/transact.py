@@ -146,6 +146,8 @@ class Transactor:
                 )
                 continue
             except LinkLostError as e:
+                # the error reaches the caller from here: its reply must not be failed (and left unread)
+                self._pending.remove(pending)
                 self._link_lost(e)
                 raise
             finally:
