@@ -6,7 +6,8 @@
 * **stop** — sent at once, ahead of the queue and regardless of the gap; it empties the queue,
   stops retries of a setting in flight, and is resent until a status shows motor and heat off.
 * **keepalive** — a ping whenever the link has been quiet for ``keepalive_s``, while open and
-  ``keepalive`` is on; a ping unanswered after every retry means the link is lost.
+  ``keepalive`` is on (turning it off also ends the retries of a ping in flight); a ping unanswered
+  after every retry means the link is lost.
 """
 
 from __future__ import annotations
@@ -199,7 +200,10 @@ class Lanes(Transactor):
                 await asyncio.sleep(wait)
                 continue
             try:
-                await self._transact(lambda seq: Ping(seq=seq))
+                # turned off meanwhile: not even a retry may feed the watchdog any more
+                await self._transact(lambda seq: Ping(seq=seq), abort=lambda: not self._keepalive_on.is_set())
+            except Superseded:
+                continue
             except LinkLostError:
                 return
             except CommandTimeoutError as e:
