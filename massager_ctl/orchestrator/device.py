@@ -6,6 +6,10 @@ and ``ble://`` that is :func:`massager_ctl.connect.open_device` again. For
 same firmware, with its heat timer and watchdog), so the connector starts it
 once and opens each link to it: the in-memory virtual link, a pty, a TCP port
 or the Bumble radio.
+
+Every link starts with the device stopped and leaves its watchdog unfed: the
+device may still run what a lost link set, and only a healthy session may keep
+it running (the session turns the keepalive on when it applies a step).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Self
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.connect import ServedSim, open_device, serve_sim
+from massager_ctl.drivers.base import DriverOptions
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError, MassagerError
 from massager_ctl.urls import DeviceURL, parse_device_url
@@ -47,6 +52,8 @@ class DeviceConnector:
         if self.speed != 1.0 and self.url.scheme != "sim":
             raise ConfigError(f"--speed compresses time on a simulator only; {url} is a real device")
         self.simulator: SimulatedDevice | None = None
+        # "off" is the first thing the device hears on each link, and no keepalive until a step runs
+        self._options = DriverOptions(stop_on_open=True, keepalive_on_open=False)
         self._stack = contextlib.AsyncExitStack()
         self._links: list[tuple[MassagerDriver, contextlib.AsyncExitStack]] = []
         self._sim: ServedSim | None = None
@@ -60,7 +67,7 @@ class DeviceConnector:
         if self.url.scheme == "sim":
             try:
                 self._sim = await self._stack.enter_async_context(
-                    serve_sim(self.url, catalog=self.catalog, speed=self.speed)
+                    serve_sim(self.url, catalog=self.catalog, speed=self.speed, options=self._options)
                 )
                 self.simulator = self._sim.simulator
             except BaseException:
@@ -90,13 +97,15 @@ class DeviceConnector:
     async def connect(self) -> MassagerDriver:
         """Open a new link and return its open driver (closed with the connector at the latest).
 
+        The device hears a stop before anything else, and the driver's keepalive is off.
+
         Raises:
             ConnectError: the link could not be opened.
             ProtocolError: the device is not the expected model.
         """
         await self._forget_dead_links()
         if self._sim is None:
-            return await self._open(open_device(self.url.raw, catalog=self.catalog))
+            return await self._open(open_device(self.url.raw, catalog=self.catalog, options=self._options))
         return await self._open(self._sim.new_driver())
 
     async def _open(self, link: AbstractAsyncContextManager[MassagerDriver]) -> MassagerDriver:
