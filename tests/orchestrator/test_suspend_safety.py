@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from firmware_sim import FirmwareState
+from firmware_sim.link import VirtualLink
 from massager_ctl.config import Caps
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConnectError
@@ -204,12 +205,10 @@ async def test_a_link_that_does_not_stop_first_gets_its_stop_before_any_setting(
         Rig(plan, faults="drop_link_at=12,reconnect_after=1") as rig,
         contextlib.AsyncExitStack() as links,
     ):
-        simulator = rig.connector.simulator
-        assert simulator is not None
 
         async def connect() -> MassagerDriver:
             try:
-                link = simulator.virtual_link()
+                link = VirtualLink(rig.firmware)
             except ConnectionError as e:
                 raise ConnectError(str(e)) from e
             return await links.enter_async_context(MassagerDriver(plan.profile, VirtualTransport(link)))
