@@ -21,8 +21,10 @@ from massager_ctl.orchestrator.plan import DEFAULT_RAMP_S_PER_LEVEL, Plan, Resol
 
 #: Clock tolerance: loop-clock round-off must not make a deadline look unmet.
 EPS = 1e-6
-#: Heat seconds kept in reserve: heat counts until the off command is confirmed, which takes a moment,
-#: so the engine cuts heat this much before a limit and never exceeds it.
+#: Heat seconds kept in reserve at least: heat counts until the off command is confirmed, which takes a
+#: moment, so the engine cuts heat this much before a limit and never exceeds it. The reserve is the
+#: model's watchdog timeout when that is longer: if the link fails as heat should go off, the device's
+#: watchdog is what turns it off, up to that long after the last frame it heard (the cut-off at the latest).
 HEAT_SLACK_S = 2.0
 _LINK_ERRORS = (LinkLostError, CommandTimeoutError)
 
@@ -52,7 +54,7 @@ class Actuation(abc.ABC):
         self._heat = HeatBudget(
             contiguous_s=float(heat.max_on_s) if heat else 0.0,
             total_s=plan.heat_budget_s,
-            slack_s=HEAT_SLACK_S,
+            slack_s=max(HEAT_SLACK_S, plan.profile.watchdog.timeout_s),
         )
 
     @abc.abstractmethod
@@ -135,7 +137,7 @@ class Actuation(abc.ABC):
     async def _heat_cut(self) -> None:
         await self._set_heat(0)
         self._heat_blocked = True
-        if self._deadline - self._now() <= HEAT_SLACK_S + EPS:
+        if self._deadline - self._now() <= self._heat.slack_s + EPS:
             # the step's planned heat ends within the slack anyway: off a moment early, nothing to warn about
             self._emit(Notice, level="info", message="heat off a moment early to stay within its budget")
         else:
@@ -155,8 +157,20 @@ class Actuation(abc.ABC):
             # Only a running session feeds the watchdog: if this one hangs from here on, the device is off.
             self._driver.keepalive = False
 
+    def _restart_from_off(self, *, heat_off_by: float) -> None:
+        """A new link found the device off (confirmed): every setting starts again from off.
+
+        Args:
+            heat_off_by: when heat went off at the latest (the device's watchdog after the link was
+                lost); the heat budget counts the outage up to then.
+        """
+        self._level = 0
+        self._heat_level = 0
+        self._ramp_target = None
+        self._heat.switched_off(min(self._now(), heat_off_by))
+
     def _start_ramp(self, target: int, ramp_s: float | None) -> None:
-        if self._level is None:  # after a reconnect: ramp on from where the device is, not from 0
+        if self._level is None:  # after the watchdog stopped it: ramp on from where the device is, not from 0
             self._level = self._driver.state.intensity if self._driver else 0
         current = self._level
         delta = abs(target - current)

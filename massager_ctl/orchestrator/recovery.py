@@ -5,6 +5,11 @@ that handles links: it suspends the session and reconnects with backoff (a stop
 during a connect wins at once), drops a dead link without swallowing a cancel,
 collects the session's helper tasks, and at the end drives the device to motor
 and heat off, confirmed, over one fresh link if the current one is gone.
+
+While suspended the session keeps nothing running: the device hears nothing from
+it but "off", so its watchdog stops it within its timeout of the last frame of
+the healthy link, and a new link goes on only once the device confirms motor and
+heat off (a reconnect never revives old settings; the step sets them again).
 """
 
 from __future__ import annotations
@@ -109,6 +114,9 @@ class Recovery(Actuation):
         self._set_state(SessionState.SUSPENDED)
         self._emit(Suspended, index=self._index(), reason=reason, remaining_s=round(remaining, 6))
         await self._drop_link()
+        # the device heard the healthy link's last frame by now and nothing since but "off": its watchdog
+        # has stopped it by then at the latest
+        off_by = now + self.plan.profile.watchdog.timeout_s
         attempts = 0
         for delay in self._reconnect.delays():
             attempts += 1
@@ -121,18 +129,32 @@ class Recovery(Actuation):
                 self._emit(Notice, level="info", message=f"reconnect attempt {attempts} failed: {e}")
                 continue
             self._install(driver)
-            break
+            if await self._confirmed_off(driver):
+                break
+            self._emit(
+                Notice,
+                level="info",
+                message=f"reconnect attempt {attempts}: the device did not confirm motor and heat off",
+            )
+            await self._drop_link()
         else:
             raise AbortSession(f"link lost ({reason}); no reconnect after {attempts} attempts")
-        self._level = None
-        self._heat_level = self._driver.state.heat if self._driver else 0
-        self._ramp_target = None
+        self._restart_from_off(heat_off_by=off_by)
         if before is SessionState.RUNNING:
             self._deadline = self._now() + self._remaining
         self._set_state(before)
         self._emit(Reconnected, index=self._index(), attempts=attempts, remaining_s=round(remaining, 6))
         if self._driver is not None:
             self._emit_device(self._driver.state)
+
+    @staticmethod
+    async def _confirmed_off(driver: Driver) -> bool:
+        """Whether the device on a new link is off, stopping it if its status says otherwise.
+
+        A link from :class:`~massager_ctl.orchestrator.device.DeviceConnector` stopped it before
+        anything else; another connector's link gets its stop now.
+        """
+        return driver.state.safe or await drive_safe(driver) is not None
 
     async def _drop_link(self) -> None:
         driver, watcher = self._driver, self._watcher

@@ -515,7 +515,7 @@ class Session(Recovery):
     def _install(self, driver: Driver) -> None:
         self._driver = driver
         self._generation += 1
-        driver.keepalive = True
+        driver.keepalive = False  # fed from when a step's settings are applied: only a healthy session
         self._watcher = self._spawn(self._watch(driver, self._generation), "device")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
