@@ -19,6 +19,7 @@ enter the project, with ``raise ... from e``, so callers only ever catch these::
         └── DeviceRefusedError      the device answered with an error code
     BrokerError                     the MQTT broker could not be reached or refused us
     └── BrokerAuthError             the broker rejected the username or password
+    VoiceError                      the speech engine failed to synthesise a spoken cue
 """
 
 from __future__ import annotations
@@ -101,3 +102,7 @@ class BrokerError(MassagerError):
 
 class BrokerAuthError(BrokerError):
     """The MQTT broker rejected the username or password."""
+
+
+class VoiceError(MassagerError):
+    """The speech engine is missing or failed to synthesise a spoken cue."""

@@ -29,6 +29,8 @@ from massager_ctl.ui.keys import handle_key, key_reader
 from massager_ctl.ui.lines import clock, print_lines
 from massager_ctl.ui.live import LiveView, show_live
 from massager_ctl.urls import parse_device_url
+from massager_ctl.voice.engine import DEFAULT_RATE
+from massager_ctl.voice.session import VoiceSettings, spoken_cues, voice_settings
 
 if TYPE_CHECKING:
     from massager_ctl.mqtt import BrokerConfig
@@ -222,6 +224,13 @@ def run_command(
         help="Publish the session to this MQTT broker URL (mqtt://user@host:port; give the password in "
         "MASSAGER_MQTT_PASSWORD, not in the URL, where ps would show it).",
     ),
+    voice: bool | None = typer.Option(
+        None, "--voice/--no-voice", help="Speak the cues (default: on where there is audio output)."
+    ),
+    voice_rate: int = typer.Option(DEFAULT_RATE, "--voice-rate", help="Speaking rate, words per minute."),
+    audio_out: Path | None = typer.Option(
+        None, "--audio-out", help="Write each spoken cue as a WAV file plus cues.jsonl to DIR; play nothing."
+    ),
 ) -> None:
     """Run a routine on a device, with a live view on a terminal or log lines otherwise."""
     url = device or settings().default_device
@@ -240,7 +249,11 @@ def run_command(
             " pass --yes to confirm automatically"
         )
     broker = _broker(mqtt) if mqtt is not None else None  # a bad URL is refused before anything moves
-    code = asyncio.run(_run(plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty))
+    notice = Console(stderr=True, highlight=False).print
+    speech = voice_settings(voice=voice, rate=voice_rate, audio_out=audio_out, notice=notice)
+    code = asyncio.run(
+        _run(plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty, speech=speech)
+    )
     raise typer.Exit(code)
 
 
@@ -257,6 +270,7 @@ async def _run(
     events: Path | None,
     broker: BrokerConfig | None,
     tty: bool,
+    speech: VoiceSettings | None = None,
 ) -> int:
     loop = asyncio.get_running_loop()
     bus = EventBus()
@@ -277,6 +291,8 @@ async def _run(
                 speed=connector.speed,
                 fit_head=connector.fit_head,
             )
+            if speech is not None:  # first: its subscriber is woken before the others
+                await astack.enter_async_context(spoken_cues(session, speech))
             followers.append(journal.follow(bus.subscribe(maxsize=4096, name="journal")))
             follower_names.append("the session journal")
             if events is not None:
