@@ -67,11 +67,12 @@ class Espeak:
             raise VoiceError(f"espeak-ng took more than {SYNTH_TIMEOUT_S:g} s to speak {text[:40]!r}") from e
         except OSError as e:
             raise VoiceError(f"cannot run espeak-ng ({self.binary}): {e}") from e
+        detail = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
         if result.returncode != 0:
-            detail = result.stderr.strip() or f"exit status {result.returncode}"
             raise VoiceError(f"espeak-ng failed on {text[:40]!r}: {detail}")
+        # espeak-ng exits 0 even when it cannot write its file
         if not out.exists() or out.stat().st_size <= 44:  # a WAV header and no audio
-            raise VoiceError(f"espeak-ng wrote no audio for {text[:40]!r}")
+            raise VoiceError(f"espeak-ng wrote no audio for {text[:40]!r}: {detail}")
 
 
 class CueAudio:

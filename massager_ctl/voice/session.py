@@ -13,22 +13,20 @@ import asyncio
 import contextlib
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from massager_ctl.errors import ConfigError, VoiceError
 from massager_ctl.orchestrator import Session
 from massager_ctl.orchestrator.controls import SessionState
-from massager_ctl.voice.cues import plan_cues
+from massager_ctl.voice.cues import DEFAULT_RULES, CueRule, plan_cues
 from massager_ctl.voice.engine import MAX_RATE, MIN_RATE, CueAudio, Espeak
 from massager_ctl.voice.outputs import CueOutput, DirectoryOutput, SpeakerOutput, find_player
 from massager_ctl.voice.player import CuePlayer, SessionClock
 
 log = logging.getLogger(__name__)
 
-#: How long all cues may take to synthesise before the session starts anyway (late cues are said late).
-PREPARE_TIMEOUT_S = 30.0
 #: How long the last words (the end of the session) may take to finish playing.
 DRAIN_S = 15.0
 
@@ -92,17 +90,21 @@ def session_clock(session: Session) -> SessionClock:
 
 
 @contextlib.asynccontextmanager
-async def spoken_cues(session: Session, settings: VoiceSettings) -> AsyncIterator[CuePlayer]:
-    """Speak ``session``'s cues; enter before the session runs, leave once its bus is closed.
+async def spoken_cues(
+    session: Session, settings: VoiceSettings, *, rules: Sequence[CueRule] = DEFAULT_RULES
+) -> AsyncIterator[CuePlayer]:
+    """Speak ``session``'s cues (planned by ``rules``); enter before the session runs, leave once its
+    bus is closed.
 
     On entering: every cue is queued for synthesis, the safety notes are said
     (and heard out, when played aloud), and the cues are ready before the
-    session is let go. On leaving: the last cue is given time to finish.
+    session is let go (synthesis takes a fraction of a second per cue). On
+    leaving: the last cue is given time to finish.
 
     Raises:
         VoiceError: the synthesiser failed before the session started.
     """
-    sheet = plan_cues(session.plan)
+    sheet = plan_cues(session.plan, rules=rules)
     subscription = session.bus.subscribe(maxsize=1024, name="voice")
     with tempfile.TemporaryDirectory(prefix="massager-voice-") as workdir:
         audio = CueAudio(settings.engine, Path(workdir))
@@ -123,11 +125,9 @@ async def spoken_cues(session: Session, settings: VoiceSettings) -> AsyncIterato
             player.say(before, t=0.0)
             if isinstance(output, SpeakerOutput):
                 await output.drained()
-            try:
-                async with asyncio.timeout(PREPARE_TIMEOUT_S):
-                    await audio.wait_all()
-            except TimeoutError:
-                log.warning("spoken cues not ready after %g s; late ones are said late", PREPARE_TIMEOUT_S)
+            # bounded by each synthesis' own timeout, in real time: a timeout on the loop clock would
+            # lapse at once under a virtual clock (looptime, rehearsals)
+            await audio.wait_all()
             task = asyncio.create_task(player.follow(subscription), name="voice-cues")
             yield player
             drain_s = DRAIN_S
