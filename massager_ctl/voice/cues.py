@@ -114,7 +114,7 @@ def step_cues(plan: Plan) -> Iterable[Cue]:
 
 
 def heat_cues(plan: Plan) -> Iterable[Cue]:
-    """"Heat on" / "heat off" at the start of each step that changes the heat."""
+    """Say "heat on" or "heat off" at the start of each step that changes the heat."""
     current = 0
     for step in plan.steps:
         if step.heat is None or step.heat == current:
