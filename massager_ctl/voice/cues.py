@@ -199,7 +199,8 @@ def _then(step: ResolvedStep, after: ResolvedStep | None) -> str:
     if after is None:
         return "then the session ends"
     if after.head is not None and after.head.change == "manual" and after.head != step.head:
-        return f"then fit {_head_name(after)}"
+        # before the routine's first head nobody knows what is fitted: name it, the session asks if needed
+        return f"then {'fit ' if step.head is not None else ''}{_head_name(after)}"
     if step.side in ("left", "right") and after.side in ("left", "right") and step.side != after.side:
         return "then switch sides"
     if after.tool is not None and after.tool != step.tool:

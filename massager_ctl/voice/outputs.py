@@ -114,14 +114,15 @@ class SpeakerOutput:
     async def aclose(self, *, drain_s: float) -> None:
         self._closing = True
         self._wake.set()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(drain_s):
-                await asyncio.shield(self._task)
-        self._queue.clear()
-        self._cut()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain_s):
+                    await asyncio.shield(self._task)
+        finally:  # cancelled or not, no player process outlives the session
+            self._queue.clear()
+            self._cut()
+            self._task.cancel()
+        await asyncio.wait([self._task])  # its end, without taking a cancel meant for the caller
 
     def _cut(self) -> None:
         self._cuts += 1

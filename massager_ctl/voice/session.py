@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from massager_ctl.errors import ConfigError, VoiceError
+from massager_ctl.errors import ConfigError
 from massager_ctl.orchestrator import Session
 from massager_ctl.orchestrator.controls import SessionState
 from massager_ctl.voice.cues import DEFAULT_RULES, CueRule, plan_cues
@@ -133,12 +133,16 @@ async def spoken_cues(
             drain_s = DRAIN_S
         finally:
             subscription.close()
-            if task is not None:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(5.0):
-                        await asyncio.shield(task)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, VoiceError):
-                    await task
-            await output.aclose(drain_s=drain_s)
-            audio.close()
+            try:
+                if task is not None:
+                    # the player drains what the session said last (the end), then stops
+                    await asyncio.wait([task], timeout=5.0)
+                    task.cancel()
+                    await asyncio.wait([task])
+                    if not task.cancelled() and task.exception() is not None:
+                        log.error("the spoken cues failed", exc_info=task.exception())
+            finally:
+                try:
+                    await output.aclose(drain_s=drain_s)
+                finally:
+                    audio.close()

@@ -122,3 +122,17 @@ def test_a_device_can_add_its_own_cue_kind_with_a_rule() -> None:
 
     sheet = plan_cues(plan, rules=[*DEFAULT_RULES, instructions])
     assert [c.text for c in sheet.at("step_start", 1)] == ["High.", "Set the speed to 4."]
+
+
+def test_the_first_head_is_named_and_a_change_is_asked_for() -> None:
+    plan = make_plan(
+        [
+            {"title": "Roll", "duration": 30, "prompt": {"text": "Roll.", "tool": "foam-roller"}},
+            {"title": "Ball", "duration": 30, "device": {"head": "ball", "intensity": 1}},
+            {"title": "Fork", "duration": 30, "device": {"head": "fork", "intensity": 1}},
+        ],
+        "pulse-gun-p5",
+    )
+    warnings = [c.text for c in plan_cues(plan).cues if c.kind == "warning"]
+    # the ball may already be on (the session only asks when it is not): named, not "fit"
+    assert warnings[:2] == ["Ten seconds, then the large ball head.", "Ten seconds, then fit the fork head."]
