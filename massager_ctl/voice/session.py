@@ -59,6 +59,8 @@ def voice_settings(
         if audio_out is not None:
             raise ConfigError("--audio-out writes spoken cues; it cannot go with --no-voice")
         return None
+    if audio_out is not None and audio_out.exists() and not audio_out.is_dir():
+        raise ConfigError(f"--audio-out {audio_out} is a file; give a directory to write the cues to")
     if not MIN_RATE <= rate <= MAX_RATE:
         raise ConfigError(f"--voice-rate must be {MIN_RATE}–{MAX_RATE} words per minute, not {rate}")
     engine = Espeak.find(rate=rate)

@@ -187,3 +187,7 @@ def test_bad_voice_options_are_refused_before_anything_moves(routine: Path, tmp_
     assert both.returncode == 2
     assert "--audio-out writes spoken cues; it cannot go with --no-voice" in both.stderr
     assert not (tmp_path / "out").exists()
+    (tmp_path / "file").write_text("")
+    taken = run(*args, "--audio-out", str(tmp_path / "file"), env=env)
+    assert taken.returncode == 2
+    assert "is a file; give a directory to write the cues to" in taken.stderr
