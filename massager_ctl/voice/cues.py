@@ -37,6 +37,7 @@ CueKind = Literal[
     "resumed",
     "suspended",
     "reconnected",
+    "notice",
     "end",
 ]
 Trigger = Literal[
@@ -49,6 +50,7 @@ Trigger = Literal[
     "resumed",
     "suspended",
     "reconnected",
+    "notice",
     "end",
 ]
 
@@ -182,6 +184,12 @@ def plan_cues(plan: Plan, *, rules: Sequence[CueRule] = DEFAULT_RULES) -> CueShe
     """
     cues = [cue for rule in rules for cue in rule(plan)]
     return CueSheet(tuple(sorted(cues, key=_need_order)))
+
+
+def notice_cue(message: str) -> Cue:
+    """A warning the session raised while it ran (its words are only known then: synthesised late)."""
+    text = _sentence(message)
+    return Cue("notice", text[:1].upper() + text[1:], "notice")
 
 
 def _need_order(cue: Cue) -> float:

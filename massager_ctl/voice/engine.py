@@ -93,9 +93,13 @@ class CueAudio:
     def start(self, sheet: CueSheet) -> None:
         """Queue every distinct sound of ``sheet`` for synthesis, first needed first; returns at once."""
         for cue in sheet.unique():
-            key = (cue.text, cue.chime)
-            if key not in self._files:
-                self._files[key] = self._pool.submit(self._make, cue)
+            self.add(cue)
+
+    def add(self, cue: Cue) -> None:
+        """Queue one more sound (one whose words were not known ahead); returns at once."""
+        key = (cue.text, cue.chime)
+        if key not in self._files:
+            self._files[key] = self._pool.submit(self._make, cue)
 
     def ready(self, cue: Cue) -> Path | None:
         """The cue's file if it is ready; ``None`` while it is being made or if it failed."""

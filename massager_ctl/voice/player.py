@@ -1,10 +1,11 @@
 """The cue player: a bus subscriber that says each cue when it is due, on the session clock.
 
 It follows the session's events on its own task: a step's start, a wait for
-the person, a pause and the end are said as their events arrive; the warning
-before a step ends, and the next step's start, are timers on the loop, set
-from the step's deadline and moved by pauses, extensions and reconnects. The engine never waits for it:
-events reach it through a bounded bus buffer, and audio plays in a subprocess.
+the person, a pause, a warning notice and the end are said as their events
+arrive; the warning before a step ends, and the next step's start, are timers
+on the loop, set from the step's deadline and moved by pauses, extensions and
+reconnects. The engine never waits for it: events reach it through a bounded
+bus buffer, and audio plays in a subprocess.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from massager_ctl.errors import VoiceError
 from massager_ctl.events import (
     BaseEvent,
     Confirmed,
+    Notice,
     Paused,
     Reconnected,
     Resumed,
@@ -29,7 +31,7 @@ from massager_ctl.events import (
     Suspended,
     WaitingForConfirm,
 )
-from massager_ctl.voice.cues import WARN_S, Cue, CueKind, CueSheet
+from massager_ctl.voice.cues import WARN_S, Cue, CueKind, CueSheet, notice_cue
 from massager_ctl.voice.engine import CueAudio
 from massager_ctl.voice.outputs import CueOutput
 
@@ -140,6 +142,10 @@ class CuePlayer:
             case StepFinished():
                 self._disarm()
                 self._timing = False
+            case Notice(level="warning"):
+                cue = notice_cue(event.message)
+                self._audio.add(cue)
+                self.say([cue])
             case SessionFinished():
                 self._disarm()
                 self.say(self._sheet.at("end", event.status))

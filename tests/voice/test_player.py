@@ -181,3 +181,19 @@ async def test_heat_and_safety_and_a_devices_own_instructions_are_said(tmp_path:
     texts = [line["text"] for line in cue_lines(tmp_path)]
     assert texts[2:4] == ["Heat on, low.", "Set the heat to low."]
     assert texts[6:8] == ["Heat off.", "Set the heat to off."]
+
+
+async def test_a_warning_notice_is_said_when_it_happens(tmp_path: Path) -> None:
+    # an extension past the heat budget: the engine switches the heat off mid-step and warns
+    steps = [
+        {"title": "Warm", "duration": 30, "device": {"head": "lower", "intensity": 2, "heat": "low"}},
+        {"title": "Cool", "duration": 30, "device": {"heat": "off"}},
+    ]
+    async with Rig(cushion(steps)) as rig:
+        cues = await voiced(rig, tmp_path, [(5, "extend")])
+    notices = [n for n in rig.of("notice") if n.level == "warning"]
+    assert [n.message for n in notices] == ["heat off: the heat budget for this stretch is used up"]
+    said = [(key, t) for kind, key, t in cues if kind == "notice"]
+    assert [key for key, _ in said] == ["Heat off: the heat budget for this stretch is used up."]
+    # its words were synthesised when it came (virtual time runs on meanwhile), so it is said after it
+    assert said[0][1] >= notices[0].session_t
