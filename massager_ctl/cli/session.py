@@ -249,7 +249,8 @@ def run_command(
             " pass --yes to confirm automatically"
         )
     broker = _broker(mqtt) if mqtt is not None else None  # a bad URL is refused before anything moves
-    notice = Console(stderr=True, highlight=False).print
+    # "voice off" is for a person at a terminal; a piped or service run keeps its stderr for errors
+    notice = Console(stderr=True, highlight=False).print if tty else log.info
     speech = voice_settings(voice=voice, rate=voice_rate, audio_out=audio_out, notice=notice)
     code = asyncio.run(
         _run(plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty, speech=speech)

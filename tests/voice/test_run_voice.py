@@ -141,7 +141,7 @@ def test_a_recogniser_hears_the_key_words(session: Voiced) -> None:
         assert heard == said_in, phrase
 
 
-def test_voice_is_off_by_default_without_an_audio_player(routine: Path, tmp_path: Path) -> None:
+def test_without_an_audio_player_voice_is_off_unless_asked_for(routine: Path, tmp_path: Path) -> None:
     env = cli_env(tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -150,8 +150,8 @@ def test_voice_is_off_by_default_without_an_audio_player(routine: Path, tmp_path
     args = [str(routine), "--device", "sim://pulse-gun-p5?link=virtual", "--speed", "50", "--yes"]
     result = run(*args, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.splitlines() == ["voice off: no audio player found (pw-play, paplay or aplay)"]
-    assert run(*args, "--no-voice", env=env).stderr == ""
+    assert result.stderr == ""  # no terminal: the "voice off" notice is for a person at one
+    assert "session completed" in result.stdout
     asked = run(*args, "--voice", env=env)
     assert asked.returncode == 2
     assert "--voice needs speech: no audio player found" in asked.stderr
