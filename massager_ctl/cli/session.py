@@ -29,11 +29,11 @@ from massager_ctl.ui.keys import handle_key, key_reader
 from massager_ctl.ui.lines import clock, print_lines
 from massager_ctl.ui.live import LiveView, show_live
 from massager_ctl.urls import parse_device_url
-from massager_ctl.voice.engine import DEFAULT_RATE
-from massager_ctl.voice.session import VoiceSettings, spoken_cues, voice_settings
+from massager_ctl.voice.limits import DEFAULT_RATE
 
 if TYPE_CHECKING:
     from massager_ctl.mqtt import BrokerConfig
+    from massager_ctl.voice.session import VoiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +250,8 @@ def run_command(
         )
     broker = _broker(mqtt) if mqtt is not None else None  # a bad URL is refused before anything moves
     # "voice off" is for a person at a terminal; a piped or service run keeps its stderr for errors
+    from massager_ctl.voice.session import voice_settings  # loaded only by `run`
+
     notice = Console(stderr=True, highlight=False).print if tty else log.info
     speech = voice_settings(voice=voice, rate=voice_rate, audio_out=audio_out, notice=notice)
     code = asyncio.run(
@@ -293,6 +295,8 @@ async def _run(
                 fit_head=connector.fit_head,
             )
             if speech is not None:  # first: its subscriber is woken before the others
+                from massager_ctl.voice.session import spoken_cues
+
                 await astack.enter_async_context(spoken_cues(session, speech))
             followers.append(journal.follow(bus.subscribe(maxsize=4096, name="journal")))
             follower_names.append("the session journal")

@@ -17,18 +17,17 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from massager_ctl.errors import VoiceError
-from massager_ctl.voice.cues import Cue, CueSheet
+from massager_ctl.voice.limits import DEFAULT_RATE, DEFAULT_VOICE
 from massager_ctl.voice.wavs import with_chime
+
+if TYPE_CHECKING:
+    from massager_ctl.voice.cues import Cue, CueSheet
 
 log = logging.getLogger(__name__)
 
-#: espeak-ng's own limits for the speaking rate, in words per minute.
-MIN_RATE, MAX_RATE = 80, 450
-DEFAULT_RATE = 160
-#: US English: also what the offline recogniser the tests use was trained on.
-DEFAULT_VOICE = "en-us"
 SYNTH_TIMEOUT_S = 30.0
 
 

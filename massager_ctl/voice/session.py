@@ -21,7 +21,8 @@ from massager_ctl.errors import ConfigError
 from massager_ctl.orchestrator import Session
 from massager_ctl.orchestrator.controls import SessionState
 from massager_ctl.voice.cues import DEFAULT_RULES, CueRule, plan_cues
-from massager_ctl.voice.engine import MAX_RATE, MIN_RATE, CueAudio, Espeak
+from massager_ctl.voice.engine import CueAudio, Espeak
+from massager_ctl.voice.limits import MAX_RATE, MIN_RATE
 from massager_ctl.voice.outputs import CueOutput, DirectoryOutput, SpeakerOutput, find_player
 from massager_ctl.voice.player import CuePlayer, SessionClock
 

@@ -7,17 +7,22 @@ player handed the cue on, so these tests read the player's timing straight from 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from massager_ctl.events import BaseEvent, EventBus, Reconnected, StepFinished, StepStarted, Suspended
-from massager_ctl.orchestrator import Plan
-from massager_ctl.voice import CueAudio, CuePlayer, DirectoryOutput, SessionClock, VoiceSettings, spoken_cues
+from massager_ctl.orchestrator import Plan, Session
+from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.voice.cues import DEFAULT_RULES, Cue, CueRule, plan_cues
-from tests.orchestrator.orch_support import Rig, at, make_plan
+from massager_ctl.voice.engine import CueAudio
+from massager_ctl.voice.outputs import DirectoryOutput
+from massager_ctl.voice.player import CuePlayer, SessionClock
+from massager_ctl.voice.session import VoiceSettings, spoken_cues
+from tests.orchestrator.orch_support import CATALOG, make_plan
 from tests.voice.voice_support import cue_lines, espeak
 
 pytestmark = pytest.mark.looptime
@@ -29,19 +34,44 @@ TWO_MINUTES: list[dict[str, Any]] = [
 THREE_STEPS = [*TWO_MINUTES, {"title": "Rest", "duration": 60, "prompt": {"text": "Rest."}}]
 
 
-async def voiced(
-    rig: Rig, out: Path, script: Iterable[tuple[float, str]] = (), rules: Iterable[CueRule] = DEFAULT_RULES
-) -> list[tuple[str, Any, float]]:
-    """Run the rig's session with spoken cues written to ``out``, calling ``script``'s controls at
-    their session times; returns (kind, step or text, t) for every cue."""
-    settings = VoiceSettings(engine=espeak(), audio_out=out)
-    async with spoken_cues(rig.session, settings, rules=list(rules)):
-        run = asyncio.create_task(rig.run())
-        for t, control in script:
-            await at(t, rig, getattr(rig.session, control))
-        await run
-        rig.bus.close()
-    return [(c["kind"], c.get("step", c["text"]), c["t"]) for c in cue_lines(out)]
+@dataclass
+class VoicedRig:
+    """One session on an in-process simulator with its cues written to ``out``.
+
+    The cues are synthesised before the simulator starts: under virtual time its timers would
+    otherwise race ahead (hours of battery drain) while the synthesis threads work.
+    """
+
+    plan: Plan
+    out: Path
+    rules: Sequence[CueRule] = DEFAULT_RULES
+    events: list[BaseEvent] = field(default_factory=list)
+
+    async def run(self, script: Iterable[tuple[float, str]] = ()) -> list[tuple[str, Any, float]]:
+        """Run the session, calling ``script``'s controls at their session times; (kind, step or
+        text, t) of every cue."""
+        url = f"sim://{self.plan.profile.id}?link=virtual"
+        connector = DeviceConnector(url, catalog=CATALOG)
+        bus = EventBus()
+        events = bus.subscribe(maxsize=1_000_000, name="test")
+        session = Session(self.plan, connect=connector.connect, device_url=url, bus=bus)
+        settings = VoiceSettings(engine=espeak(), audio_out=self.out)
+        loop = asyncio.get_running_loop()
+        async with spoken_cues(session, settings, rules=self.rules), connector:
+            run = asyncio.create_task(session.run())
+            for t, control in script:
+                while session.state.value in ("idle", "preparing"):  # noqa: ASYNC110  # no event for it
+                    await asyncio.sleep(0.001)
+                await asyncio.sleep(max(0.0, session.t0 + t - loop.time()))
+                getattr(session, control)()
+            await run
+            bus.close()
+        while (event := events.get_nowait()) is not None:
+            self.events.append(event)
+        return [(c["kind"], c.get("step", c["text"]), c["t"]) for c in cue_lines(self.out)]
+
+    def of(self, kind: str) -> list[Any]:
+        return [e for e in self.events if e.type == kind]
 
 
 def cushion(steps: list[dict[str, Any]]) -> Plan:
@@ -49,8 +79,8 @@ def cushion(steps: list[dict[str, Any]]) -> Plan:
 
 
 async def test_cues_follow_the_plan_and_a_pause(tmp_path: Path) -> None:
-    async with Rig(cushion(TWO_MINUTES)) as rig:
-        cues = await voiced(rig, tmp_path, [(20, "pause"), (50, "resume")])
+    rig = VoicedRig(cushion(TWO_MINUTES), tmp_path)
+    cues = await rig.run([(20, "pause"), (50, "resume")])
     assert [(kind, key) for kind, key, _ in cues] == [
         ("step", 0),
         ("paused", "Paused."),
@@ -68,8 +98,8 @@ async def test_cues_follow_the_plan_and_a_pause(tmp_path: Path) -> None:
 
 
 async def test_an_extension_moves_the_warning_and_a_skip_cancels_it(tmp_path: Path) -> None:
-    async with Rig(cushion(THREE_STEPS)) as rig:
-        cues = await voiced(rig, tmp_path, [(10, "extend"), (100, "skip")])
+    rig = VoicedRig(cushion(THREE_STEPS), tmp_path)
+    cues = await rig.run([(10, "extend"), (100, "skip")])
     assert [(kind, key) for kind, key, _ in cues] == [
         ("step", 0),
         ("warning", 0),
@@ -83,8 +113,8 @@ async def test_an_extension_moves_the_warning_and_a_skip_cancels_it(tmp_path: Pa
 
 async def test_a_wait_for_the_person_holds_the_warning_until_the_confirm(tmp_path: Path) -> None:
     steps = [{**TWO_MINUTES[0], "confirm": True}, TWO_MINUTES[1]]
-    async with Rig(cushion(steps)) as rig:
-        cues = await voiced(rig, tmp_path, [(15, "confirm")])
+    rig = VoicedRig(cushion(steps), tmp_path)
+    cues = await rig.run([(15, "confirm")])
     assert [(kind, key) for kind, key, _ in cues] == [
         ("step", 0),
         ("confirm", 0),
@@ -139,8 +169,8 @@ async def test_a_lost_link_is_said_and_the_warning_follows_the_remaining_time(tm
 
 
 async def test_a_stop_is_said_and_nothing_after_it(tmp_path: Path) -> None:
-    async with Rig(cushion(TWO_MINUTES)) as rig:
-        cues = await voiced(rig, tmp_path, [(30, "stop")])
+    rig = VoicedRig(cushion(TWO_MINUTES), tmp_path)
+    cues = await rig.run([(30, "stop")])
     assert [(kind, key) for kind, key, _ in cues] == [("step", 0), ("end", "Session stopped.")]
     assert [t for *_, t in cues] == pytest.approx([0, 30], abs=0.01)
 
@@ -164,8 +194,8 @@ async def test_heat_and_safety_and_a_devices_own_instructions_are_said(tmp_path:
             text = f"Set the heat to {plan.heat_name(step.heat)}."
             yield Cue("instruction", text, "step_start", step.index)
 
-    async with Rig(plan) as rig:
-        cues = await voiced(rig, tmp_path, rules=[*DEFAULT_RULES, instructions])
+    rig = VoicedRig(plan, tmp_path, rules=[*DEFAULT_RULES, instructions])
+    cues = await rig.run()
     assert cues[0] == ("safety", "Before we start. Never on the spine.", 0.0)
     assert [(kind, key) for kind, key, _ in cues[1:]] == [
         ("step", 0),
@@ -189,8 +219,8 @@ async def test_a_warning_notice_is_said_when_it_happens(tmp_path: Path) -> None:
         {"title": "Warm", "duration": 30, "device": {"head": "lower", "intensity": 2, "heat": "low"}},
         {"title": "Cool", "duration": 30, "device": {"heat": "off"}},
     ]
-    async with Rig(cushion(steps)) as rig:
-        cues = await voiced(rig, tmp_path, [(5, "extend")])
+    rig = VoicedRig(cushion(steps), tmp_path)
+    cues = await rig.run([(5, "extend")])
     notices = [n for n in rig.of("notice") if n.level == "warning"]
     assert [n.message for n in notices] == ["heat off: the heat budget for this stretch is used up"]
     said = [(key, t) for kind, key, t in cues if kind == "notice"]

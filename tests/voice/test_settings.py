@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from massager_ctl.errors import ConfigError
-from massager_ctl.voice import voice_settings
+from massager_ctl.voice.session import voice_settings
 from tests.voice.voice_support import espeak
 
 

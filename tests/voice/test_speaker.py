@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from massager_ctl.orchestrator import Plan
-from massager_ctl.voice import VoiceSettings, spoken_cues
+from massager_ctl.voice.session import VoiceSettings, spoken_cues
 from tests.orchestrator.orch_support import Rig, make_plan
 from tests.voice.voice_support import espeak
 

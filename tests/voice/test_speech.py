@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from massager_ctl.errors import VoiceError
-from massager_ctl.voice import CueAudio, Espeak
 from massager_ctl.voice.cues import Cue, CueSheet
+from massager_ctl.voice.engine import CueAudio, Espeak
 from massager_ctl.voice.wavs import CHIME_GAP_S, CHIME_NOTE_S, Pcm, read_wav, rms, with_chime, write_wav
 from tests.voice.voice_support import SPEECH_RMS_FLOOR, espeak
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from massager_ctl.voice import Espeak
+from massager_ctl.voice.engine import Espeak
 
 INSTALL_HINT = "install espeak-ng and sox (scripts/test does: apt-get install espeak-ng sox)"
 #: Speech is well above this RMS (full scale 1.0); silence and a bare chime tail are below it.
