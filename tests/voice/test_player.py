@@ -25,7 +25,7 @@ from massager_ctl.voice.session import VoiceSettings, spoken_cues
 from tests.orchestrator.orch_support import CATALOG, make_plan
 from tests.voice.voice_support import cue_lines, espeak
 
-pytestmark = pytest.mark.looptime
+pytestmark = [pytest.mark.looptime, pytest.mark.slow]  # slow: espeak-ng runs as a process
 
 TWO_MINUTES: list[dict[str, Any]] = [
     {"title": "Rub", "duration": 60, "device": {"head": "upper", "intensity": 3}, "prompt": {"text": "Hi."}},

@@ -1,4 +1,4 @@
-"""The speech engine (the real espeak-ng) and the WAV data it makes: chime, loudness, errors."""
+"""The speech engine (the real espeak-ng) and the WAV files it makes, with the chime."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from massager_ctl.errors import VoiceError
 from massager_ctl.voice.cues import Cue, CueSheet
 from massager_ctl.voice.engine import CueAudio, Espeak
-from massager_ctl.voice.wavs import CHIME_GAP_S, CHIME_NOTE_S, Pcm, read_wav, rms, with_chime, write_wav
+from massager_ctl.voice.wavs import CHIME_GAP_S, CHIME_NOTE_S, Pcm, read_wav, rms, with_chime
 from tests.voice.voice_support import SPEECH_RMS_FLOOR, espeak
+
+pytestmark = pytest.mark.slow  # espeak-ng runs as a process
 
 
 def test_espeak_speaks_into_a_valid_wav(tmp_path: Path) -> None:
@@ -63,17 +65,6 @@ def test_the_chime_comes_before_the_words(tmp_path: Path) -> None:
     assert chimed.frames.endswith(speech.frames)
     notes = Pcm(chimed.rate, 1, chimed.frames[: int(2 * CHIME_NOTE_S * chimed.rate) * 2])
     assert rms(notes) > SPEECH_RMS_FLOOR  # audible, not a gap
-
-
-def test_silence_is_quiet_and_bad_data_is_refused() -> None:
-    silence = Pcm(22050, 1, b"\0\0" * 22050)
-    assert rms(read_wav(write_wav(silence))) == 0.0
-    with pytest.raises(VoiceError, match="not a WAV file"):
-        read_wav(b"RIFF not really")
-    eight_bit = write_wav(silence)
-    eight_bit = eight_bit[:34] + (8).to_bytes(2, "little") + eight_bit[36:]  # bits per sample
-    with pytest.raises(VoiceError, match="expected 16-bit audio"):
-        read_wav(eight_bit)
 
 
 async def test_cue_audio_makes_each_sound_once_ahead_of_time(tmp_path: Path) -> None:
