@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from massager_ctl.drivers.nodevice import NO_DEVICE
 from massager_ctl.events import (
     BaseEvent,
     Confirmed,
@@ -38,6 +39,7 @@ class LineFormatter:
     def __init__(self) -> None:
         self._steps = 0
         self._device: tuple[object, ...] | None = None
+        self._no_device = False
 
     def format(self, event: BaseEvent) -> str | None:
         """The line for ``event``, or ``None`` when it adds nothing (progress, repeated state)."""
@@ -48,9 +50,11 @@ class LineFormatter:
         match event:
             case SessionStarted():
                 self._steps = event.steps
+                self._no_device = event.model == NO_DEVICE.id
+                where = "with no device" if self._no_device else f"on {event.device} [{event.model}]"
                 return (
-                    f"session started: {event.routine_title} ({event.routine_id}) on {event.device}"
-                    f" [{event.model}], {event.steps} steps, {clock(event.planned_duration_s)}"
+                    f"session started: {event.routine_title} ({event.routine_id}) {where},"
+                    f" {event.steps} steps, {clock(event.planned_duration_s)}"
                 )
             case StepStarted():
                 settings = [
@@ -69,7 +73,7 @@ class LineFormatter:
             case Confirmed():
                 return f"confirmed ({event.by})"
             case DeviceStateEvent():
-                return self._device_line(event)
+                return None if self._no_device else self._device_line(event)
             case Paused():
                 return f"paused ({clock(event.remaining_s)} left in this step)"
             case Resumed():
