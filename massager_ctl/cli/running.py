@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import signal
 import sys
+import textwrap
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,9 +52,10 @@ def acknowledge_safety(routine: Routine, *, yes: bool, tty: bool) -> None:
             f"{routine.id} has safety notes to acknowledge and there is no terminal to do it on;"
             " read them with `massager-ctl routines show` and pass --yes"
         )
+    width = min(shutil.get_terminal_size().columns, 100) - 1
     typer.echo(f"Before you start {routine.title}:")
     for note in routine.safety:
-        typer.echo(f"  - {note}")
+        typer.echo(textwrap.fill(note, width=width, initial_indent="  - ", subsequent_indent="    "))
     if yes:
         typer.echo("(acknowledged with --yes)")
         return
@@ -123,6 +126,11 @@ async def run_session(
                     follow(show_live(view, bus.subscribe(maxsize=512, name="live"), console), "the live view")
 
                     def on_key(key: str) -> None:
+                        head = session.snapshot().head_to_fit
+                        if key in ("\r", "\n") and head is not None:
+                            # The person says the head is on: on a simulator, put it on, so a device
+                            # that detects its head does not ask for the same one again.
+                            connector.fit_head(head)
                         message = handle_key(session, key)
                         if message:
                             view.message = message

@@ -136,10 +136,11 @@ def test_safety_notes_come_before_the_first_step(cli_here: Cli) -> None:
     assert result.code == 0, result.err
     notes = CATALOG.routine("desk-break").safety
     assert notes
-    first_step = result.out.index("step 1/")
+    out = " ".join(result.out.split())  # the notes are wrapped to the terminal
+    first_step = out.index("step 1/")
     for note in notes:
-        assert 0 <= result.out.index(note) < first_step
-    assert result.out.index("acknowledged with --yes") < result.out.index("session started")
+        assert 0 <= out.index(note) < first_step
+    assert out.index("acknowledged with --yes") < out.index("session started")
 
 
 def test_without_a_terminal_or_yes_the_safety_notes_refuse_the_run(cli_here: Cli, tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_enter_acknowledges_the_safety_notes(
     routine = CATALOG.routine("desk-break")
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))
     acknowledge_safety(routine, yes=False, tty=True)
-    shown = capsys.readouterr().out
+    shown = " ".join(capsys.readouterr().out.split())
     assert all(note in shown for note in routine.safety)
     assert "Press Enter" in shown
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # the terminal closed before Enter
