@@ -18,6 +18,7 @@ from rich.console import Console
 
 from massager_ctl.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED
 from massager_ctl.cli.context import CliContext
+from massager_ctl.drivers.manual import ManualConnector, is_manual
 from massager_ctl.drivers.nodevice import NO_DEVICE_URL, NoDeviceConnector
 from massager_ctl.errors import ConfigError
 from massager_ctl.events import EventBus, write_json_lines
@@ -90,9 +91,11 @@ async def run_session(
     received: list[int] = []
     with Journal(state.settings.journal_path) as journal, contextlib.ExitStack() as stack:
         async with contextlib.AsyncExitStack() as astack:
-            connector: DeviceConnector | NoDeviceConnector
+            connector: DeviceConnector | NoDeviceConnector | ManualConnector
             if url is None:
                 connector = NoDeviceConnector(speed=speed or 1.0)
+            elif is_manual(url):
+                connector = ManualConnector(plan.profile, speed=speed or 1.0)
             else:
                 connector = await astack.enter_async_context(
                     DeviceConnector(url, catalog=state.catalog, speed=speed)

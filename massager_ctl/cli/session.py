@@ -282,7 +282,7 @@ def run_command(
         None,
         "--speed",
         metavar="N",
-        help="Compress time N-fold to rehearse (sim:// or no device); kept out of weekly minutes.",
+        help="Compress time N-fold to rehearse (sim://, manual:// or no device); kept out of weekly minutes.",
     ),
     yes: bool = typer.Option(
         False, "--yes", "-y", help="Acknowledge the safety notes and confirm every prompt automatically."
@@ -307,6 +307,7 @@ def run_command(
     import asyncio
 
     from massager_ctl.cli.running import acknowledge_safety, run_session
+    from massager_ctl.drivers.manual import is_manual, manual_profile
     from massager_ctl.drivers.nodevice import NO_DEVICE, needs_device
     from massager_ctl.orchestrator import preflight
 
@@ -321,11 +322,14 @@ def run_command(
                 f"{routine.id} drives a massager: pass --device URL (sim://MODEL to try it on a simulator)"
             )
         plan = preflight(routine, NO_DEVICE, state.settings.caps)
+    elif is_manual(url):  # the person sets the massager by hand, as the screen says
+        plan = preflight(routine, manual_profile(url, state.catalog), state.settings.caps)
     else:
         parsed = device_url(url)
         if speed is not None and parsed.scheme != "sim":
             raise ConfigError(
-                f"--speed compresses time on a simulator (sim://) or with no device; {url} is a real device"
+                f"--speed compresses time on a simulator (sim://), manual:// or with no device;"
+                f" {url} is a real device"
             )
         if parsed.model is None:
             raise ConfigError(f"{url} does not name a model; add ?model=MODEL")

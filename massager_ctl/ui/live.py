@@ -18,6 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from massager_ctl.drivers.manual import is_manual
 from massager_ctl.events import (
     BaseEvent,
     Confirmed,
@@ -32,7 +33,7 @@ from massager_ctl.events import (
 )
 from massager_ctl.orchestrator import Session
 from massager_ctl.ui.keys import HELP
-from massager_ctl.ui.lines import LineFormatter, unconfirmed
+from massager_ctl.ui.lines import TOLD, LineFormatter, unconfirmed
 from massager_ctl.ui.timefmt import clock
 
 _STATE_LABELS = {
@@ -61,6 +62,8 @@ class LiveView:
         self.message: str | None = None
         self.log: collections.deque[str] = collections.deque(maxlen=3)
         self.finished: SessionFinished | None = None
+        self.instruction: str | None = None
+        """What to set on an unconnected massager (``manual://``) for the current step."""
         self._step_prompt: str | None = None
         self._started_steps = 0
         self._completed_steps = 0
@@ -86,6 +89,9 @@ class LiveView:
         elif isinstance(event, SessionFinished):
             self.finished = event
         line = self._formatter.format(event)
+        if isinstance(event, StepStarted):
+            told = [t.strip("> ") for t in (line or "").splitlines() if t.startswith(f"    > {TOLD}")]
+            self.instruction = told[0] if told else None
         if line:
             self.log.append(line.splitlines()[0])
 
@@ -127,11 +133,17 @@ class LiveView:
         parts: list[RenderableType] = [header, step_title, bars, Text(HELP, style="dim", no_wrap=True)]
         if self.message:
             parts.append(Text(self.message, style="yellow"))
+        if self.instruction and self.finished is None:
+            parts.append(Text(self.instruction, style="bold yellow"))
         parts.append(self._summary() if self.finished is not None else self._prompt_panel())
-        if profile.transport != "none":
+        if profile.transport != "none" and not self._manual:
             parts.append(self._device_line())
         parts.extend(Text(line, style="dim", overflow="ellipsis", no_wrap=True) for line in self.log)
         return Group(*parts)
+
+    @property
+    def _manual(self) -> bool:
+        return is_manual(self.session.device_url)
 
     def _prompt_panel(self) -> Panel:
         if self.prompt:
@@ -150,7 +162,9 @@ class LiveView:
         lines = Text.assemble((f"Session {end.status}", f"bold {style}"), f": {end.reason}\n")
         steps = f"{self._completed_steps}/{len(self.session.plan.steps)}"
         lines.append(f"active {clock(end.active_s)} · steps done {steps}\n")
-        if self.session.plan.profile.transport == "none":
+        if self._manual:
+            lines.append("Switch the massager off now.", style="bold yellow")
+        elif self.session.plan.profile.transport == "none":
             lines.append("no device: nothing to stop")
         elif result is not None and result.device_safe:
             lines.append("the device confirmed motor and heat off", style="green")
