@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=data_home)
     devices_dir: Path | None = Field(None, description="User device models; default CONFIG_DIR/devices.")
     routines_dir: Path | None = Field(None, description="User routines; default CONFIG_DIR/routines.")
-    default_device: str = "sim://pulse-gun-p5"
+    default_device: str = Field(
+        "", description="The device URL run uses without --device; empty: no device (prompt-only routines)."
+    )
     mqtt_url: str | None = None
     mqtt_password: SecretStr | None = None
 

@@ -9,6 +9,10 @@ update the session row (its elapsed time), they are not stored one by one.
 :meth:`Journal.follow` writes on the journal's own writer thread, one event
 after another in order, so a slow disk or another process holding the write
 lock never stalls the event loop (which feeds the device's watchdog).
+
+Each session has a kind (:data:`SessionKind`): what it ran on, or ``rehearsal``
+when its time ran faster than real time. Only real massage time counts in the
+weekly minutes: simulated and rehearsed sessions are listed but not counted.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self, get_args
 
 from massager_ctl.errors import ConfigError
 from massager_ctl.events import (
@@ -37,6 +42,28 @@ from massager_ctl.events import (
 )
 
 log = logging.getLogger(__name__)
+
+#: What a session ran on: a real device, a simulator, a person following instructions (``manual://``),
+#: nothing (prompts only); or a rehearsal (time compressed with ``--speed``, no device or manual).
+SessionKind = Literal["real", "simulated", "manual", "none", "rehearsal"]
+SESSION_KINDS: tuple[SessionKind, ...] = get_args(SessionKind)
+#: The kinds whose minutes are real massage time, counted in :meth:`Journal.weekly`.
+COUNTED_KINDS: tuple[SessionKind, ...] = ("real", "manual", "none")
+#: ``PRAGMA user_version`` of the current schema; :func:`_migrate` brings an older journal up to it.
+SCHEMA_VERSION = 1
+
+
+def session_kind(device: str, *, speed: float = 1.0) -> SessionKind:
+    """The kind of a session on ``device`` (a device URL, or no URL for none) at ``speed``."""
+    scheme = device.partition("://")[0].lower() if "://" in device else ""
+    if scheme == "sim":
+        return "simulated"
+    if speed != 1.0:
+        return "rehearsal"
+    if scheme == "manual":
+        return "manual"
+    return "real" if scheme else "none"
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -52,7 +79,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     planned_s REAL NOT NULL,
     elapsed_s REAL NOT NULL DEFAULT 0,
     steps_done INTEGER NOT NULL DEFAULT 0,
-    pid INTEGER NOT NULL
+    pid INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'real'
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,6 +108,7 @@ class SessionRow:
     planned_s: float
     elapsed_s: float
     steps_done: int
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +155,7 @@ class Journal:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=2000")
             db.executescript(_SCHEMA)
+            _migrate(db)
         except (OSError, sqlite3.Error) as e:
             raise ConfigError(f"cannot open the session journal {self.path}: {e}") from e
         self._db = db
@@ -160,21 +190,25 @@ class Journal:
                 ("the controller stopped before the session ended", last[0] if last else None, session_id),
             )
 
-    def record(self, event: BaseEvent) -> None:
+    def record(self, event: BaseEvent, *, kind: SessionKind | None = None) -> None:
         """Write one event (and update its session's row).
+
+        Args:
+            event: the event.
+            kind: the session's kind, taken when ``event`` starts a session (default: from its device URL).
 
         Raises:
             sqlite3.Error: the write failed (a locked or broken database).
         """
         with self._lock:
-            self._record(event)
+            self._record(event, kind)
 
-    def _record(self, event: BaseEvent) -> None:
+    def _record(self, event: BaseEvent, kind: SessionKind | None) -> None:
         db = self.db
         if isinstance(event, SessionStarted):
             db.execute(
                 "INSERT OR REPLACE INTO sessions (id, routine_id, routine_title, device, model, started_at,"
-                " status, planned_s, pid) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
+                " status, planned_s, pid, kind) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
                 (
                     event.session_id,
                     event.routine_id,
@@ -184,6 +218,7 @@ class Journal:
                     event.wall,
                     event.planned_duration_s,
                     os.getpid(),
+                    kind or session_kind(event.device),
                 ),
             )
         if isinstance(event, Progress):
@@ -203,18 +238,22 @@ class Journal:
                 (event.status, event.reason, event.wall, event.active_s, event.session_id),
             )
 
-    async def follow(self, subscription: Subscription) -> None:
+    async def follow(self, subscription: Subscription, *, kind: SessionKind | None = None) -> None:
         """Record every event of a subscription until it ends, on the journal's writer thread.
 
         A failed write is logged and the next event is tried: the session does not
         depend on its journal.
+
+        Args:
+            subscription: the session's events.
+            kind: the kind of the sessions it starts (default: from each one's device URL).
         """
         loop = asyncio.get_running_loop()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         async for event in subscription:
             try:
-                await loop.run_in_executor(self._writer, self.record, event)
+                await loop.run_in_executor(self._writer, partial(self.record, event, kind=kind))
             except (sqlite3.Error, RuntimeError) as e:
                 log.error("journal %s: could not record %s: %s", self.path, event.type, e)
 
@@ -223,7 +262,7 @@ class Journal:
         with self._lock:
             rows = self.db.execute(
                 "SELECT id, routine_id, routine_title, device, model, started_at, ended_at, status, reason,"
-                " planned_s, elapsed_s, steps_done FROM sessions ORDER BY started_at DESC LIMIT ?",
+                " planned_s, elapsed_s, steps_done, kind FROM sessions ORDER BY started_at DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [SessionRow(*row) for row in rows]
@@ -237,7 +276,9 @@ class Journal:
         return [json.loads(row[0]) for row in rows]
 
     def weekly(self, *, tz: dt.tzinfo | None = None) -> list[WeekRow]:
-        """Sessions and minutes per ISO week (``2026-W48``), oldest first.
+        """Sessions and minutes of real massage per ISO week (``2026-W48``), oldest first.
+
+        Simulated and rehearsed sessions are not counted (see :data:`COUNTED_KINDS`).
 
         Args:
             tz: the time zone whose Monday-to-Sunday weeks count (default: the local one),
@@ -245,13 +286,38 @@ class Journal:
         """
         weeks: dict[str, list[float]] = {}
         with self._lock:
-            rows = self.db.execute("SELECT started_at, elapsed_s FROM sessions").fetchall()
+            counted = ", ".join("?" * len(COUNTED_KINDS))
+            rows = self.db.execute(
+                f"SELECT started_at, elapsed_s FROM sessions WHERE kind IN ({counted})", COUNTED_KINDS
+            ).fetchall()
         for started_at, elapsed_s in rows:
             year, week, _ = dt.datetime.fromisoformat(started_at).astimezone(tz).isocalendar()
             bucket = weeks.setdefault(f"{year}-W{week:02d}", [0, 0.0])
             bucket[0] += 1
             bucket[1] += elapsed_s / 60
         return [WeekRow(week, int(n), round(minutes, 1)) for week, (n, minutes) in sorted(weeks.items())]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a journal written by an older version up to :data:`SCHEMA_VERSION`, in one transaction.
+
+    Another process may open the same journal at the same moment: the write lock taken first
+    serialises the two, and the version is read again under it, so the change is made once.
+    """
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if db.execute("PRAGMA user_version").fetchone()[0] < 1:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+            if "kind" not in columns:  # a journal from before session kinds: sim:// URLs were simulators
+                db.execute("ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'real'")
+                db.execute("UPDATE sessions SET kind = 'simulated' WHERE device LIKE 'sim://%'")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _alive(pid: int) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import signal
 import sys
+import textwrap
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +18,12 @@ from rich.console import Console
 
 from massager_ctl.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED
 from massager_ctl.cli.context import CliContext
+from massager_ctl.drivers.manual import ManualConnector, is_manual
+from massager_ctl.drivers.nodevice import NO_DEVICE_URL, NoDeviceConnector
+from massager_ctl.errors import ConfigError
 from massager_ctl.events import EventBus, write_json_lines
-from massager_ctl.journal import Journal
+from massager_ctl.journal import Journal, session_kind
+from massager_ctl.models import Routine
 from massager_ctl.orchestrator import Plan, Session
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.ui.keys import handle_key, key_reader
@@ -33,10 +39,37 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 
 
+def acknowledge_safety(routine: Routine, *, yes: bool, tty: bool) -> None:
+    """Show the routine's safety notes and have the person acknowledge them, before anything moves.
+
+    Enter acknowledges on a terminal; ``--yes`` acknowledges for them (the notes are still shown).
+
+    Raises:
+        ConfigError: there are notes, no ``--yes``, and no terminal to acknowledge them on (or it closed).
+    """
+    if not routine.safety:
+        return
+    if not tty and not yes:
+        raise ConfigError(
+            f"{routine.id} has safety notes to acknowledge and there is no terminal to do it on;"
+            " read them with `massager-ctl routines show` and pass --yes"
+        )
+    width = min(shutil.get_terminal_size().columns, 100) - 1
+    typer.echo(f"Before you start {routine.title}:")
+    for note in routine.safety:
+        typer.echo(textwrap.fill(note, width=width, initial_indent="  - ", subsequent_indent="    "))
+    if yes:
+        typer.echo("(acknowledged with --yes)")
+        return
+    typer.echo("Press Enter once you have read these (Ctrl-C to cancel).", nl=False)
+    if not sys.stdin.readline():
+        raise ConfigError("the safety notes were not acknowledged (the terminal closed)")
+
+
 async def run_session(
     state: CliContext,
     plan: Plan,
-    url: str,
+    url: str | None,
     *,
     speed: float | None,
     yes: bool,
@@ -45,7 +78,10 @@ async def run_session(
     tty: bool,
     speech: VoiceSettings | None = None,
 ) -> int:
-    """Run ``plan`` on the device at ``url`` until it ends; the exit code for how it ended."""
+    """Run ``plan`` on the device at ``url`` (``None``: no device) until it ends; the exit code.
+
+    A session at a speed other than 1 is a rehearsal; the journal keeps it out of weekly minutes.
+    """
     bus = EventBus()
     console = Console()
     tasks: list[asyncio.Task[None]] = []
@@ -56,14 +92,21 @@ async def run_session(
 
     received: list[int] = []
     with Journal(state.settings.journal_path) as journal, contextlib.ExitStack() as stack:
-        async with (
-            DeviceConnector(url, catalog=state.catalog, speed=speed) as connector,
-            contextlib.AsyncExitStack() as astack,
-        ):
+        async with contextlib.AsyncExitStack() as astack:
+            connector: DeviceConnector | NoDeviceConnector | ManualConnector
+            if url is None:
+                connector = NoDeviceConnector(speed=speed or 1.0)
+            elif is_manual(url):
+                connector = ManualConnector(plan.profile, speed=speed or 1.0)
+            else:
+                connector = await astack.enter_async_context(
+                    DeviceConnector(url, catalog=state.catalog, speed=speed)
+                )
+            device = url or NO_DEVICE_URL
             session = Session(
                 plan,
                 connect=connector.connect,
-                device_url=url,
+                device_url=device,
                 bus=bus,
                 auto_confirm=yes,
                 speed=connector.speed,
@@ -78,7 +121,9 @@ async def run_session(
                     from massager_ctl.voice.session import spoken_cues
 
                     await astack.enter_async_context(spoken_cues(session, speech))
-                follow(journal.follow(bus.subscribe(maxsize=4096, name="journal")), "the session journal")
+                kind = session_kind(device, speed=connector.speed)
+                journal_events = bus.subscribe(maxsize=4096, name="journal")
+                follow(journal.follow(journal_events, kind=kind), "the session journal")
                 if events is not None:
                     stream = stack.enter_context(events.open("w", encoding="utf-8"))
                     follow(
@@ -90,6 +135,11 @@ async def run_session(
                     follow(show_live(view, bus.subscribe(maxsize=512, name="live"), console), "the live view")
 
                     def on_key(key: str) -> None:
+                        head = session.snapshot().head_to_fit
+                        if key in ("\r", "\n") and head is not None:
+                            # The person says the head is on: on a simulator, put it on, so a device
+                            # that detects its head does not ask for the same one again.
+                            connector.fit_head(head)
                         message = handle_key(session, key)
                         if message:
                             view.message = message
@@ -102,7 +152,7 @@ async def run_session(
             finally:
                 bus.close()
                 await _finish(tasks)
-    return _exit_code(session, received, plan.profile.watchdog.timeout_s)
+    return _exit_code(session, received, plan)
 
 
 async def _run_session(session: Session, received: list[int]) -> None:
@@ -139,13 +189,19 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
 
-def _exit_code(session: Session, received: list[int], watchdog_s: float) -> int:
+def _exit_code(session: Session, received: list[int], plan: Plan) -> int:
     final = session.result
     if final is not None and not final.device_safe:
         # Whatever else happened, the person must know the device may still be running.
+        spec = plan.profile.watchdog_spec
+        stops = (
+            f"Its watchdog should stop it within {spec.timeout_s:g} s"
+            if spec is not None
+            else "It has no watchdog to stop it"
+        )
         typer.echo(
-            "WARNING: the device did not confirm motor and heat off."
-            f" Its watchdog should stop it within {watchdog_s:g} s; check it and unplug it if it still runs.",
+            f"WARNING: the device did not confirm motor and heat off. {stops}; check it and unplug it if it"
+            " still runs.",
             err=True,
         )
         return EXIT_FAILURE

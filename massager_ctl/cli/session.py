@@ -201,7 +201,11 @@ def history_command(
         None, "--chart", metavar="FILE", help="Draw minutes per week (last 12 weeks) to FILE (.svg or .png)."
     ),
 ) -> None:
-    """Past sessions from the journal, and minutes per week."""
+    """Past sessions from the journal, and minutes per week.
+
+    Each session shows its kind: real, manual, none (prompts only), simulated or rehearsal.
+    Minutes per week count real massage only: simulated and rehearsed sessions are left out.
+    """
     if chart is not None:
         from massager_ctl.cli.pictures_cmd import write_history_chart
 
@@ -220,6 +224,7 @@ def history_command(
                     "title": s.routine_title,
                     "device": s.device,
                     "model": s.model,
+                    "kind": s.kind,
                     "started_at": s.started_at,
                     "ended_at": s.ended_at,
                     "status": s.status,
@@ -242,17 +247,24 @@ def history_command(
 
     console = Console()
     table = make_table(
-        "started", "routine", "device", "status", "time", whole={"routine": [s.routine_id for s in sessions]}
+        "started",
+        "routine",
+        "device",
+        "kind",
+        "status",
+        "time",
+        whole={"routine": [s.routine_id for s in sessions]},
     )
     for s in sessions:
         table.add_row(
-            s.started_at[:16].replace("T", " "), s.routine_id, s.device, s.status, clock(s.elapsed_s)
+            s.started_at[:16].replace("T", " "), s.routine_id, s.device, s.kind, s.status, clock(s.elapsed_s)
         )
     console.print(table)
     weekly = make_table("week", "sessions", "time")
     for w in weeks:
         weekly.add_row(w.week, str(w.sessions), clock(w.minutes * 60))
     console.print(weekly)
+    console.print("[dim]weeks count real massage: simulated and rehearsed sessions are not counted[/dim]")
 
 
 @app.command(
@@ -262,12 +274,20 @@ def run_command(
     ctx: typer.Context,
     routine_ref: str = ROUTINE_ARGUMENT,
     device: str | None = typer.Option(
-        None, "--device", metavar="URL", help="Device URL (default: the default_device setting)."
+        None,
+        "--device",
+        metavar="URL",
+        help="Device URL (default: the default_device setting; none: prompts only, no device).",
     ),
     speed: float | None = typer.Option(
-        None, "--speed", metavar="N", help="Compress time N-fold (sim:// devices only)."
+        None,
+        "--speed",
+        metavar="N",
+        help="Compress time N-fold to rehearse (sim://, manual:// or no device); kept out of weekly minutes.",
     ),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Confirm every prompt automatically."),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Acknowledge the safety notes and confirm every prompt automatically."
+    ),
     events: Path | None = typer.Option(
         None, "--events", metavar="FILE", help="Write every event to FILE as JSON lines."
     ),
@@ -288,7 +308,8 @@ def run_command(
         None, "--audio-out", metavar="DIR", help="Write each spoken cue as a WAV file plus cues.jsonl to DIR."
     ),
 ) -> None:
-    """Run a routine on a device, with a live view on a terminal or log lines otherwise.
+    """Run a routine on a device (or, for a routine of prompts only, with none), with a live view
+    on a terminal or log lines otherwise. The routine's safety notes come first, to acknowledge.
 
     Exit codes: 0 completed or stopped, 1 failed, 2 bad input, 130 Ctrl-C, 143 SIGTERM
     (after the device confirmed motor and heat off).
@@ -298,22 +319,35 @@ def run_command(
 
     from rich.console import Console
 
-    from massager_ctl.cli.running import run_session
+    from massager_ctl.cli.running import acknowledge_safety, run_session
+    from massager_ctl.drivers.manual import is_manual, manual_profile
+    from massager_ctl.drivers.nodevice import NO_DEVICE, needs_device
     from massager_ctl.orchestrator import preflight
     from massager_ctl.voice.session import voice_settings
 
     state = use(ctx)
-    url = device or state.settings.default_device
-    parsed = device_url(url)
-    if speed is not None and parsed.scheme != "sim":
-        raise ConfigError(f"--speed compresses time on a simulator (sim://) only; {url} is a real device")
+    routine = state.catalog.routine(routine_ref)
+    url = device or state.settings.default_device or None
     if speed is not None and not speed > 0:
         raise ConfigError("--speed must be more than 0")
-    if parsed.model is None:
-        raise ConfigError(f"{url} does not name a model; add ?model=MODEL")
-    plan = preflight(
-        state.catalog.routine(routine_ref), state.catalog.device(parsed.model), state.settings.caps
-    )
+    if url is None:
+        if needs_device(routine):
+            raise ConfigError(
+                f"{routine.id} drives a massager: pass --device URL (sim://MODEL to try it on a simulator)"
+            )
+        plan = preflight(routine, NO_DEVICE, state.settings.caps)
+    elif is_manual(url):  # the person sets the massager by hand, as the screen says
+        plan = preflight(routine, manual_profile(url, state.catalog), state.settings.caps)
+    else:
+        parsed = device_url(url)
+        if speed is not None and parsed.scheme != "sim":
+            raise ConfigError(
+                f"--speed compresses time on a simulator (sim://), manual:// or with no device;"
+                f" {url} is a real device"
+            )
+        if parsed.model is None:
+            raise ConfigError(f"{url} does not name a model; add ?model=MODEL")
+        plan = preflight(routine, state.catalog.device(parsed.model), state.settings.caps)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
     if not tty and not yes and _needs_person(plan):
         raise ConfigError(
@@ -324,6 +358,7 @@ def run_command(
     # "voice off" is for a person at a terminal; a piped or service run keeps its stderr for errors
     notice = Console(stderr=True, highlight=False).print if tty else logging.getLogger(__name__).info
     speech = voice_settings(voice=voice, rate=voice_rate, audio_out=audio_out, notice=notice)
+    acknowledge_safety(plan.routine, yes=yes, tty=tty)  # last: nothing after it may refuse the run
     code = asyncio.run(
         run_session(
             state, plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty, speech=speech

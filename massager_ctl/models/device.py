@@ -25,9 +25,10 @@ HeadKind = Literal[
     "zone-lower",
     "full-back",
 ]
-ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat"]
+ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat", "none"]
 #: The families the driver speaks today; the real product families are catalogued ahead of it.
-DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii"})
+#: ``none`` is the built-in "no device" profile's (:mod:`massager_ctl.drivers.nodevice`): nothing to speak to.
+DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii", "none"})
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low-medium", "low"]
 Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", "stop"]
 
@@ -244,7 +245,7 @@ class DeviceProfile(_Strict):
     products: list[str] = Field(default_factory=list, description="Products this profile covers.")
     confidence: Confidence = Field("high", description="How sure the protocol facts are (reference: high).")
     sources: list[SourceSpec] = Field(default_factory=list)
-    transport: Literal["ble", "serial"]
+    transport: Literal["ble", "serial", "none"]
     ble: BleSpec | None = None
     serial: SerialSpec | None = None
     protocol: ProtocolSpec
@@ -309,6 +310,8 @@ class DeviceProfile(_Strict):
             and any(c.confirmation != "none" for c in self.control.values())
         ):
             raise ValueError("a device that notifies nothing cannot confirm a capability")
+        if (self.transport == "none") != (self.protocol.family == "none"):
+            raise ValueError("transport 'none' and protocol family 'none' go together (no device at all)")
         if self.transport == "ble" and self.ble is None:
             raise ValueError("a BLE model needs a 'ble' section")
         if self.transport == "serial" and self.serial is None:

@@ -1,4 +1,4 @@
-"""Single-key controls on a terminal: space, n, +, -, q, Enter.
+"""Single-key controls on a terminal: space, n, e, h, +, -, q, Enter.
 
 The terminal goes to cbreak mode (keys arrive at once, Ctrl-C still sends
 SIGINT) and is restored on exit, whatever happens.
@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator
 
 from massager_ctl.orchestrator import ControlError, Session, SessionState
 
-HELP = "space pause/resume · n skip · + / - intensity · q stop · Enter confirm"
+HELP = "space pause · n skip · e +30s · h heat off · +/- level · Enter confirm · q stop"
+
+#: Seconds one ``e`` adds to the current step.
+EXTEND_S = 30.0
 
 
 def handle_key(session: Session, key: str) -> str | None:
@@ -35,6 +38,12 @@ def handle_key(session: Session, key: str) -> str | None:
             case "n":
                 session.skip()
                 return "skipping this step"
+            case "e":
+                session.extend(EXTEND_S)
+                return f"extending this step by {EXTEND_S:g} s"
+            case "h":
+                session.heat_off()
+                return "heat off for the rest of the session"
             case "+" | "=":
                 return f"intensity level {session.nudge(+1)}"
             case "-" | "_":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from massager_ctl.drivers.manual import is_manual
+from massager_ctl.drivers.nodevice import NO_DEVICE
 from massager_ctl.events import (
     BaseEvent,
     Confirmed,
@@ -25,6 +27,25 @@ from massager_ctl.events import (
 )
 from massager_ctl.ui.timefmt import clock
 
+#: How an instruction for an unconnected massager starts.
+TOLD = "On the massager: "
+
+
+def instruction(event: StepStarted, *, level: int | None, heat: str | None) -> str | None:
+    """What a person running an unconnected massager (``manual://``) sets at the start of a step.
+
+    Args:
+        event: the step.
+        level: the intensity the massager is at now (as last told).
+        heat: the heat it is at now (as last told).
+    """
+    told: list[str] = []
+    if event.intensity is not None and event.intensity != level:
+        told.append("switch the motor off" if event.intensity == 0 else f"set the speed to {event.intensity}")
+    if event.heat is not None and event.heat != (heat or "off"):
+        told.append("switch the heat off" if event.heat == "off" else f"switch the heat to {event.heat}")
+    return (TOLD + ", ".join(told) + ".") if told else None
+
 
 def unconfirmed(event: DeviceStateEvent) -> str:
     """The device line while its state is stale: every reported value unknown, never the last report."""
@@ -38,6 +59,9 @@ class LineFormatter:
     def __init__(self) -> None:
         self._steps = 0
         self._device: tuple[object, ...] | None = None
+        self._no_device = False
+        self._manual = False
+        self._told: tuple[int | None, str | None] = (None, None)
 
     def format(self, event: BaseEvent) -> str | None:
         """The line for ``event``, or ``None`` when it adds nothing (progress, repeated state)."""
@@ -48,9 +72,12 @@ class LineFormatter:
         match event:
             case SessionStarted():
                 self._steps = event.steps
+                self._no_device = event.model == NO_DEVICE.id
+                self._manual = is_manual(event.device)
+                where = "with no device" if self._no_device else f"on {event.device} [{event.model}]"
                 return (
-                    f"session started: {event.routine_title} ({event.routine_id}) on {event.device}"
-                    f" [{event.model}], {event.steps} steps, {clock(event.planned_duration_s)}"
+                    f"session started: {event.routine_title} ({event.routine_id}) {where},"
+                    f" {event.steps} steps, {clock(event.planned_duration_s)}"
                 )
             case StepStarted():
                 settings = [
@@ -63,13 +90,20 @@ class LineFormatter:
                     f"step {event.index + 1}/{self._steps or '?'} {event.title} ({clock(event.duration_s)})"
                 )
                 line += f" - {shown}" if shown else ""
+                if self._manual:
+                    told = instruction(event, level=self._told[0], heat=self._told[1])
+                    line += f"\n    > {told}" if told else ""
+                    self._told = (
+                        event.intensity if event.intensity is not None else self._told[0],
+                        event.heat or self._told[1],
+                    )
                 return line + (f"\n    > {event.prompt}" if event.prompt else "")
             case WaitingForConfirm():
                 return f"waiting for you: {event.prompt}"
             case Confirmed():
                 return f"confirmed ({event.by})"
-            case DeviceStateEvent():
-                return self._device_line(event)
+            case DeviceStateEvent():  # no device, or a person told what to set: nothing reports a state
+                return None if self._no_device or self._manual else self._device_line(event)
             case Paused():
                 return f"paused ({clock(event.remaining_s)} left in this step)"
             case Resumed():
@@ -89,7 +123,8 @@ class LineFormatter:
             case StepFinished():
                 return f"step {event.index + 1} {event.outcome}" if event.outcome != "completed" else None
             case SessionFinished():
-                return f"session {event.status}: {event.reason} (active {clock(event.active_s)})"
+                line = f"session {event.status}: {event.reason} (active {clock(event.active_s)})"
+                return line + ("\n    > Switch the massager off now." if self._manual else "")
             case EventsDropped():
                 return f"({event.count} events not shown: the display fell behind)"
         return None

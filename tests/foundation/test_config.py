@@ -24,7 +24,7 @@ def test_defaults_are_conservative() -> None:
     assert settings.caps.max_intensity == 0.8
     assert settings.caps.heat_allowed is True
     assert settings.caps.max_session_minutes == 45.0
-    assert settings.default_device.startswith("sim://")
+    assert settings.default_device == ""  # no device: a simulator only when asked for (sim://)
 
 
 def test_file_then_environment(no_user_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,7 +147,7 @@ def test_device_file_errors_are_located(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as info:
         load_device(path)
     rendered = [str(p) for p in info.value.problems]
-    assert f"{path}:4: transport: Input should be 'ble' or 'serial'" in rendered
+    assert f"{path}:4: transport: Input should be 'ble', 'serial' or 'none'" in rendered
     assert f"{path}:1: protocol: Field required" in rendered
 
 

@@ -48,6 +48,21 @@ async def test_heat_off_is_taken_while_waiting_for_the_person_and_kept_after_the
     assert rig.firmware_at(rig.of("confirmed")[0].session_t + 100).motor
 
 
+async def test_the_h_key_turns_the_heat_off_and_says_so() -> None:
+    from massager_ctl.ui.keys import handle_key
+
+    plan = make_plan(HEATED, "serial-cushion-z3")
+    async with Rig(plan) as rig:
+        said: list[str | None] = []
+        key = asyncio.create_task(at(100, rig, lambda: said.append(handle_key(rig.session, "h"))))
+        result = await rig.run()
+        await key
+    assert result.status == "completed"
+    assert said == ["heat off for the rest of the session"]
+    assert rig.firmware_at(99).heat == 1
+    assert all(s.heat == 0 for s in rig.firmware_between(101, 600))
+
+
 async def test_heat_on_brings_the_planned_heat_back_within_the_budget() -> None:
     plan = make_plan(HEATED, "serial-cushion-z3")
     async with Rig(plan) as rig:

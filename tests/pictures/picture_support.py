@@ -115,7 +115,7 @@ def add_session(journal: Journal, session_id: str, *, started: dt.datetime, minu
             wall=start_wall.isoformat(timespec="milliseconds"),
             routine_id="desk-break",
             routine_title="Desk break",
-            device="sim://pulse-gun-p5",
+            device="ble://AA:BB:CC:DD:EE:FF?model=pulse-gun-p5",  # a real session: counted weekly
             model="pulse-gun-p5",
             steps=4,
             planned_duration_s=minutes * 60,
