@@ -1,4 +1,4 @@
-"""Session states, the results a session ends with, and the control error."""
+"""Session states, the results a session ends with, and the errors of controls and state changes."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ _FINISHED = {SessionState.COMPLETED, SessionState.STOPPED, SessionState.ABORTED,
 
 class ControlError(MassagerError):
     """A control (pause, confirm, ...) does not apply in the session's current state."""
+
+
+class TransitionError(MassagerError):
+    """The engine tried a state change its transition table does not declare (a bug in the engine)."""
 
 
 @dataclass(frozen=True, slots=True)

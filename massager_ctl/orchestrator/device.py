@@ -20,6 +20,7 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.connect import ServedSim, open_device, serve_sim
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError, MassagerError
+from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson, Person
 from massager_ctl.urls import DeviceURL, parse_device_url
 
 if TYPE_CHECKING:
@@ -86,6 +87,10 @@ class DeviceConnector:
         """Swap the head on the simulated device, as a person would (``sim://`` only)."""
         if self.simulator is not None:
             self.simulator.firmware.fit_head(head_id)
+
+    def auto_person(self) -> Person:
+        """The person for ``--yes``: ready at once; on a simulator they also fit each head asked for."""
+        return HandsOnPerson(self.fit_head) if self.simulator is not None else AutoPerson()
 
     async def connect(self) -> MassagerDriver:
         """Open a new link and return its open driver (closed with the connector at the latest).
