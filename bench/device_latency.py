@@ -91,13 +91,18 @@ async def bench_bumble(catalog: Catalog, count: int) -> tuple[list[float], list[
     async with SimulatedDevice(profile) as sim:
         ble = BleProfile.from_catalog(profile.id, profile.ble.model_dump(), serial=sim.firmware.serial)
         async with BleSimulator(sim.firmware, ble) as radio:
-            backend = radio.central.client_backend
-            raw = await raw_round_trips(
-                BleTransport(radio.address, profile.ble, backend=backend), profile, count
-            )
-            driver = MassagerDriver(
-                profile, BleTransport(radio.address, profile.ble, backend=backend), options=NO_GAP
-            )
+            central, spec = radio.central, profile.ble
+
+            def link() -> BleTransport:
+                return BleTransport(
+                    radio.address,
+                    spec,
+                    backend=central.client_backend,
+                    scanner_backend=central.scanner_backend,
+                )
+
+            raw = await raw_round_trips(link(), profile, count)
+            driver = MassagerDriver(profile, link(), options=NO_GAP)
             return raw, await set_latencies(driver, count)
 
 

@@ -19,6 +19,8 @@ from types import FrameType
 import typer
 
 from firmware_sim.device import SimulatedDevice
+from firmware_sim.families.core import ProductFaults
+from firmware_sim.families.serve import serve_product, state_dict
 from firmware_sim.faults import FaultSpec
 from firmware_sim.firmware import Firmware, FirmwareState
 from massager_ctl.catalog import Catalog
@@ -80,8 +82,11 @@ app = typer.Typer(
 def list_models() -> None:
     """List the models the simulator can run."""
     for profile in sorted(Catalog().devices().values(), key=lambda p: p.id):
-        fronts = "pty, tcp" if profile.transport == "serial" else "ble"
-        typer.echo(f"{profile.id:<22} {profile.protocol.family:<7} {fronts:<9} {profile.name}")
+        if profile.kind == "product":
+            fronts = "pty" if profile.transport == "serial" else "ble"
+        else:
+            fronts = "pty, tcp" if profile.transport == "serial" else "ble"
+        typer.echo(f"{profile.id:<22} {profile.protocol.family:<8} {fronts:<9} {profile.name}")
 
 
 @app.command()
@@ -112,6 +117,18 @@ def serve(
     if not speed > 0:
         raise ConfigError(f"--speed must be positive, got {speed}")
     profile = Catalog().device(model)
+    if profile.kind == "product":
+        if serial != "pty" or head is not None or controls or seed is not None:
+            raise ConfigError(
+                f"{model} is a real product, served as itself: --serial, --head, --controls and --seed"
+                " do not apply"
+            )
+        asyncio.run(
+            _serve_product(
+                profile, stop=stop, speed=speed, faults=ProductFaults.parse(faults), json_state=json_state
+            )
+        )
+        return
     fault_spec = FaultSpec.parse(faults)
     tcp_port = _tcp_port(serial) if profile.transport == "serial" else None
     asyncio.run(
@@ -178,6 +195,24 @@ async def _serve(
         finally:
             reader.cancel()
             await asyncio.wait({reader})
+
+
+async def _serve_product(
+    profile: DeviceProfile, *, stop: StopSignals, speed: float, faults: ProductFaults, json_state: bool
+) -> None:
+    async with serve_product(profile, speed=speed, faults=faults) as (firmware, url):
+        if stop.requested:
+            return
+        print(url, flush=True)
+        if json_state:
+
+            def emit(state: object) -> None:
+                with contextlib.suppress(BrokenPipeError, ValueError):
+                    print(json.dumps(state_dict(state)), flush=True)
+
+            emit(firmware.state)
+            firmware.subscribe(emit)
+        await stop.wait()
 
 
 def person_control(firmware: Firmware, command: str) -> None:

@@ -13,6 +13,7 @@ import logging
 import os
 import tty
 from collections.abc import Callable
+from typing import Protocol
 
 from firmware_sim.firmware import Firmware
 
@@ -21,10 +22,24 @@ log = logging.getLogger(__name__)
 _READ_SIZE = 4096
 
 
+class SerialFirmware(Protocol):
+    """What a pty needs from a firmware (:class:`Firmware`, or a real product's ``ProductFirmware``)."""
+
+    def connect(self, send: Callable[[bytes], None]) -> None: ...
+
+    def receive(self, data: bytes) -> None: ...
+
+    def disconnect(self, send: Callable[[bytes], None] | None = None) -> None: ...
+
+    def on_link_drop(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+    def on_link_restore(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+
 class PtyFrontEnd:
     """The firmware behind a pseudo-terminal; controllers open :attr:`path` like a USB-serial port."""
 
-    def __init__(self, firmware: Firmware) -> None:
+    def __init__(self, firmware: SerialFirmware) -> None:
         self._firmware = firmware
         self._master = -1
         self._slave = -1

@@ -1,7 +1,9 @@
 """The firmware's BLE face: a GATT server and advertiser on a Bumble device.
 
-One Nordic-UART-style service carries the firmware's frames: each write on RX is handed to
-the firmware as one frame, each frame the firmware sends is one notification on TX. Models
+The profile's GATT layout carries the firmware's frames (for the reference models one
+Nordic-UART-style service; a real product declares its own services): each write on a writable
+characteristic is handed to the firmware as one frame, each frame the firmware sends is one
+notification on the first notifying characteristic. Models
 with a battery also serve the standard Battery Service. Like a typical single-link massager
 the peripheral accepts one central at a time and advertises whenever it is free, except while
 the firmware's fault injector holds the radio link down.
@@ -20,7 +22,7 @@ from bumble.device import AdvertisingParameters, AdvertisingSet, Connection, Dev
 from bumble.host import Host
 from bumble.profiles.battery_service import BatteryService
 
-from firmware_sim.ble.profile import BleProfile
+from firmware_sim.ble.profile import BleProfile, GattCharacteristicLayout
 
 __all__ = ["BleFirmware", "GattPeripheral"]
 
@@ -75,19 +77,16 @@ class GattPeripheral:
         self._profile = profile
         # The GAP service copies the name at construction, so the name goes in here.
         self._device = Device(name=profile.local_name, address=hci.Address(profile.address), host=host)
-        # Bumble leaves permission checks to the value callbacks: RX is write-only, TX notify-only.
-        self._rx: gatt.Characteristic[bytes] = gatt.Characteristic(
-            profile.write_uuid,
-            gatt.Characteristic.Properties.WRITE | gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE,
-            gatt.Characteristic.WRITEABLE,
-            gatt.CharacteristicValue(read=_refuse_read, write=self._on_rx_write),
-        )
-        self._tx: gatt.Characteristic[bytes] = gatt.Characteristic(
-            profile.notify_uuid,
-            gatt.Characteristic.Properties.NOTIFY,
-            gatt.Characteristic.Permissions(0),
-            gatt.CharacteristicValue(read=_refuse_read, write=_refuse_write),
-        )
+        # Bumble leaves permission checks to the value callbacks: frames come in on writable
+        # characteristics only, and go out as notifications only.
+        self._services = [
+            gatt.Service(service.uuid, [self._characteristic(c) for c in service.characteristics])
+            for service in profile.layout()
+        ]
+        notifying = [c for svc in self._services for c in svc.characteristics if _notifies(c)]
+        # The firmware's frames go out on the first notifying characteristic; a device without one
+        # reports nothing, and whatever it would send is dropped.
+        self._tx: gatt.Characteristic[bytes] | None = notifying[0] if notifying else None
         self._battery = (
             BatteryService(read_battery_level=self._read_battery) if profile.battery_service else None
         )
@@ -114,7 +113,8 @@ class GattPeripheral:
     async def start(self) -> None:
         """Build the GATT database, power the device on and start advertising."""
         self._device.gatt_server.max_mtu = _SERVER_MAX_MTU
-        self._device.add_service(gatt.Service(self._profile.service_uuid, [self._rx, self._tx]))
+        for service in self._services:
+            self._device.add_service(service)
         if self._battery is not None:
             self._device.add_service(self._battery)
         self._device.on(Device.EVENT_CONNECTION, self._on_connection)
@@ -153,20 +153,35 @@ class GattPeripheral:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def _characteristic(self, layout: GattCharacteristicLayout) -> gatt.Characteristic[bytes]:
+        props = gatt.Characteristic.Properties(0)
+        if layout.write:
+            props |= (
+                gatt.Characteristic.Properties.WRITE | gatt.Characteristic.Properties.WRITE_WITHOUT_RESPONSE
+            )
+        if layout.notify:
+            props |= gatt.Characteristic.Properties.NOTIFY
+        return gatt.Characteristic(
+            layout.uuid,
+            props,
+            gatt.Characteristic.WRITEABLE if layout.write else gatt.Characteristic.Permissions(0),
+            gatt.CharacteristicValue(
+                read=_refuse_read, write=self._on_rx_write if layout.write else _refuse_write
+            ),
+        )
+
     def _advertising_data(self) -> bytes:
         # Extended advertising: name plus a 128-bit UUID is 35 bytes, over legacy's 31.
-        return bytes(
-            core.AdvertisingData(
-                [
-                    data_types.Flags(
-                        core.AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
-                        | core.AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
-                    ),
-                    data_types.CompleteLocalName(self._profile.local_name),
-                    data_types.CompleteListOf128BitServiceUUIDs([core.UUID(self._profile.service_uuid)]),
-                ]
+        fields: list[Any] = [
+            data_types.Flags(
+                core.AdvertisingData.Flags.LE_GENERAL_DISCOVERABLE_MODE
+                | core.AdvertisingData.Flags.BR_EDR_NOT_SUPPORTED
             )
-        )
+        ]
+        if self._profile.local_name:  # some products' names are not known: they show their service only
+            fields.append(data_types.CompleteLocalName(self._profile.local_name))
+        fields.append(data_types.CompleteListOf128BitServiceUUIDs([core.UUID(self._profile.service_uuid)]))
+        return bytes(core.AdvertisingData(fields))
 
     def _on_connection(self, connection: Connection) -> None:
         if connection.role != hci.Role.PERIPHERAL:
@@ -199,7 +214,8 @@ class GattPeripheral:
         # The firmware's send() is synchronous; one pump keeps its frames in order.
         while True:
             frame = await outbox.get()
-            await self._device.notify_subscriber(connection, self._tx, frame)
+            if self._tx is not None:
+                await self._device.notify_subscriber(connection, self._tx, frame)
 
     def _on_rx_write(self, connection: Connection, value: bytes) -> None:
         if connection is self._connection:
@@ -255,3 +271,7 @@ def _refuse_read(connection: Connection) -> bytes:
 
 def _refuse_write(connection: Connection, value: bytes) -> None:
     raise att.ATT_Error(att.ATT_WRITE_NOT_PERMITTED_ERROR, message="not writable")
+
+
+def _notifies(characteristic: gatt.Characteristic[bytes]) -> bool:
+    return bool(characteristic.properties & gatt.Characteristic.Properties.NOTIFY)

@@ -8,9 +8,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BleProfile"]
+__all__ = ["BleProfile", "GattCharacteristicLayout", "GattServiceLayout"]
 
 _REQUIRED_KEYS = ("local_name", "service_uuid", "write_uuid", "notify_uuid")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GattCharacteristicLayout:
+    """One characteristic the firmware uses: written with frames, notifying frames, or both."""
+
+    uuid: str
+    write: bool = False
+    notify: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class GattServiceLayout:
+    """One primary service and the characteristics in it."""
+
+    uuid: str
+    characteristics: tuple[GattCharacteristicLayout, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +42,9 @@ class BleProfile:
         notify_uuid: The characteristic the device notifies frames on (TX).
         battery_service: Whether the standard Battery Service (0x180F) is served.
         address: The random static address the device advertises from.
+        services: The GATT layout when it is not one UART-style service (a product's own layout:
+            separate command and status services, one characteristic written and notifying, or
+            no notify characteristic at all); empty for the UART-style layout.
     """
 
     model_id: str
@@ -34,6 +54,56 @@ class BleProfile:
     notify_uuid: str
     battery_service: bool
     address: str
+    services: tuple[GattServiceLayout, ...] = ()
+
+    def layout(self) -> tuple[GattServiceLayout, ...]:
+        """The services to serve: :attr:`services`, else one service with RX (write) and TX (notify)."""
+        if self.services:
+            return self.services
+        rx = GattCharacteristicLayout(uuid=self.write_uuid, write=True)
+        tx = GattCharacteristicLayout(uuid=self.notify_uuid, notify=True)
+        return (GattServiceLayout(uuid=self.service_uuid, characteristics=(rx, tx)),)
+
+    @classmethod
+    def for_product(cls, model_id: str, ble: Mapping[str, Any], *, serial: str) -> BleProfile:
+        """A real product's profile from its catalog ``ble:`` section, in the product's own GATT layout.
+
+        The write and notify characteristics may be one and the same, the notify characteristic may
+        live in a service of its own (``status_service_uuid``) or be missing (a device that reports
+        nothing), and the local name may be unknown (empty: the device advertises its service only).
+
+        Raises:
+            ValueError: The service or write UUID is missing, or the serial is unusable.
+        """
+        if not ble.get("service_uuid") or not ble.get("write_uuid"):
+            raise ValueError(f"model {model_id!r}: ble section lacks service_uuid or write_uuid")
+        pattern = str(ble.get("local_name") or "")
+        named = cls.from_catalog(
+            model_id,
+            {**ble, "local_name": pattern or "unnamed", "notify_uuid": ble.get("notify_uuid") or "-"},
+            serial=serial,
+        )
+        write = str(ble["write_uuid"]).lower()
+        notify = str(ble["notify_uuid"]).lower() if ble.get("notify_uuid") else None
+        status_service = str(ble.get("status_service_uuid") or "").lower()
+        command = [GattCharacteristicLayout(uuid=write, write=True, notify=notify == write)]
+        services = [GattServiceLayout(uuid=named.service_uuid, characteristics=tuple(command))]
+        if notify is not None and notify != write:
+            tx = GattCharacteristicLayout(uuid=notify, notify=True)
+            if status_service and status_service != named.service_uuid:
+                services.append(GattServiceLayout(uuid=status_service, characteristics=(tx,)))
+            else:
+                services[0] = GattServiceLayout(uuid=named.service_uuid, characteristics=(command[0], tx))
+        return cls(
+            model_id=model_id,
+            local_name=named.local_name if pattern else "",
+            service_uuid=named.service_uuid,
+            write_uuid=write,
+            notify_uuid=notify or "",
+            battery_service=False,
+            address=named.address,
+            services=tuple(services),
+        )
 
     @classmethod
     def from_catalog(cls, model_id: str, ble: Mapping[str, Any], *, serial: str) -> BleProfile:

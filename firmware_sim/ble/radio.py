@@ -28,11 +28,11 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-from firmware_sim.ble.central import BumbleCentral
 from firmware_sim.ble.controller import VirtualController
 from firmware_sim.ble.hci_server import HciTcpServer
 from firmware_sim.ble.peripheral import BleFirmware, GattPeripheral
 from firmware_sim.ble.profile import BleProfile
+from massager_ctl.transports.bumble.central import BumbleCentral
 
 __all__ = ["BleSimulator", "serve_ble"]
 

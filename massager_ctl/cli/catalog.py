@@ -32,8 +32,16 @@ def device_summary(profile: DeviceProfile) -> dict[str, Any]:
         "id": profile.id,
         "name": profile.name,
         "maker": profile.maker,
+        "kind": profile.kind,
+        "products": profile.products,
         "transport": profile.transport,
         "protocol": profile.protocol.family,
+        "driver_available": profile.driver_available,
+        "confidence": profile.confidence,
+        "failsafe": _failsafe_data(profile),
+        "sources": [source.model_dump() for source in profile.sources],
+        "control": {cap: spec.model_dump() for cap, spec in profile.control.items()},
+        "ble_name": profile.ble.local_name if profile.ble else None,
         "heads": [{"id": h.id, "name": h.name, "kind": h.kind, "change": h.change} for h in profile.heads],
         "head_detection": profile.head_detection,
         "intensity": profile.intensity.model_dump(),
@@ -41,8 +49,15 @@ def device_summary(profile: DeviceProfile) -> dict[str, Any]:
         "modes": profile.modes,
         "directions": profile.directions,
         "battery": profile.battery,
-        "watchdog_timeout_s": profile.watchdog.timeout_s,
+        "watchdog_timeout_s": profile.watchdog_spec.timeout_s if profile.watchdog_spec else None,
     }
+
+
+def _failsafe_data(profile: DeviceProfile) -> dict[str, Any]:
+    data = profile.failsafe.model_dump()
+    if profile.watchdog_spec is not None and profile.failsafe.type == "watchdog":
+        data.update(profile.watchdog_spec.model_dump())
+    return data
 
 
 def routine_summary(routine: Routine) -> dict[str, Any]:
@@ -58,6 +73,16 @@ def routine_summary(routine: Routine) -> dict[str, Any]:
     }
 
 
+def _failsafe(profile: DeviceProfile) -> str:
+    failsafe = profile.failsafe
+    if failsafe.type == "watchdog":
+        return f"watchdog {profile.watchdog.timeout_s:g} s"
+    if failsafe.type == "device-timer":
+        minutes = "/".join(f"{t // 60}" for t in failsafe.timer_s)
+        return f"device timer {minutes} min" + (" (settable)" if failsafe.settable else "")
+    return "none"
+
+
 @devices_app.command("list", cls=Command)
 def devices_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List the device models in the catalog."""
@@ -68,13 +93,22 @@ def devices_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         typer.echo(json.dumps([device_summary(p) for p in profiles], indent=2))
         return
     table = make_table(
-        "model", "name", "link", "heads", "intensity", "heat", whole={"model": [p.id for p in profiles]}
+        "model",
+        "name",
+        "kind",
+        "link",
+        "heads",
+        "intensity",
+        "heat",
+        "fail-safe",
+        whole={"model": [p.id for p in profiles]},
     )
     for p in profiles:
         heads = f"{len(p.heads)} {p.heads[0].change}: " + ", ".join(h.id for h in p.heads)
         heat = f"{len(p.heat.levels) - 1} levels, auto-off after {clock(p.heat.max_on_s)}" if p.heat else "-"
         link = f"{p.transport} ({p.protocol.family})"
-        table.add_row(p.id, p.name, link, heads, f"0–{p.intensity.max_level}", heat)
+        kind = p.kind if p.kind == "reference" else f"product, {p.confidence} confidence"
+        table.add_row(p.id, p.name, kind, link, heads, f"0–{p.intensity.max_level}", heat, _failsafe(p))
     print_table(table)
 
 

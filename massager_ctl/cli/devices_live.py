@@ -18,11 +18,13 @@ from serial.tools import list_ports
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
-from massager_ctl.connect import model_for_advertisement, open_bumble_central, open_device
+from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState, MassagerDriver
 from massager_ctl.errors import CommandTimeoutError, ConnectError, DeviceError, LinkLostError
 from massager_ctl.models import DeviceProfile
+from massager_ctl.openers import model_for_advertisement, open_bumble_central
 from massager_ctl.orchestrator.safety import drive_safe
+from massager_ctl.retry import Backoff
 from massager_ctl.urls import parse_device_url
 
 if TYPE_CHECKING:
@@ -116,6 +118,8 @@ Reopen = Callable[[], AbstractAsyncContextManager[MassagerDriver]]
 
 #: Seconds to get a fresh link to a device whose link was lost, just to stop it.
 RECONNECT_S = 5.0
+#: Between attempts to reopen a lost device to stop it (within RECONNECT_S).
+REOPEN_BACKOFF = Backoff(initial_s=0.2, max_s=1.0)
 
 
 async def exercise(
@@ -183,7 +187,7 @@ async def make_safe(device: MassagerDriver, *, reopen: Reopen | None = None) -> 
 async def _stop_through_fresh_link(reopen: Reopen) -> DeviceState | None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RECONNECT_S
-    while True:
+    for delay in REOPEN_BACKOFF.delays():
         try:
             async with contextlib.AsyncExitStack() as stack:
                 async with asyncio.timeout_at(deadline):
@@ -191,13 +195,14 @@ async def _stop_through_fresh_link(reopen: Reopen) -> DeviceState | None:
                 return await drive_safe(fresh)
         except (ConnectError, LinkLostError, CommandTimeoutError) as e:
             # the port, or the device behind it, may come back a moment after it vanished
-            if loop.time() + 0.2 >= deadline:
+            if loop.time() + delay >= deadline:
                 logger.warning("reconnect failed: %s", e)
                 return None
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(delay)
         except (DeviceError, TimeoutError) as e:
             logger.warning("reconnect failed: %s", e)
             return None
+    return None
 
 
 async def try_url(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> DeviceState:

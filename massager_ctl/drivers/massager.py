@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from massager_ctl.drivers.base import DeviceState, Driver, DriverOptions, Identity
 from massager_ctl.drivers.families import Family, family_for
@@ -40,9 +40,6 @@ from massager_ctl.protocol.messages import (
 )
 from massager_ctl.transports.base import Transport
 
-if TYPE_CHECKING:
-    from firmware_sim import SimulatedDevice
-
 logger = logging.getLogger(__name__)
 
 #: States kept for a ``states()`` reader that falls behind; older ones are dropped (latest wins).
@@ -64,8 +61,6 @@ class MassagerDriver(Lanes, Driver):
         options = options or DriverOptions()
         self.profile = profile
         self.transport = transport
-        self.simulator: SimulatedDevice | None = None
-        """The in-process simulator behind a ``sim://`` URL, else ``None``."""
         self._family: Family = family_for(profile)
         self._ack_timeout = options.ack_timeout_s or profile.protocol.ack_timeout_s
         self._retries = profile.protocol.retries if options.retries is None else options.retries

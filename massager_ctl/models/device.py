@@ -6,9 +6,11 @@ One YAML file in ``devices/`` validates into one :class:`DeviceProfile`.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from massager_ctl.errors import ConfigError
 
 HeadKind = Literal[
     "ball",
@@ -23,7 +25,11 @@ HeadKind = Literal[
     "zone-lower",
     "full-back",
 ]
-ProtocolFamily = Literal["mbin", "mascii"]
+ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat"]
+#: The families the driver speaks today; the real product families are catalogued ahead of it.
+DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii"})
+Confidence = Literal["high", "medium-high", "medium", "medium-low", "low-medium", "low"]
+Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", "stop"]
 
 
 class _Strict(BaseModel):
@@ -69,14 +75,17 @@ class HeatSpec(_Strict):
     """Heat levels (index 0 is off) and the firmware's own auto-off."""
 
     levels: list[str] = Field(min_length=2)
-    target_c: list[float] = Field(description="Target temperature of each level, off included.")
+    target_c: list[float] = Field(
+        default_factory=list,
+        description="Target temperature of each level, off included; empty when not known.",
+    )
     max_on_s: int = Field(gt=0, description="Firmware auto-off after this many seconds of heat.")
 
     @model_validator(mode="after")
     def _consistent(self) -> HeatSpec:
         if self.levels[0] != "off":
             raise ValueError("the first heat level must be 'off'")
-        if len(self.target_c) != len(self.levels):
+        if self.target_c and len(self.target_c) != len(self.levels):
             raise ValueError("target_c needs one temperature per heat level")
         return self
 
@@ -99,11 +108,16 @@ class WatchdogSpec(_Strict):
 
 
 class BleSpec(_Strict):
-    service_uuid: str
+    service_uuid: str = Field(description="The service the write characteristic lives in (also advertised).")
     write_uuid: str
-    notify_uuid: str
+    notify_uuid: str | None = Field(None, description="Where the device notifies; none for a silent device.")
+    status_service_uuid: str | None = Field(
+        None, description="The service of the notify characteristic, when it is not service_uuid's."
+    )
     write_with_response: bool = True
-    local_name: str = Field(description="Advertised local name; a glob such as 'PulseP5-*'.")
+    local_name: str = Field(
+        "", description="Advertised local name; a glob such as 'PulseP5-*'. Empty: found by service UUID."
+    )
     battery_service: bool = False
 
 
@@ -128,19 +142,107 @@ class SerialSpec(_Strict):
 
 class ProtocolSpec(_Strict):
     family: ProtocolFamily
-    model_code: int = Field(ge=0, le=255, description="Identity byte/word the device reports.")
+    model_code: int = Field(
+        0, ge=0, le=255, description="Identity byte/word the device reports (reference models)."
+    )
     ack_timeout_s: float = Field(0.5, gt=0)
     retries: int = Field(2, ge=0)
     min_command_gap_s: float = Field(0.05, ge=0)
 
 
+class WatchdogFailsafe(_Strict):
+    """The device's dead-man watchdog (the ``watchdog`` section) stops it when the controller is silent."""
+
+    type: Literal["watchdog"] = "watchdog"
+
+
+class DeviceTimerFailsafe(_Strict):
+    """The device's own massage timer stops it, whatever the controller does.
+
+    Attributes:
+        timer_s: the values the timer can take, shortest first.
+        settable: whether the protocol can choose the value (else the device's default runs).
+        default_s: what runs when massage starts without a choice, if known.
+        note: what is known and what is assumed.
+    """
+
+    type: Literal["device-timer"]
+    timer_s: list[int] = Field(min_length=1)
+    settable: bool
+    default_s: int | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _sorted(self) -> DeviceTimerFailsafe:
+        if self.timer_s != sorted(self.timer_s) or min(self.timer_s) <= 0:
+            raise ValueError("timer_s must be positive and shortest first")
+        if self.default_s is not None and self.default_s not in self.timer_s:
+            raise ValueError("default_s must be one of timer_s")
+        return self
+
+    def covering(self, remaining_s: float) -> int:
+        """The shortest timer value that covers ``remaining_s`` (the longest if none does)."""
+        return next((t for t in self.timer_s if t >= remaining_s), self.timer_s[-1])
+
+
+class NoFailsafe(_Strict):
+    """Nothing stops the device if the controller goes silent."""
+
+    type: Literal["none"]
+    note: str = ""
+
+
+Failsafe = Annotated[WatchdogFailsafe | DeviceTimerFailsafe | NoFailsafe, Field(discriminator="type")]
+
+
+class ControlSpec(_Strict):
+    """How one capability is driven, and what confirms it.
+
+    ``absolute``: the command carries the value. ``steps``: +/- keys, repeated until the reported
+    value equals the target. ``toggle``: one key flips it; the report says which way it went.
+    ``open-loop``: sent and assumed (nothing comes back).
+    """
+
+    style: Literal["absolute", "steps", "toggle", "open-loop"]
+    confirmation: Literal["ack", "status", "none"]
+
+    @model_validator(mode="after")
+    def _confirmable(self) -> ControlSpec:
+        if self.style in ("steps", "toggle") and self.confirmation != "status":
+            raise ValueError(f"{self.style} control needs the status to confirm where it landed")
+        if self.style == "open-loop" and self.confirmation != "none":
+            raise ValueError("open-loop control has no confirmation by definition")
+        return self
+
+
+#: What a reference model does for every capability: the command carries the value, an ack confirms it.
+REFERENCE_CONTROL = ControlSpec(style="absolute", confirmation="ack")
+
+
+class SourceSpec(_Strict):
+    """A public source the model's protocol facts come from."""
+
+    repo: str
+    path: str = ""
+    licence: str = Field(description="SPDX id, or 'none' when the source publishes no licence.")
+    note: str = ""
+
+
 class DeviceProfile(_Strict):
     """One massager model from the catalog."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     maker: str
     description: str = ""
+    kind: Literal["product", "reference"] = Field(
+        "reference", description="A real product, or one of this project's reference protocols for makers."
+    )
+    products: list[str] = Field(default_factory=list, description="Products this profile covers.")
+    confidence: Confidence = Field("high", description="How sure the protocol facts are (reference: high).")
+    sources: list[SourceSpec] = Field(default_factory=list)
     transport: Literal["ble", "serial"]
     ble: BleSpec | None = None
     serial: SerialSpec | None = None
@@ -153,10 +255,59 @@ class DeviceProfile(_Strict):
     modes: list[str] = Field(min_length=1)
     directions: list[str] = Field(default_factory=list)
     battery: bool = False
-    watchdog: WatchdogSpec
+    watchdog_spec: WatchdogSpec | None = Field(None, alias="watchdog")
+    failsafe: Failsafe = Field(default_factory=WatchdogFailsafe)
+    control: dict[Capability, ControlSpec] = Field(
+        default_factory=dict,
+        description="Per capability; a capability left out is absolute, confirmed by ack.",
+    )
+
+    @property
+    def watchdog(self) -> WatchdogSpec:
+        """The dead-man watchdog.
+
+        Raises:
+            ConfigError: the model has none (its fail-safe is something else).
+        """
+        if self.watchdog_spec is None:
+            raise ConfigError(f"{self.id} has no watchdog (its fail-safe: {self.failsafe.type})")
+        return self.watchdog_spec
+
+    @property
+    def driver_available(self) -> bool:
+        """Whether the driver speaks this model's protocol family yet."""
+        return self.protocol.family in DRIVER_FAMILIES
+
+    def require_driver(self) -> None:
+        """Refuse a model whose protocol the driver does not speak yet.
+
+        Raises:
+            ConfigError: ``protocol X: driver not available yet``.
+        """
+        if not self.driver_available:
+            raise ConfigError(
+                f"{self.id}: protocol {self.protocol.family}: driver not available yet"
+                " (the model is catalogued; its codec and simulator exist)"
+            )
+
+    def control_for(self, capability: Capability) -> ControlSpec:
+        """How ``capability`` is driven and confirmed on this model."""
+        return self.control.get(capability, REFERENCE_CONTROL)
 
     @model_validator(mode="after")
     def _consistent(self) -> DeviceProfile:
+        if isinstance(self.failsafe, WatchdogFailsafe) and self.watchdog_spec is None:
+            raise ValueError("a watchdog fail-safe needs a 'watchdog' section")
+        if self.kind == "product" and not self.sources:
+            raise ValueError("a product model names its public sources")
+        if self.kind == "product" and not {"intensity", "stop"} <= set(self.control):
+            raise ValueError("a product model says how its intensity and its stop are controlled")
+        if (
+            self.ble is not None
+            and self.ble.notify_uuid is None
+            and any(c.confirmation != "none" for c in self.control.values())
+        ):
+            raise ValueError("a device that notifies nothing cannot confirm a capability")
         if self.transport == "ble" and self.ble is None:
             raise ValueError("a BLE model needs a 'ble' section")
         if self.transport == "serial" and self.serial is None:

@@ -9,13 +9,14 @@ retained device-based discovery config on ``homeassistant/device/<id>/config``.
 
 from massager_ctl.mqtt.commands import Command, CommandError, parse_command
 from massager_ctl.mqtt.discovery import discovery_payload
-from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
+from massager_ctl.mqtt.link import Availability, MqttLink
 from massager_ctl.mqtt.payloads import SessionSnapshot, state_payload
 from massager_ctl.mqtt.remote import RemoteController, SessionCommands, session_status
 from massager_ctl.mqtt.service import CommandHandler, MqttStatus
 from massager_ctl.mqtt.status import StatusPublisher
 from massager_ctl.mqtt.topics import DEFAULT_PREFIX, Topics, device_id_for, device_id_from_url, make_topics
 from massager_ctl.mqtt.url import BrokerConfig, parse_broker_url
+from massager_ctl.retry import Backoff
 
 __all__ = [
     "DEFAULT_PREFIX",

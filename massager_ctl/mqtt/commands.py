@@ -25,27 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from massager_ctl.errors import CommandError as CommandError  # raised here; re-exported for callers
+
 MAX_PAYLOAD_BYTES = 4096
 # The routine id syntax (see massager_ctl.models): no '/', '.', '~' or ':', so no path can pass.
 _ROUTINE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
-
-
-class CommandError(Exception):
-    """A command that cannot be carried out; ``action``, ``request_id`` and ``client`` when readable."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        action: str | None = None,
-        request_id: str | None = None,
-        client: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.action = action
-        self.request_id = request_id
-        self.client = client
 
 
 def _routine_id(value: str) -> str:

@@ -5,8 +5,10 @@ messages with plain (non-async) calls: :meth:`~MqttLink.set_retained` keeps the
 latest payload per topic (re-sent after every reconnect, so snapshots come back
 instead of a replay), :meth:`~MqttLink.send` queues a one-off message (dropped
 while the broker is away). A background task owns the connection: it connects,
-subscribes, runs a reader and a writer in a ``TaskGroup``, and reconnects with
-exponential backoff when the broker goes away.
+subscribes, runs a reader and a writer in a ``TaskGroup``, and reconnects when
+the broker goes away: promptly (at most ``outage_backoff.max_s`` apart) while it
+cannot be reached, so retained state is back soon after a broker restart, and with
+a growing backoff while it answers but refuses the connection.
 
 One-off messages (command answers, events) are never dropped to make room: the
 queue is bounded by back-pressure instead. While it is full, :meth:`~MqttLink.wait_for_room`
@@ -19,21 +21,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import socket
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
 from massager_ctl.errors import BrokerAuthError, BrokerError
 from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.url import BrokerConfig
+from massager_ctl.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -52,23 +55,11 @@ class Availability:
     offline: str = "offline"
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Reconnect delays: ``initial_s`` doubling up to ``max_s``, with up to 20 % jitter."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-
-    def delays(self) -> Callable[[], float]:
-        current = self.initial_s
-
-        def next_delay() -> float:
-            nonlocal current
-            delay = current * (1 + random.uniform(0, 0.2))
-            current = min(self.max_s, current * 2)
-            return delay
-
-        return next_delay
+#: Delays while the broker answers but refuses the connection (CONNACK with an error).
+REFUSED_BACKOFF = Backoff(initial_s=0.5, max_s=30.0, jitter=0.2)
+#: Delays while the broker cannot be reached (connection refused, reset, timed out): an outage
+#: usually ends with a restart, and the retained state should be back within a second or two.
+OUTAGE_BACKOFF = Backoff(initial_s=0.1, max_s=1.0, jitter=0.2)
 
 
 class MqttLink:
@@ -87,7 +78,8 @@ class MqttLink:
         subscriptions: topic filters subscribed to after every connect.
         on_message: called (synchronously, so keep it short) for each message received, once the
             one-off queue has room for at least one more message.
-        backoff: reconnect delays.
+        backoff: reconnect delays while the broker refuses the connection.
+        outage_backoff: reconnect delays while the broker cannot be reached.
         keepalive_s: MQTT keepalive.
         timeout_s: how long one connect or publish may take.
         queue_limit: how many one-off messages may wait; at this many, senders and the reader wait.
@@ -105,6 +97,7 @@ class MqttLink:
         subscriptions: Sequence[str] = (),
         on_message: Callable[[aiomqtt.Message], None] | None = None,
         backoff: Backoff | None = None,
+        outage_backoff: Backoff | None = None,
         keepalive_s: int = 15,
         timeout_s: float = 10.0,
         queue_limit: int = 1000,
@@ -115,7 +108,8 @@ class MqttLink:
         self._availability = availability
         self._subscriptions = tuple(subscriptions)
         self._on_message = on_message
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or REFUSED_BACKOFF
+        self._outage_backoff = outage_backoff or OUTAGE_BACKOFF
         self._keepalive_s = keepalive_s
         self._timeout_s = timeout_s
         self._retained: dict[str, bytes] = {availability.topic: availability.online.encode()}
@@ -305,7 +299,8 @@ class MqttLink:
             raise
 
     async def _keep_connected(self) -> None:
-        next_delay = self._backoff.delays()
+        refused, outage = self._backoff.delays(), self._outage_backoff.delays()
+        repeated: str | None = None  # an outage retries every second: say it once, not each time
         while True:
             failure: aiomqtt.MqttError | None = None
             connects_before = self.connects
@@ -320,13 +315,17 @@ class MqttLink:
             if first is not None and not first.done():
                 first.set_exception(message)
                 return
-            if self.connects and _is_auth(failure):
+            if self.connects > connects_before:  # it was up for a while: start the backoffs over
+                refused, outage = self._backoff.delays(), self._outage_backoff.delays()
+                repeated = None
+            if str(message) == repeated:
+                log.debug("%s; still reconnecting", message)
+            elif self.connects and _is_auth(failure):
                 log.error("%s; retrying", message)
             else:
                 log.warning("%s; reconnecting", message)
-            if self.connects > connects_before:  # it was up for a while: start the backoff over
-                next_delay = self._backoff.delays()
-            await asyncio.sleep(next_delay())
+            repeated = str(message)
+            await asyncio.sleep(_next_delay(refused if _is_refusal(failure) else outage, self._backoff))
 
     async def _connect_and_serve(self) -> None:
         client = self._client
@@ -394,6 +393,15 @@ def _leaf(group: BaseExceptionGroup[aiomqtt.MqttError]) -> aiomqtt.MqttError:
         error = error.exceptions[0]
     assert isinstance(error, aiomqtt.MqttError)
     return error
+
+
+def _is_refusal(error: aiomqtt.MqttError | None) -> bool:
+    # the broker answered and said no; anything else (refused port, reset, timeout) is an outage
+    return isinstance(error, MqttConnectError)
+
+
+def _next_delay(delays: Iterator[float], backoff: Backoff) -> float:
+    return next(delays, backoff.max_s)  # a bounded backoff keeps its longest delay
 
 
 def _is_auth(error: aiomqtt.MqttError | None) -> bool:

@@ -40,13 +40,13 @@ from massager_ctl.mqtt.commands import (
     Start,
     Stop,
 )
-from massager_ctl.mqtt.link import Backoff
 from massager_ctl.mqtt.service import MqttStatus
 from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
 from massager_ctl.mqtt.url import BrokerConfig
 from massager_ctl.orchestrator import Connector, Session, preflight
 from massager_ctl.orchestrator.safety import drive_safe, shielded
+from massager_ctl.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class RemoteController:
         self._selected = selected
         self._speed = speed
         self._auto_confirm = auto_confirm
-        self._backoff = backoff or Backoff(initial_s=0.5, max_s=15.0)
+        self._backoff = backoff or Backoff(initial_s=0.5, max_s=15.0, jitter=0.2)
         self._mqtt: MqttStatus | None = None
         self._driver: Driver | None = None
         self._lost = asyncio.Event()
@@ -159,7 +159,7 @@ class RemoteController:
     # ------------------------------------------------------------------ the device between sessions
 
     async def _keep_device(self) -> None:
-        next_delay = self._backoff.delays()
+        delays = self._backoff.delays()
         while True:
             if self._session_task is not None and not self._session_task.done():
                 await asyncio.wait({self._session_task})  # _run_session logs whatever ended it
@@ -169,9 +169,9 @@ class RemoteController:
                     await self._reopen()
                 except MassagerError as e:
                     log.warning("device %s: %s; retrying", self._device_url, e)
-                    await asyncio.sleep(next_delay())
+                    await asyncio.sleep(next(delays, self._backoff.max_s))
                     continue
-                next_delay = self._backoff.delays()
+                delays = self._backoff.delays()
             driver = self._driver
             assert driver is not None
             await self._idle(driver)

@@ -42,12 +42,13 @@ from massager_ctl.events import EventBus, Subscription
 from massager_ctl.models import DeviceProfile
 from massager_ctl.mqtt.commands import Command, CommandError, Stop, parse_command, result_payload
 from massager_ctl.mqtt.discovery import discovery_payload
-from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
+from massager_ctl.mqtt.link import Availability, MqttLink
 from massager_ctl.mqtt.ratelimit import RateLimiter
 from massager_ctl.mqtt.status import StatusPublisher
 from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.topics import Topics
 from massager_ctl.mqtt.url import BrokerConfig
+from massager_ctl.retry import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,6 @@
 """The routine orchestrator: pre-flight, the session engine, its controls and the dry run."""
 
-from massager_ctl.orchestrator.controls import (
-    ControlError,
-    ReconnectPolicy,
-    SessionResult,
-    SessionState,
-    TransitionError,
-)
+from massager_ctl.orchestrator.controls import ControlError, SessionResult, SessionState, TransitionError
 from massager_ctl.orchestrator.person import AttendingPerson, AutoPerson, HandsOnPerson, Person, Request
 from massager_ctl.orchestrator.plan import Plan, ResolvedStep, preflight, resolve
 from massager_ctl.orchestrator.session import Connector, Session
@@ -20,7 +14,6 @@ __all__ = [
     "HandsOnPerson",
     "Person",
     "Plan",
-    "ReconnectPolicy",
     "Request",
     "ResolvedStep",
     "Session",

@@ -1,12 +1,18 @@
-"""Session states, the results a session ends with, and the errors of controls and state changes."""
+"""Session states, the results a session ends with, and its errors (defined in ``errors``)."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 
-from massager_ctl.errors import MassagerError
+from massager_ctl.errors import ControlError
 from massager_ctl.events import SessionStatus
+from massager_ctl.retry import Backoff
+
+__all__ = ["RECONNECT", "ControlError", "SessionResult", "SessionState", "TransitionError"]
+
+#: How a session reconnects after a drop unless told otherwise: 5 tries over about 11 s.
+RECONNECT = Backoff(initial_s=0.5, max_s=8.0, attempts=5)
 
 
 class SessionState(enum.StrEnum):
@@ -29,12 +35,8 @@ class SessionState(enum.StrEnum):
 _FINISHED = {SessionState.COMPLETED, SessionState.STOPPED, SessionState.ABORTED, SessionState.FAILED}
 
 
-class ControlError(MassagerError):
-    """A control (pause, confirm, ...) does not apply in the session's current state."""
-
-
-class TransitionError(MassagerError):
-    """The engine tried a state change its transition table does not declare (a bug in the engine)."""
+class TransitionError(RuntimeError):
+    """The engine tried a state change its transition table does not declare: a bug in the engine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +52,3 @@ class SessionResult:
     @property
     def completed(self) -> bool:
         return self.status == "completed"
-
-
-@dataclass(frozen=True, slots=True)
-class ReconnectPolicy:
-    """How hard to try when the link drops: ``attempts`` tries, backing off exponentially."""
-
-    attempts: int = 5
-    first_delay_s: float = 0.5
-    max_delay_s: float = 8.0
-
-    def delays(self) -> list[float]:
-        return [min(self.max_delay_s, self.first_delay_s * 2**i) for i in range(self.attempts)]

@@ -1,11 +1,11 @@
 """Links to one device that a session can open again after a drop.
 
-A session reconnects by opening a fresh driver. For ``serial://``, ``tcp://``
-and ``ble://`` that is :func:`massager_ctl.connect.open_device` again. For
-``sim://`` the simulator must outlive each link (a reconnect has to find the
-same firmware, with its heat timer and watchdog), so the connector starts it
-once and opens each link to it: the in-memory virtual link, a pty, a TCP port
-or the Bumble radio.
+A session reconnects by asking for a fresh driver. The connector opens the URL's
+source once (see :mod:`massager_ctl.registry`) and asks it for every link: for a
+``sim://`` device the source is the running simulator, which must outlive each
+link (a reconnect has to find the same firmware, with its heat timer and
+watchdog); for a ``ble://`` device found by a scan it is the model and address
+found. The connector knows no scheme by name.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ import asyncio
 import contextlib
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.connect import ServedSim, open_device, serve_sim
+from massager_ctl.connect import new_driver, open_source
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError, MassagerError
 from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson, Person
+from massager_ctl.registry import DeviceSource, OpenContext, Registry, default_registry
 from massager_ctl.urls import DeviceURL, parse_device_url
-
-if TYPE_CHECKING:
-    from firmware_sim import SimulatedDevice
 
 
 class DeviceConnector:
@@ -33,24 +31,34 @@ class DeviceConnector:
     Args:
         url: a device URL.
         catalog: where models come from.
-        speed: for ``sim://``, the simulator's clock speed (overrides the URL's ``speed``).
+        speed: the device's clock speed, for schemes that take a ``speed`` option (a simulator);
+            overrides the URL's ``speed``.
+        registry: where schemes come from (default: built-ins and installed plug-ins).
 
     Raises:
         ConfigError: (on enter) a bad URL, an unknown model, or a link that does not fit the model.
     """
 
-    def __init__(self, url: str, *, catalog: Catalog | None = None, speed: float | None = None) -> None:
-        self.url: DeviceURL = parse_device_url(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        catalog: Catalog | None = None,
+        speed: float | None = None,
+        registry: Registry | None = None,
+    ) -> None:
+        self._registry = registry or default_registry()
+        self.url: DeviceURL = parse_device_url(url, registry=self._registry)
         self.catalog = catalog or Catalog()
         self.speed = speed if speed is not None else self.url.number("speed", 1.0)
         if not self.speed > 0:
             raise ConfigError(f"{url}: speed must be positive")
-        if self.speed != 1.0 and self.url.scheme != "sim":
+        if self.speed != 1.0 and "speed" not in self._registry.get(self.url.scheme).options:
             raise ConfigError(f"--speed compresses time on a simulator only; {url} is a real device")
-        self.simulator: SimulatedDevice | None = None
+        self.source: DeviceSource | None = None
+        """The opened URL (``None`` outside ``async with``)."""
         self._stack = contextlib.AsyncExitStack()
         self._links: list[tuple[MassagerDriver, contextlib.AsyncExitStack]] = []
-        self._sim: ServedSim | None = None
 
     @property
     def model(self) -> str | None:
@@ -58,15 +66,14 @@ class DeviceConnector:
         return self.url.model
 
     async def __aenter__(self) -> Self:
-        if self.url.scheme == "sim":
-            try:
-                self._sim = await self._stack.enter_async_context(
-                    serve_sim(self.url, catalog=self.catalog, speed=self.speed)
-                )
-                self.simulator = self._sim.simulator
-            except BaseException:
-                await self._stack.aclose()
-                raise
+        context = OpenContext(catalog=self.catalog, speed=self.speed)
+        try:
+            self.source = await self._stack.enter_async_context(
+                open_source(self.url, context, registry=self._registry)
+            )
+        except BaseException:
+            await self._stack.aclose()
+            raise
         return self
 
     async def __aexit__(
@@ -75,22 +82,25 @@ class DeviceConnector:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close every link this connector opened, then the simulator; idempotent."""
+        """Close every link this connector opened, then the source; idempotent."""
         links, self._links = self._links, []
         try:
             for _, stack in reversed(links):
                 await stack.aclose()
         finally:
+            self.source = None
             await self._stack.aclose()
 
     def fit_head(self, head_id: str) -> None:
-        """Swap the head on the simulated device, as a person would (``sim://`` only)."""
-        if self.simulator is not None:
-            self.simulator.firmware.fit_head(head_id)
+        """Swap the fitted head as a person would, where the source can (a simulator); else nothing."""
+        fit = self.source.fit_head if self.source is not None else None
+        if fit is not None:
+            fit(head_id)
 
     def auto_person(self) -> Person:
         """The person for ``--yes``: ready at once; on a simulator they also fit each head asked for."""
-        return HandsOnPerson(self.fit_head) if self.simulator is not None else AutoPerson()
+        fit = self.source.fit_head if self.source is not None else None
+        return HandsOnPerson(fit) if fit is not None else AutoPerson()
 
     async def connect(self) -> MassagerDriver:
         """Open a new link and return its open driver (closed with the connector at the latest).
@@ -100,9 +110,9 @@ class DeviceConnector:
             ProtocolError: the device is not the expected model.
         """
         await self._forget_dead_links()
-        if self._sim is None:
-            return await self._open(open_device(self.url.raw, catalog=self.catalog))
-        return await self._open(self._sim.new_driver())
+        if self.source is None:
+            raise RuntimeError(f"{self.url.raw}: the connector is not open (use async with)")
+        return await self._open(new_driver(self.source, speed=self.speed))
 
     async def _open(self, link: AbstractAsyncContextManager[MassagerDriver]) -> MassagerDriver:
         stack = contextlib.AsyncExitStack()

@@ -18,10 +18,10 @@ from massager_ctl.drivers.base import DeviceState, Driver
 from massager_ctl.errors import MassagerError
 from massager_ctl.events import Notice
 from massager_ctl.orchestrator.clock import SessionClock
-from massager_ctl.orchestrator.controls import ReconnectPolicy
 from massager_ctl.orchestrator.reporter import Reporter
 from massager_ctl.orchestrator.safety import drive_safe
 from massager_ctl.orchestrator.signals import AbortSession, Inbox, StopSession
+from massager_ctl.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class LinkSupervisor:
         self,
         connect: Connector,
         *,
-        policy: ReconnectPolicy,
+        policy: Backoff,
         clock: SessionClock,
         inbox: Inbox,
         events: Reporter,

@@ -102,6 +102,10 @@ def resolve(routine: Routine, profile: DeviceProfile, caps: Caps) -> Plan:
     mode: str | None = None
     direction: str | None = None
 
+    if not profile.driver_available:
+        problems.append(
+            f"protocol {profile.protocol.family}: driver not available yet ({profile.id} is catalogued only)"
+        )
     for kind in routine.requires.head_kinds:
         if profile.head(kind) is None:
             problems.append(f"the routine needs a {kind!r} head; {profile.id} has {_heads(profile)}")

@@ -30,7 +30,7 @@ from massager_ctl.errors import MassagerError
 from massager_ctl.events import EventBus, SessionFinished, SessionStarted, SessionStatus
 from massager_ctl.orchestrator.actuator import Actuator
 from massager_ctl.orchestrator.clock import SessionClock
-from massager_ctl.orchestrator.controls import ReconnectPolicy, SessionResult, SessionState
+from massager_ctl.orchestrator.controls import RECONNECT, SessionResult, SessionState
 from massager_ctl.orchestrator.link import Connector, LinkSupervisor
 from massager_ctl.orchestrator.panel import ControlPanel
 from massager_ctl.orchestrator.person import AttendingPerson, AutoPerson, HandsOnPerson, Person
@@ -41,6 +41,7 @@ from massager_ctl.orchestrator.signals import AbortSession, HelperFailed, Inbox,
 from massager_ctl.orchestrator.snapshot import SessionSnapshot, take_snapshot
 from massager_ctl.orchestrator.steps import DeviceWatch, StepRunner
 from massager_ctl.orchestrator.timeline import Timeline
+from massager_ctl.retry import Backoff
 
 __all__ = ["Connector", "ProgressTicker", "Session", "tick_progress"]
 
@@ -91,7 +92,7 @@ class Session:
         bus: EventBus | None = None,
         person: Person | None = None,
         speed: float = 1.0,
-        reconnect: ReconnectPolicy | None = None,
+        reconnect: Backoff | None = None,
         progress_every_s: float = 1.0,
         progress: ProgressTicker = tick_progress,
         close_device: bool = True,
@@ -117,7 +118,7 @@ class Session:
         self.events = Reporter(self.id, self.bus, clock=self.clock, plan=plan, timeline=self.timeline)
         self.link = LinkSupervisor(
             connect,
-            policy=reconnect or ReconnectPolicy(),
+            policy=reconnect or RECONNECT,
             clock=self.clock,
             inbox=self.inbox,
             events=self.events,

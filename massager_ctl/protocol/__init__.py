@@ -4,9 +4,12 @@
 message classes of :mod:`massager_ctl.protocol.messages`. Every decoder either
 returns a message or raises :class:`~massager_ctl.protocol.messages.FrameError`,
 a :class:`~massager_ctl.errors.ProtocolError`.
+
+The real product families (``keeson``, ``reverie``, ``theragun``, ``rongtai``, ``richmat``; see
+``docs/devices/``) have their own message types in their modules and the same error contract.
 """
 
-from massager_ctl.protocol import mascii, mbin
+from massager_ctl.protocol import keeson, mascii, mbin, reverie, richmat, rongtai, theragun
 from massager_ctl.protocol.messages import (
     Ack,
     Command,
@@ -51,6 +54,11 @@ __all__ = [
     "SettingCommand",
     "StatusReport",
     "Stop",
+    "keeson",
     "mascii",
     "mbin",
+    "reverie",
+    "richmat",
+    "rongtai",
+    "theragun",
 ]

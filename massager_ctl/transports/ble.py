@@ -1,9 +1,13 @@
 """BLE transport: an unmodified ``bleak.BleakClient`` on the model's GATT characteristics.
 
 Frames are written to the model's write characteristic and arrive as notifications
-on its notify characteristic, turned here into an async stream. The bleak backend
-is injectable (``backend=``, ``scanner_backend=``); the default is bleak's platform
-backend. Any foreign failure comes out as the project's error tree.
+on its notify characteristic, turned here into an async stream. The link is made by
+bleak-retry-connector's ``establish_connection``, which retries the failures a BLE
+connect is known for (a busy adapter, a device still dropping the last link). It
+connects a ``BLEDevice``: given an address, the transport first finds the device by
+scanning. The bleak backends are injectable (``backend=``, ``scanner_backend=``; a
+Bumble central's, for a USB dongle or the simulator's virtual radio); the default is
+bleak's platform backend. Any foreign failure comes out as the project's error tree.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ from typing import Any
 from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
+from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
+from bleak_retry_connector import BleakNotFoundError, establish_connection
 
 from massager_ctl.errors import ConnectError, DeviceNotFoundError, LinkLostError
 from massager_ctl.models.device import BleSpec
@@ -34,24 +40,36 @@ def _unavailable(e: BaseException) -> ConnectError:
     return ConnectError(f"Bluetooth is not available on this machine (no adapter or BlueZ/D-Bus): {detail}")
 
 
+def _causes(e: BaseException) -> list[BaseException]:
+    # bleak-retry-connector raises its own error after the last attempt, the real one as its cause
+    chain = [e]
+    while chain[-1].__cause__ is not None and len(chain) < 10:
+        chain.append(chain[-1].__cause__)
+    return chain
+
+
 def _translate_open(e: BaseException, where: str) -> ConnectError:
-    if isinstance(e, BleakBluetoothNotAvailableError | FileNotFoundError | ConnectionRefusedError):
-        return _unavailable(e)
-    if isinstance(e, BleakDeviceNotFoundError):
+    chain = _causes(e)
+    for cause in chain:
+        if isinstance(cause, BleakBluetoothNotAvailableError | FileNotFoundError | ConnectionRefusedError):
+            return _unavailable(cause)
+    if any(isinstance(c, BleakDeviceNotFoundError | BleakNotFoundError) for c in chain):
         return DeviceNotFoundError(f"no BLE device answered at {where}")
-    if isinstance(e, TimeoutError):
+    if any(isinstance(c, TimeoutError) for c in chain):
         return DeviceNotFoundError(f"no BLE device answered at {where} in time")
-    return ConnectError(f"cannot connect to {where}: {e}")
+    return ConnectError(f"cannot connect to {where}: {chain[-1]}")
 
 
 class BleTransport(Transport):
     """One GATT link through ``bleak.BleakClient``.
 
     Args:
-        address: the device's Bluetooth address (or platform id).
+        device: the device as a scan found it, or its Bluetooth address (or platform id),
+            which is looked up by scanning on every open.
         spec: the model's GATT layout.
         backend: a bleak client backend class; ``None`` is bleak's platform backend.
-        timeout: connect timeout in seconds.
+        scanner_backend: the bleak scanner backend that finds an address; ``None`` is the platform's.
+        timeout: connect timeout in seconds (and how long a scan looks for an address).
         client_kwargs: further ``BleakClient`` keyword arguments (``bluez={"adapter": "hci1"}``).
     """
 
@@ -59,16 +77,19 @@ class BleTransport(Transport):
 
     def __init__(
         self,
-        address: str,
+        device: BLEDevice | str,
         spec: BleSpec,
         *,
         backend: type[BaseBleakClient] | None = None,
+        scanner_backend: type[BaseBleakScanner] | None = None,
         timeout: float = 10.0,
         client_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        self._address = address
+        self._device = device
+        self._address = device.address if isinstance(device, BLEDevice) else device
         self._spec = spec
         self._backend = backend
+        self._scanner_backend = scanner_backend
         self._timeout = timeout
         self._client_kwargs = client_kwargs or {}
         self._client: BleakClient | None = None
@@ -80,23 +101,41 @@ class BleTransport(Transport):
         return f"BLE device {self._address}"
 
     async def open(self) -> None:
-        client = BleakClient(
-            self._address,
-            disconnected_callback=self._on_disconnect,
-            timeout=self._timeout,
-            backend=self._backend,
-            **self._client_kwargs,
-        )
+        device = self._device if isinstance(self._device, BLEDevice) else await self._find()
         try:
-            await client.connect()
+            client = await establish_connection(
+                BleakClient,
+                device,
+                self.description,
+                disconnected_callback=self._on_disconnect,
+                timeout=self._timeout,
+                backend=self._backend,
+                **self._client_kwargs,
+            )
         except (BleakError, OSError, TimeoutError) as e:
             raise _translate_open(e, self.description) from e
         self._client = client
         try:
-            await client.start_notify(self._spec.notify_uuid, self._on_notify)
+            # a silent device (no feedback at all) has nothing to subscribe to
+            if self._spec.notify_uuid is not None:
+                await client.start_notify(self._spec.notify_uuid, self._on_notify)
         except (BleakError, OSError, TimeoutError) as e:
             await self.close()
             raise ConnectError(f"{self.description} has no usable notify characteristic: {e}") from e
+
+    async def _find(self) -> BLEDevice:
+        try:
+            if self._scanner_backend is None:
+                found = await BleakScanner.find_device_by_address(self._address, timeout=self._timeout)
+            else:
+                found = await BleakScanner.find_device_by_address(
+                    self._address, timeout=self._timeout, backend=self._scanner_backend
+                )
+        except (BleakError, OSError, TimeoutError) as e:
+            raise _translate_open(e, self.description) from e
+        if found is None:
+            raise DeviceNotFoundError(f"no BLE device answered at {self.description} in time")
+        return found
 
     async def close(self) -> None:
         if self._closed:
@@ -141,6 +180,8 @@ class Advertisement:
     name: str | None
     service_uuids: Sequence[str]
     rssi: int
+    device: BLEDevice
+    """What to hand to :class:`BleTransport` to connect without scanning again."""
 
 
 async def discover(
@@ -161,6 +202,8 @@ async def discover(
             raise _unavailable(e) from e
         raise ConnectError(f"BLE scan failed: {e}") from e
     return [
-        Advertisement(device.address, adv.local_name or device.name, list(adv.service_uuids), adv.rssi)
+        Advertisement(
+            device.address, adv.local_name or device.name, list(adv.service_uuids), adv.rssi, device=device
+        )
         for device, adv in found.values()
     ]

@@ -1,12 +1,20 @@
-"""Helpers for driver tests: the links each model is tested over, and a frame tap on the firmware."""
+"""Driver test helpers: the links each model is tested over, a simulated device to drive, a frame tap."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from firmware_sim import Firmware
+from firmware_sim import Firmware, SimulatedDevice
+from firmware_sim.opener import serve_sim
+from massager_ctl.catalog import Catalog
+from massager_ctl.connect import new_driver
+from massager_ctl.drivers import DriverOptions, MassagerDriver
 from massager_ctl.errors import ProtocolError
 from massager_ctl.protocol import Command, mascii, mbin
+from massager_ctl.registry import OpenContext
+from massager_ctl.urls import parse_device_url
 
 CommandT = TypeVar("CommandT")
 
@@ -23,6 +31,20 @@ ALL_LINKS = [*REAL_LINKS, ("pulse-gun-p5", "virtual"), ("shiatsu-cushion-s3", "v
 
 def link_id(case: tuple[str, str]) -> str:
     return f"{case[0]}-{case[1]}"
+
+
+@contextlib.asynccontextmanager
+async def sim_device(
+    url: str, *, catalog: Catalog, options: DriverOptions | None = None
+) -> AsyncIterator[tuple[MassagerDriver, SimulatedDevice]]:
+    """The open driver of a ``sim://`` URL, as ``open_device`` gives it, and the simulator behind it."""
+    parsed = parse_device_url(url)
+    speed = parsed.number("speed", 1.0)
+    async with (
+        serve_sim(parsed, OpenContext(catalog=catalog)) as served,
+        new_driver(served, options=options, speed=speed) as device,
+    ):
+        yield device, served.simulator
 
 
 class FirmwareTap:

@@ -13,9 +13,8 @@ from firmware_sim import SimulatedDevice
 from firmware_sim.ble import BleProfile, BleSimulator
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli.devices_live import exercise, scan
-from massager_ctl.connect import open_device
 from massager_ctl.protocol import SetHeat, SetIntensity, Stop
-from tests.drivers.driver_support import FirmwareTap
+from tests.drivers.driver_support import FirmwareTap, sim_device
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +40,7 @@ def test_devices_try_runs_on_each_model_and_ends_with_a_confirmed_stop(model: st
 @pytest.mark.parametrize(
     ("url", "code", "message"),
     [
-        ("bogus://x", 2, "expected one of: sim://MODEL"),
+        ("bogus://x", 2, "expected one of: serial:///dev/ttyUSB0?model=MODEL"),
         ("serial:///dev/ttyNOPE?model=serial-cushion-z3", 1, "error: cannot open serial port /dev/ttyNOPE"),
         ("ble://C4:00:00:00:00:01?model=pulse-gun-p5&timeout=2", 1, "error: Bluetooth is not available"),
     ],
@@ -56,13 +55,12 @@ def test_devices_try_failures_are_one_line_with_exit_codes(url: str, code: int, 
 
 async def test_exercise_steps_every_zone_intensity_and_heat_then_stops(catalog: Catalog) -> None:
     lines: list[str] = []
-    async with open_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as device:
-        assert device.simulator is not None
-        tap = FirmwareTap(device.simulator.firmware)
+    async with sim_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as (device, sim):
+        tap = FirmwareTap(sim.firmware)
         state = await exercise(device, dwell_s=0, echo=lines.append)
         assert state.safe
-        assert device.simulator.firmware.state.intensity == 0
-        assert device.simulator.firmware.state.heat == 0
+        assert sim.firmware.state.intensity == 0
+        assert sim.firmware.state.heat == 0
     assert [line.split(":")[0] for line in lines[3:]] == [
         "head upper",
         "head middle",

@@ -11,11 +11,11 @@ import asyncio
 import pytest
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.connect import open_device
 from massager_ctl.drivers import DriverOptions, MassagerDriver
 from massager_ctl.drivers.families import Family, MasciiFamily
 from massager_ctl.errors import LinkLostError
 from massager_ctl.protocol import Message, SetHeat, StatusReport
+from tests.drivers.driver_support import sim_device
 
 
 class _Buggy(MasciiFamily):
@@ -42,8 +42,7 @@ def _inject(device: MassagerDriver, family: Family) -> None:
 
 
 async def test_a_bug_in_the_settings_lane_fails_the_callers_instead_of_hanging(catalog: Catalog) -> None:
-    async with open_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as device:
-        assert device.simulator is not None
+    async with sim_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as (device, _):
         await device.set_intensity(2)
         _inject(device, _Buggy(encode_fails=True))
         queued = asyncio.create_task(device.set_intensity(3))
@@ -60,8 +59,7 @@ async def test_a_bug_in_the_settings_lane_fails_the_callers_instead_of_hanging(c
 
 
 async def test_a_bug_in_the_reader_is_a_lost_link_not_a_string_of_timeouts(catalog: Catalog) -> None:
-    async with open_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as device:
-        assert device.simulator is not None
+    async with sim_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as (device, sim):
         device.keepalive = False
         _inject(device, _Buggy(decode_fails=True))
         async with asyncio.timeout(device.profile.protocol.ack_timeout_s):  # less than one command timeout
@@ -70,17 +68,16 @@ async def test_a_bug_in_the_reader_is_a_lost_link_not_a_string_of_timeouts(catal
         assert isinstance(caught.value.__cause__, KeyError)
         assert not device.state.connected
         # the firmware got the command: the watchdog (no keepalive any more) is what stops it now
-        assert device.simulator.firmware.state.intensity == 3
+        assert sim.firmware.state.intensity == 3
 
 
 async def test_closing_while_a_setting_waits_for_its_ack_answers_the_caller(catalog: Catalog) -> None:
     # the firmware stops answering once it is open: the setting waits for an ack that never comes
     url = "sim://serial-cushion-z3?link=pty&faults=stall_at=0.5,stall_s=60"
     options = DriverOptions(ack_timeout_s=2.0, retries=0)
-    async with open_device(url, catalog=catalog, options=options) as device:
-        assert device.simulator is not None
+    async with sim_device(url, catalog=catalog, options=options) as (device, sim):
         device.keepalive = False
-        await asyncio.sleep(max(0.0, 0.6 - device.simulator.firmware.state.t))  # speed 1: firmware s = s
+        await asyncio.sleep(max(0.0, 0.6 - sim.firmware.state.t))  # speed 1: firmware s = s
         setting = asyncio.create_task(device.set_intensity(3))
         await asyncio.sleep(0.1)
         # a caller giving up on close (as a session does with a time limit) cancels the lanes

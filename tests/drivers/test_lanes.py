@@ -12,7 +12,7 @@ from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState, DriverOptions
 from massager_ctl.errors import CommandTimeoutError, LinkLostError
 from massager_ctl.protocol import Ping, SetIntensity, Stop
-from tests.drivers.driver_support import ALL_LINKS, REAL_LINKS, FirmwareTap, link_id
+from tests.drivers.driver_support import ALL_LINKS, REAL_LINKS, FirmwareTap, link_id, sim_device
 
 FAST = DriverOptions(ack_timeout_s=0.15, keepalive_s=0.2)
 
@@ -22,9 +22,8 @@ async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
     case: tuple[str, str], catalog: Catalog
 ) -> None:
     model, link = case
-    async with open_device(f"sim://{model}?link={link}", catalog=catalog) as device:
-        assert device.simulator is not None
-        tap = FirmwareTap(device.simulator.firmware)
+    async with sim_device(f"sim://{model}?link={link}", catalog=catalog) as (device, sim):
+        tap = FirmwareTap(sim.firmware)
         top = device.profile.intensity.max_level
         values = [1 + i % top for i in range(100)]
         calls = []
@@ -43,7 +42,7 @@ async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
         allowed = span / gap + 3
         assert 1 <= len(sent) <= allowed, f"{len(sent)} frames for 100 changes over {span:.3f} s"
         assert sent[-1] == SetIntensity(level=values[-1], seq=sent[-1].seq)
-        assert device.simulator.firmware.state.intensity == values[-1]
+        assert sim.firmware.state.intensity == values[-1]
         assert results[-1].intensity == values[-1]
         assert device.state.intensity == values[-1]
 
@@ -53,9 +52,8 @@ async def test_stop_jumps_1000_queued_changes_and_is_confirmed_within_a_few_roun
     case: tuple[str, str], catalog: Catalog
 ) -> None:
     model, link = case
-    async with open_device(f"sim://{model}?link={link}", catalog=catalog) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    async with sim_device(f"sim://{model}?link={link}", catalog=catalog) as (device, sim):
+        firmware = sim.firmware
         tap = FirmwareTap(firmware)
         await device.set_intensity(1)
         round_trips = []
@@ -103,9 +101,8 @@ async def test_stop_skips_the_gap_after_a_setting(catalog: Catalog) -> None:
 async def test_unacked_command_is_retried_then_times_out(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
     url = f"sim://{model}?link={link}&faults=ack_delay_s=5"
-    async with open_device(url, catalog=catalog, options=FAST) as device:
-        assert device.simulator is not None
-        tap = FirmwareTap(device.simulator.firmware)
+    async with sim_device(url, catalog=catalog, options=FAST) as (device, sim):
+        tap = FirmwareTap(sim.firmware)
         device.keepalive = False
         with pytest.raises(CommandTimeoutError, match="set_intensity after 3 attempts"):
             await device.set_intensity(2)
@@ -118,12 +115,11 @@ async def test_unacked_command_is_retried_then_times_out(case: tuple[str, str], 
 async def test_a_late_ack_is_caught_by_the_retry(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
     url = f"sim://{model}?link={link}&faults=ack_delay_s=0.2"
-    async with open_device(url, catalog=catalog, options=FAST) as device:
-        assert device.simulator is not None
-        tap = FirmwareTap(device.simulator.firmware)
+    async with sim_device(url, catalog=catalog, options=FAST) as (device, sim):
+        tap = FirmwareTap(sim.firmware)
         device.keepalive = False
         state = await device.set_intensity(2)
-        assert state.intensity == 2 == device.simulator.firmware.state.intensity
+        assert state.intensity == 2 == sim.firmware.state.intensity
         assert tap.count(SetIntensity) == 2
 
 
@@ -177,11 +173,10 @@ async def test_link_drop_surfaces_as_link_lost(case: tuple[str, str], catalog: C
 
 
 async def test_keepalive_feeds_the_watchdog_and_can_be_turned_off(catalog: Catalog) -> None:
-    async with open_device(
+    async with sim_device(
         "sim://pulse-gun-p5?link=virtual&speed=4", catalog=catalog, options=DriverOptions(keepalive_s=0.1)
-    ) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    ) as (device, sim):
+        firmware = sim.firmware
         tap = FirmwareTap(firmware)
         await device.set_intensity(3)
         await asyncio.sleep(0.7)  # 2.8 firmware seconds: past the 2 s watchdog without pings

@@ -8,11 +8,10 @@ import logging
 import pytest
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.connect import open_device
 from massager_ctl.drivers import DriverOptions
 from massager_ctl.errors import CommandTimeoutError
 from massager_ctl.protocol import Ping, SetIntensity
-from tests.drivers.driver_support import FirmwareTap
+from tests.drivers.driver_support import FirmwareTap, sim_device
 
 
 @pytest.mark.parametrize("model", ["serial-cushion-z3", "pulse-gun-p5"])
@@ -22,8 +21,7 @@ async def test_corrupted_frames_are_dropped_and_commands_still_complete(
     url = f"sim://{model}?link=virtual&faults=corrupt_frame_p=0.15&seed=7"
     options = DriverOptions(ack_timeout_s=0.05, retries=6, min_command_gap_s=0.0)
     caplog.set_level(logging.INFO, logger="massager_ctl.drivers")
-    async with open_device(url, catalog=catalog, options=options) as device:
-        assert device.simulator is not None
+    async with sim_device(url, catalog=catalog, options=options) as (device, sim):
         device.keepalive = False
         top = device.profile.intensity.max_level
         completed = 0
@@ -33,7 +31,7 @@ async def test_corrupted_frames_are_dropped_and_commands_still_complete(
             except CommandTimeoutError:
                 continue
             completed += 1
-            assert state.intensity == device.simulator.firmware.state.intensity
+            assert state.intensity == sim.firmware.state.intensity
         assert completed >= 35
         # damaged frames in both directions were seen and survived: the reader is still running
         assert "dropped a bad frame" in caplog.text or "arrived damaged" in caplog.text
@@ -42,9 +40,8 @@ async def test_corrupted_frames_are_dropped_and_commands_still_complete(
 
 @pytest.mark.looptime
 async def test_an_hour_in_virtual_time_keeps_the_watchdog_fed(catalog: Catalog) -> None:
-    async with open_device("sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    async with sim_device("sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as (device, sim):
+        firmware = sim.firmware
         tap = FirmwareTap(firmware)
         await device.set_intensity(2)
         await device.set_heat(1)
@@ -62,11 +59,10 @@ async def test_an_hour_in_virtual_time_keeps_the_watchdog_fed(catalog: Catalog) 
 
 
 async def test_a_cancelled_caller_does_not_leave_the_device_running(catalog: Catalog) -> None:
-    async with open_device(
+    async with sim_device(
         "sim://pulse-gun-p5?link=virtual&faults=ack_delay_s=0.3", catalog=catalog
-    ) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    ) as (device, sim):
+        firmware = sim.firmware
         task = asyncio.create_task(device.set_intensity(4))
         await asyncio.sleep(0.05)
         task.cancel()
@@ -78,10 +74,9 @@ async def test_a_cancelled_caller_does_not_leave_the_device_running(catalog: Cat
 
 
 async def test_stop_from_many_callers_sends_one_stop_lane(catalog: Catalog) -> None:
-    async with open_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as device:
-        assert device.simulator is not None
+    async with sim_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as (device, sim):
         await device.set_intensity(3)
-        tap = FirmwareTap(device.simulator.firmware)
+        tap = FirmwareTap(sim.firmware)
         results = await asyncio.gather(*(device.stop() for _ in range(5)))
         assert all(r.safe for r in results)
         assert tap.count(SetIntensity) == 0

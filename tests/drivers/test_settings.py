@@ -10,7 +10,7 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState
 from massager_ctl.errors import ConfigError, DeviceRefusedError, LinkLostError
-from tests.drivers.driver_support import ALL_LINKS, link_id
+from tests.drivers.driver_support import ALL_LINKS, link_id, sim_device
 
 
 @pytest.mark.parametrize("case", ALL_LINKS, ids=link_id)
@@ -18,9 +18,8 @@ async def test_each_setting_is_acked_and_reflected_in_the_firmware(
     case: tuple[str, str], catalog: Catalog
 ) -> None:
     model, link = case
-    async with open_device(f"sim://{model}?link={link}", catalog=catalog) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    async with sim_device(f"sim://{model}?link={link}", catalog=catalog) as (device, sim):
+        firmware = sim.firmware
         profile = device.profile
         assert device.identity.model_code == profile.protocol.model_code
         assert device.identity.serial == firmware.serial
@@ -57,15 +56,14 @@ async def test_each_setting_is_acked_and_reflected_in_the_firmware(
 @pytest.mark.parametrize("case", ALL_LINKS, ids=link_id)
 async def test_intensity_and_heat_are_clamped_to_the_model(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
-    async with open_device(f"sim://{model}?link={link}", catalog=catalog) as device:
-        assert device.simulator is not None
+    async with sim_device(f"sim://{model}?link={link}", catalog=catalog) as (device, sim):
         top = device.profile.intensity.max_level
         assert (await device.set_intensity(top + 7)).intensity == top
-        assert device.simulator.firmware.state.intensity == top
+        assert sim.firmware.state.intensity == top
         assert (await device.set_intensity(-3)).intensity == 0
         if device.profile.heat is not None:
             last = len(device.profile.heat.levels) - 1
-            assert (await device.set_heat(99)).heat == last == device.simulator.firmware.state.heat
+            assert (await device.set_heat(99)).heat == last == sim.firmware.state.heat
         else:
             with pytest.raises(DeviceRefusedError) as info:
                 await device.set_heat(1)
@@ -86,14 +84,13 @@ async def test_manual_head_and_unknown_names_are_refused_clearly(catalog: Catalo
 
 
 async def test_a_device_nak_raises_device_refused_with_its_code(catalog: Catalog) -> None:
-    async with open_device(
+    async with sim_device(
         "sim://shiatsu-cushion-s3?link=ble&faults=refuse_head=lower", catalog=catalog
-    ) as device:
+    ) as (device, sim):
         with pytest.raises(DeviceRefusedError) as info:
             await device.set_head("lower")
         assert info.value.code == "refused"
-        assert device.simulator is not None
-        assert device.simulator.firmware.state.head == "full"
+        assert sim.firmware.state.head == "full"
         # the driver is still healthy after a refusal
         assert (await device.set_head("upper")).head == "upper"
 
@@ -120,9 +117,8 @@ async def test_states_stream_reports_each_confirmed_change_and_ends_on_close(cat
 
 
 async def test_close_stops_the_device_and_is_idempotent(catalog: Catalog) -> None:
-    async with open_device("sim://serial-cushion-z3?link=tcp", catalog=catalog) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    async with sim_device("sim://serial-cushion-z3?link=tcp", catalog=catalog) as (device, sim):
+        firmware = sim.firmware
         await device.set_intensity(6)
         await device.set_heat(1)
         assert firmware.state.motor

@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState, DriverOptions, MassagerDriver
 from massager_ctl.errors import CommandTimeoutError
+from tests.drivers.driver_support import sim_device
 
 MODELS = ["serial-cushion-z3", "shiatsu-cushion-s3"]  # one per protocol family
 
@@ -45,9 +45,8 @@ async def test_an_acked_change_without_its_status_is_stale_until_the_device_repo
     catalog: Catalog, model: str
 ) -> None:
     url = f"sim://{model}?link=virtual&faults=lose_status_at=2,lose_status_s=8"
-    async with open_device(url, catalog=catalog) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    async with sim_device(url, catalog=catalog) as (device, sim):
+        firmware = sim.firmware
         assert not device.state.stale
         assert (device.state.motor, device.state.intensity) == (False, 0)
         async with published(device) as seen:
@@ -77,14 +76,13 @@ async def test_an_acked_change_without_its_status_is_stale_until_the_device_repo
 @pytest.mark.looptime
 async def test_a_stop_whose_status_is_lost_is_not_confirmed(catalog: Catalog) -> None:
     url = "sim://shiatsu-cushion-s3?link=virtual&faults=lose_status_at=2,lose_status_s=30"
-    async with open_device(url, catalog=catalog) as device:
-        assert device.simulator is not None
+    async with sim_device(url, catalog=catalog) as (device, sim):
         await asyncio.sleep(2.5)
         await device.set_intensity(2)
         # the device did stop (it acked), but the driver cannot see that: no false confirmation
         with pytest.raises(CommandTimeoutError, match="stop was not confirmed"):
             await device.stop()
-        assert device.simulator.firmware.state.intensity == 0
+        assert sim.firmware.state.intensity == 0
         assert device.state.stale
         assert not device.state.safe
 
@@ -92,9 +90,8 @@ async def test_a_stop_whose_status_is_lost_is_not_confirmed(catalog: Catalog) ->
 async def test_stale_over_a_real_pty_until_the_next_report(catalog: Catalog) -> None:
     url = "sim://serial-cushion-z3?link=pty&faults=lose_status_at=1.5,lose_status_s=2.5"
     options = DriverOptions(ack_timeout_s=0.3, retries=1)
-    async with open_device(url, catalog=catalog, options=options) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    async with sim_device(url, catalog=catalog, options=options) as (device, sim):
+        firmware = sim.firmware
         device.keepalive = False  # the commands below are the only traffic
         await asyncio.sleep(1.55 - firmware.state.t)  # into the fault's window (real-time clocks here)
         state = await device.set_intensity(4)

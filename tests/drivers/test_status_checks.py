@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from massager_ctl.catalog import Catalog
-from massager_ctl.connect import open_device
 from massager_ctl.protocol import Message, StatusReport, mascii, mbin
+from tests.drivers.driver_support import sim_device
 
 GOOD = StatusReport(motor=True, head=2, intensity=3, heat=1, mode=0, temperature_c=30.0, heat_on=True)
 
@@ -38,9 +38,8 @@ async def test_an_out_of_range_status_is_dropped_and_the_state_kept(
     message: str,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="massager_ctl.drivers")
-    async with open_device(url, catalog=catalog) as device:
-        assert device.simulator is not None
-        firmware = device.simulator.firmware
+    async with sim_device(url, catalog=catalog) as (device, sim):
+        firmware = sim.firmware
         device.keepalive = False
         await device.set_intensity(3)
         before = device.state

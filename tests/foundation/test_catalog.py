@@ -20,7 +20,9 @@ def test_every_shipped_model_validates() -> None:
     assert {p.transport for p in devices.values()} == {"ble", "serial"}
     assert len({p.protocol.family for p in devices.values()}) >= 2
     for profile in devices.values():
-        assert profile.watchdog.timeout_s <= 3.0
+        if profile.kind == "reference":
+            assert profile.failsafe.type == "watchdog"
+            assert profile.watchdog.timeout_s <= 3.0
         if profile.heat:
             assert 15 * 60 <= profile.heat.max_on_s <= 20 * 60
 

@@ -20,11 +20,12 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from firmware_sim.opener import ServedSim
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
-from massager_ctl.mqtt.link import Backoff
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import NODELAY, Broker, Watcher, free_port, write_routine
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mosquitto"
@@ -155,8 +156,8 @@ async def test_only_the_owner_can_start_or_pause_a_session(acl_broker: Broker, t
         client_of(acl_broker, "owner") as owner,
         client_of(acl_broker, "guest") as guest,
     ):
-        assert connector.simulator is not None
-        firmware = connector.simulator.firmware
+        assert isinstance(connector.source, ServedSim)
+        firmware = connector.source.simulator.firmware
         await owner.wait_for(f"{BASE}/state", lambda p: json.loads(p)["connected"])
         await guest.wait_for(f"{BASE}/state", lambda p: json.loads(p)["connected"])  # guests may read
 

@@ -12,8 +12,9 @@ import aiomqtt
 import pytest
 
 from massager_ctl.errors import BrokerAuthError, BrokerError
-from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
+from massager_ctl.mqtt.link import Availability, MqttLink
 from massager_ctl.mqtt.url import parse_broker_url
+from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import PASSWORD, USER, Broker, free_port, retained, watch, write_password_file
 
 AVAIL = Availability("t/dev/availability")
@@ -97,6 +98,33 @@ async def test_broker_restart_brings_the_snapshots_back(
         assert link.connects == 2
         assert await retained(broker, "t/#") == {"t/dev/availability": b"online", "t/dev/state": b"s2"}
     assert "reconnecting" in caplog.text
+
+
+@pytest.mark.slow
+async def test_retained_state_is_back_within_2_s_of_a_broker_restart_after_an_outage(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="massager_ctl.mqtt")
+    # the link's own default backoffs: the point is how soon it comes back, not a test setting
+    link = MqttLink(parse_broker_url(broker.url, environ={}), client_id="test-outage", availability=AVAIL)
+    async with link:
+        link.set_retained("t/dev/state", "s1")
+        await link.flush(timeout_s=5)
+        broker.stop()
+        async with asyncio.timeout(5):
+            await link.wait_disconnected()
+        link.set_retained("t/dev/state", "s2")
+        # a 4.5 s outage: a backoff that doubles from 0.5 s would next try at 7.5 s or later
+        await asyncio.sleep(4.5)
+        broker.start()
+        restarted = time.perf_counter()
+        async with watch(broker, "t/#") as watcher:
+            await watcher.wait_for("t/dev/state", lambda p: p == b"s2", within_s=10)
+            back_after = time.perf_counter() - restarted
+        assert back_after <= 2.0, f"retained state back {back_after:.2f} s after the broker restarted"
+        assert link.connects == 2
+    # retried every second or so, but said once
+    assert caplog.text.count("Connection refused; reconnecting") == 1, caplog.text
 
 
 async def test_bad_password_is_one_clear_line(auth_broker: Broker) -> None:

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 
 import massager_ctl.catalog as catalog_module
+from firmware_sim.opener import ServedSim
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
-from massager_ctl.mqtt.link import Backoff
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, Watcher, watch, write_routine
 
 BASE = "massager/dev1"
@@ -38,8 +39,8 @@ class Serving:
 
     @property
     def firmware_state(self) -> Any:
-        assert self.connector.simulator is not None
-        return self.connector.simulator.firmware.state
+        assert isinstance(self.connector.source, ServedSim)
+        return self.connector.source.simulator.firmware.state
 
     async def send(self, body: dict[str, Any]) -> float:
         """Publish a command; the time it was sent."""

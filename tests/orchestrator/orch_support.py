@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from firmware_sim import FirmwareState
+from firmware_sim.opener import ServedSim
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.events import BaseEvent, EventBus, Subscription
@@ -57,8 +58,8 @@ class Rig:
         self.connector = DeviceConnector(url, catalog=CATALOG)
         await self.connector.__aenter__()
         loop = asyncio.get_running_loop()
-        assert self.connector.simulator is not None
-        self.firmware = self.connector.simulator.firmware
+        assert isinstance(self.connector.source, ServedSim)
+        self.firmware = self.connector.source.simulator.firmware
         self.firmware.subscribe(lambda state: self.firmware_log.append((loop.time(), state)))
         self.bus = EventBus()
         self.subscription = self.bus.subscribe(maxsize=1_000_000, name="test")

@@ -13,8 +13,9 @@ import pytest
 
 from massager_ctl.config import Caps
 from massager_ctl.journal import Journal
-from massager_ctl.orchestrator import ControlError, ReconnectPolicy, Session, SessionState, preflight
+from massager_ctl.orchestrator import ControlError, Session, SessionState, preflight
 from massager_ctl.orchestrator.person import HandsOnPerson
+from massager_ctl.retry import Backoff
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
 
 pytestmark = pytest.mark.looptime
@@ -380,7 +381,7 @@ async def test_past_the_retry_budget_the_session_aborts() -> None:
         [{"title": "Warm", "duration": 120, "device": {"head": "lower", "intensity": 4, "heat": "low"}}],
         "serial-cushion-z3",
     )
-    policy = ReconnectPolicy(attempts=3, first_delay_s=0.5, max_delay_s=2.0)
+    policy = Backoff(attempts=3, initial_s=0.5, max_s=2.0)
     async with Rig(
         plan, faults="drop_link_at=30,reconnect_after=600", session_options={"reconnect": policy}
     ) as rig:

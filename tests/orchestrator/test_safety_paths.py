@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from massager_ctl.drivers.base import Driver
-from massager_ctl.orchestrator import ReconnectPolicy, Session, SessionState
+from massager_ctl.orchestrator import Session, SessionState
+from massager_ctl.retry import Backoff
 from tests.orchestrator.orch_support import Rig, at, make_plan
 
 pytestmark = pytest.mark.looptime
@@ -103,7 +104,7 @@ async def test_ramp_after_a_reconnect_goes_on_from_the_devices_level() -> None:
     plan = make_plan(
         [{"title": "Ramp", "duration": 60, "device": {"intensity": 8, "ramp": "16s"}}], "serial-cushion-z3"
     )
-    policy = ReconnectPolicy(attempts=5, first_delay_s=0.5, max_delay_s=1.0)
+    policy = Backoff(attempts=5, initial_s=0.5, max_s=1.0)
     async with Rig(
         plan, faults="drop_link_at=5,reconnect_after=1", session_options={"reconnect": policy}
     ) as rig:
@@ -162,7 +163,7 @@ async def test_cancel_while_suspended_ends_promptly() -> None:
         [{"title": "Warm", "duration": 120, "device": {"head": "lower", "intensity": 4, "heat": "low"}}],
         "serial-cushion-z3",
     )
-    policy = ReconnectPolicy(attempts=10, first_delay_s=2.0, max_delay_s=8.0)
+    policy = Backoff(attempts=10, initial_s=2.0, max_s=8.0)
     async with Rig(
         plan, faults="drop_link_at=30,reconnect_after=600", session_options={"reconnect": policy}
     ) as rig:

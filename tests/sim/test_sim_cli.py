@@ -88,10 +88,18 @@ def test_list_shows_every_model() -> None:
     result = subprocess.run([*command, "list"], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
     rows = [line.split() for line in result.stdout.splitlines()]
-    assert [(row[0], row[1]) for row in rows] == [
-        ("pulse-gun-p5", "mbin"),
-        ("serial-cushion-z3", "mascii"),
-        ("shiatsu-cushion-s3", "mbin"),
+    assert [(row[0], row[1], row[2]) for row in rows] == [
+        ("keeson-base-i4", "keeson", "ble"),
+        ("keeson-base-i5", "keeson", "ble"),
+        ("pulse-gun-p5", "mbin", "ble"),
+        ("reverie-base", "reverie", "ble"),
+        ("richmat-wilinke-base", "richmat", "ble"),
+        ("rongtai-rt6923-chair", "rongtai", "pty"),
+        ("serial-cushion-z3", "mascii", "pty,"),
+        ("shiatsu-cushion-s3", "mbin", "ble"),
+        ("theragun-elite-4", "theragun", "ble"),
+        ("theragun-prime-4", "theragun", "ble"),
+        ("theragun-pro-4", "theragun", "ble"),
     ]
 
 

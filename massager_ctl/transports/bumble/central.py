@@ -32,8 +32,8 @@ from bumble.host import Host
 from bumble.transport import open_transport
 from bumble.transport.common import BaseSource
 
-from firmware_sim.ble.bleak_client import BumbleClientBackend
-from firmware_sim.ble.bleak_scanner import BumbleScannerBackend
+from massager_ctl.transports.bumble.client import BumbleClientBackend
+from massager_ctl.transports.bumble.scanner import BumbleScannerBackend
 
 __all__ = ["BumbleCentral", "bumble_central"]
 

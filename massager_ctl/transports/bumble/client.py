@@ -31,7 +31,7 @@ from bumble.gatt_client import CharacteristicProxy
 from bumble.hci import Address, HCI_Error
 
 if TYPE_CHECKING:
-    from firmware_sim.ble.central import BumbleCentral
+    from massager_ctl.transports.bumble.central import BumbleCentral
 
 __all__ = ["BumbleClientBackend", "bumble_uuid_str"]
 

@@ -12,10 +12,10 @@ from bleak.exc import BleakError
 from bumble.core import UUID, AdvertisingData
 from bumble.device import Advertisement
 
-from firmware_sim.ble.bleak_client import bumble_uuid_str
+from massager_ctl.transports.bumble.client import bumble_uuid_str
 
 if TYPE_CHECKING:
-    from firmware_sim.ble.central import BumbleCentral
+    from massager_ctl.transports.bumble.central import BumbleCentral
 
 __all__ = ["BumbleScannerBackend", "advertisement_data"]
 
