@@ -18,6 +18,8 @@ class FaultSpec:
 
     Attributes:
         drop_link_at: drop the link at this firmware time (seconds after start).
+        drop_link_after: drop the link this many firmware seconds after the first bytes from the controller,
+            so the drop lands inside a controller's run however long that controller took to start.
         drop_link_p: probability per firmware second of dropping the link.
         reconnect_after: how long a dropped link stays down before the device accepts a link again.
         drop_frame_p: probability that a frame (or line) is lost, in either direction.
@@ -37,6 +39,7 @@ class FaultSpec:
     """
 
     drop_link_at: float | None = None
+    drop_link_after: float | None = None
     drop_link_p: float = 0.0
     reconnect_after: float = 2.0
     drop_frame_p: float = 0.0
@@ -59,6 +62,7 @@ class FaultSpec:
                 raise ConfigError(f"fault {name}={value} must be a probability between 0 and 1")
         for name in (
             "drop_link_at",
+            "drop_link_after",
             "reconnect_after",
             "delay_frame_s",
             "ack_delay_s",

@@ -116,6 +116,7 @@ class Firmware:
         self._stalled = False
         self._status_lost = False
         self._link_down = False
+        self._heard_from_controller = False  # drop_link_after counts from the controller's first bytes
         self._send: Callable[[bytes], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._t0 = 0.0
@@ -241,6 +242,11 @@ class Firmware:
             raise RuntimeError("start() the firmware before feeding it frames")
         if self._closed or self._link_down:
             return
+        if not self._heard_from_controller:
+            self._heard_from_controller = True
+            if self.faults.drop_link_after is not None:
+                when = self._loop.time() + self.faults.drop_link_after / self.speed
+                self._fault_timers.append(self._call_at(when, self._drop_link))
         for frame in self._wire.frames(data):
             try:
                 if frame is not None:

@@ -96,9 +96,6 @@ class GetStatus:
 
 Command = Hello | Ping | SetIntensity | SetHead | SetHeat | SetMode | SetDirection | Stop | GetStatus
 
-#: Commands answered with an ack followed by an unsolicited status.
-SETTING_COMMANDS: tuple[type[Command], ...] = (SetIntensity, SetHead, SetHeat, SetMode, SetDirection, Stop)
-
 
 def pack_flags(**flags: bool) -> int:
     """The status flag byte from flag names (see :data:`FLAG_NAMES`).

@@ -21,11 +21,6 @@ class Deadline:
         self._callback = callback
         self._handle: asyncio.TimerHandle | None = None
 
-    @property
-    def armed(self) -> bool:
-        """The deadline is set and has not passed."""
-        return self._handle is not None
-
     def arm(self, when: float) -> None:
         """Fire at loop time ``when``, replacing any earlier deadline."""
         self.cancel()

@@ -26,7 +26,7 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
-class Command(TyperCommand):
+class PlainHelpCommand(TyperCommand):
     """A command whose help lists each argument by its metavar, without typer's ``<str>`` type labels."""
 
     def format_options(self, ctx: Context, formatter: HelpFormatter) -> None:

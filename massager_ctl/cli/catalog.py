@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from massager_ctl.cli import EXIT_BAD_INPUT, Command, devices_app, routines_app
+from massager_ctl.cli import EXIT_BAD_INPUT, PlainHelpCommand, devices_app, routines_app
 from massager_ctl.cli.context import complete_models, complete_routines, use
 from massager_ctl.errors import CatalogError
 from massager_ctl.ui.timefmt import clock
@@ -83,7 +83,7 @@ def _failsafe(profile: DeviceProfile) -> str:
     return "none"
 
 
-@devices_app.command("list", cls=Command)
+@devices_app.command("list", cls=PlainHelpCommand)
 def devices_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """List the device models in the catalog."""
     from massager_ctl.ui.tables import make_table
@@ -112,7 +112,7 @@ def devices_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     print_table(table)
 
 
-@routines_app.command("list", cls=Command)
+@routines_app.command("list", cls=PlainHelpCommand)
 def routines_list(
     ctx: typer.Context,
     model: str | None = typer.Option(
@@ -143,7 +143,7 @@ def routines_list(
     print_table(table)
 
 
-@routines_app.command("show", cls=Command)
+@routines_app.command("show", cls=PlainHelpCommand)
 def routines_show(
     ctx: typer.Context,
     routine_ref: str = typer.Argument(
@@ -191,7 +191,9 @@ def routines_show(
 
 
 @routines_app.command(
-    "validate", cls=Command, short_help="Check routine files; each problem as FILE:LINE: field: message."
+    "validate",
+    cls=PlainHelpCommand,
+    short_help="Check routine files; each problem as FILE:LINE: field: message.",
 )
 def routines_validate(
     files: list[Path] = typer.Argument(..., metavar="FILE", help="Routine YAML files."),
@@ -213,7 +215,7 @@ def routines_validate(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-@routines_app.command("schema", cls=Command, short_help="Print the JSON Schema of routine files.")
+@routines_app.command("schema", cls=PlainHelpCommand, short_help="Print the JSON Schema of routine files.")
 def routines_schema() -> None:
     """Print the JSON Schema of routine files (for editors' YAML support)."""
     typer.echo(json.dumps(routine_json_schema(), indent=2))

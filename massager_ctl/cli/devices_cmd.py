@@ -9,11 +9,11 @@ import json
 
 import typer
 
-from massager_ctl.cli import Command, devices_app
+from massager_ctl.cli import PlainHelpCommand, devices_app
 from massager_ctl.cli.context import device_url, use
 
 
-@devices_app.command("scan", cls=Command, short_help="Find massagers over BLE and USB serial.")
+@devices_app.command("scan", cls=PlainHelpCommand, short_help="Find massagers over BLE and USB serial.")
 def devices_scan(
     ctx: typer.Context,
     timeout: float = typer.Option(
@@ -43,7 +43,7 @@ def devices_scan(
 
 
 @devices_app.command(
-    "try", cls=Command, short_help="Smoke-test a device: heads, intensity, heat, then a stop."
+    "try", cls=PlainHelpCommand, short_help="Smoke-test a device: heads, intensity, heat, then a stop."
 )
 def devices_try(
     ctx: typer.Context,

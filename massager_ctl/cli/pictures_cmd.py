@@ -10,13 +10,13 @@ from pathlib import Path
 
 import typer
 
-from massager_ctl.cli import Command, routines_app
+from massager_ctl.cli import PlainHelpCommand, routines_app
 from massager_ctl.cli.context import complete_models, complete_routines, use
 from massager_ctl.errors import ConfigError
 
 
 @routines_app.command(
-    "plot", cls=Command, short_help="Draw a routine's timeline on a model as .svg or .png."
+    "plot", cls=PlainHelpCommand, short_help="Draw a routine's timeline on a model as .svg or .png."
 )
 def routines_plot(
     ctx: typer.Context,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from massager_ctl.cli import Command, app
+from massager_ctl.cli import PlainHelpCommand, app
 from massager_ctl.cli.context import complete_routines, device_url, use
 from massager_ctl.errors import ConfigError
 
@@ -19,7 +19,7 @@ PREFIX = "massager"
 DISCOVERY_PREFIX = "homeassistant"
 
 
-@app.command(cls=Command, short_help="Serve a device over MQTT: run routines on remote commands.")
+@app.command(cls=PlainHelpCommand, short_help="Serve a device over MQTT: run routines on remote commands.")
 def serve(
     ctx: typer.Context,
     device: str = typer.Option(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from massager_ctl.cli import EXIT_BAD_INPUT, EXIT_FAILURE, Command, app, routines_app
+from massager_ctl.cli import EXIT_BAD_INPUT, EXIT_FAILURE, PlainHelpCommand, app, routines_app
 from massager_ctl.cli.context import CliContext, complete_models, complete_routines, device_url, use
 from massager_ctl.cli.problems import merge_problems
 from massager_ctl.errors import ConfigError
@@ -70,7 +70,9 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
     }
 
 
-@routines_app.command("check", cls=Command, short_help="Pre-flight a routine against a model and your caps.")
+@routines_app.command(
+    "check", cls=PlainHelpCommand, short_help="Pre-flight a routine against a model and your caps."
+)
 def routines_check(
     ctx: typer.Context,
     routine_ref: str = ROUTINE_ARGUMENT,
@@ -132,7 +134,9 @@ def _print_plan(plan: Plan) -> None:
     console.print(table)
 
 
-@app.command("simulate", cls=Command, short_help="Dry-run a routine in virtual time; print the timeline.")
+@app.command(
+    "simulate", cls=PlainHelpCommand, short_help="Dry-run a routine in virtual time; print the timeline."
+)
 def simulate_command(
     ctx: typer.Context,
     routine_ref: str = ROUTINE_ARGUMENT,
@@ -188,7 +192,7 @@ def _print_timeline(timeline: Timeline) -> None:
     console.print(f"[bold]total {clock(timeline.total_s)}[/bold] ({timeline.status}: {timeline.reason})")
 
 
-@app.command("history", cls=Command)
+@app.command("history", cls=PlainHelpCommand)
 def history_command(
     ctx: typer.Context,
     as_json: bool = JSON_OPTION,
@@ -250,7 +254,9 @@ def history_command(
     console.print(weekly)
 
 
-@app.command("run", cls=Command, short_help="Run a routine on a device, with a live view or log lines.")
+@app.command(
+    "run", cls=PlainHelpCommand, short_help="Run a routine on a device, with a live view or log lines."
+)
 def run_command(
     ctx: typer.Context,
     routine_ref: str = ROUTINE_ARGUMENT,

@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from massager_ctl.cli import Command, app
+from massager_ctl.cli import PlainHelpCommand, app
 from massager_ctl.cli.context import use
 
 if TYPE_CHECKING:
     from massager_ctl.config import Origin, Settings
 
 
-@app.command("config", cls=Command, short_help="Show the effective settings and where each came from.")
+@app.command(
+    "config", cls=PlainHelpCommand, short_help="Show the effective settings and where each came from."
+)
 def config_command(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")
 ) -> None:

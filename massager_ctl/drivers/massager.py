@@ -87,8 +87,6 @@ class MassagerDriver(Lanes, Driver):
         self._lost: LinkLostError | None = None
         self._opened = False
         self._closed = False
-        self.frames_sent = 0
-        """Frames written to the link (retries included), for diagnostics and benchmarks."""
 
     # -- lifecycle -----------------------------------------------------------------------
 

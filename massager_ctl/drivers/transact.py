@@ -75,7 +75,6 @@ class Transactor:
 
     profile: DeviceProfile
     transport: Transport
-    frames_sent: int
     _family: Family
     _ack_timeout: float
     _retries: int
@@ -136,7 +135,6 @@ class Transactor:
             self._pending.append(pending)
             try:
                 await self.transport.send(frame)
-                self.frames_sent += 1
                 self._last_sent_at = loop.time()
                 async with asyncio.timeout(self._ack_timeout):
                     reply = await pending.reply

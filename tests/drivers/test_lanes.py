@@ -56,31 +56,22 @@ async def test_stop_jumps_1000_queued_changes_and_is_confirmed_within_a_few_roun
         firmware = sim.firmware
         tap = FirmwareTap(firmware)
         await device.set_intensity(1)
-        round_trips = []
-        for _ in range(5):
-            started = time.perf_counter()
-            await device.refresh()
-            round_trips.append(time.perf_counter() - started)
-        round_trip = sorted(round_trips)[2]
 
         queued = [asyncio.create_task(device.set_intensity(2 + i % 2)) for i in range(1000)]
         await asyncio.sleep(0)  # every change is now queued behind the minimum gap
-        started = time.perf_counter()
+        before = len(tap.commands)
         state = await device.stop()
-        took = time.perf_counter() - started
+        during = [c for c in tap.commands[before:] if not isinstance(c, Ping)]  # keepalives may interleave
 
         assert state.safe
         assert device.state.safe
         assert not firmware.state.motor
         assert firmware.state.intensity == 0
         assert firmware.state.heat == 0
-        # one stop frame on the wire, ahead of the queue. Stop then status is one round trip when
-        # nothing is in flight; the bound is 3 measured round trips + 20 ms, for a setting already
-        # in flight and a loaded machine, not "one round trip"
+        # one stop frame on the wire, ahead of the queue: between the call and the confirmed stop the
+        # device got the stop and nothing queued (how long that takes: bench/wall_clock.py)
         assert tap.count(Stop) == 1
-        assert took < round_trip * 3 + 0.02, (
-            f"stop took {took * 1000:.1f} ms, a round trip {round_trip * 1000:.1f} ms"
-        )
+        assert [type(c) for c in during] == [Stop], during
         # the queued changes were cleared: none reached the device, and their callers see the stopped state
         results = await asyncio.gather(*queued)
         assert all(r.safe for r in results)
@@ -89,12 +80,15 @@ async def test_stop_jumps_1000_queued_changes_and_is_confirmed_within_a_few_roun
         assert firmware.state.intensity == 0
 
 
+@pytest.mark.looptime
 async def test_stop_skips_the_gap_after_a_setting(catalog: Catalog) -> None:
+    # in virtual time: the stop's confirmation takes no loop time unless the driver waits out the gap
+    loop = asyncio.get_running_loop()
     async with open_device("sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as device:
         await device.set_intensity(2)
-        started = time.perf_counter()
+        started = loop.time()
         await device.stop()
-        assert time.perf_counter() - started < device.profile.protocol.min_command_gap_s / 2
+        assert loop.time() - started < device.profile.protocol.min_command_gap_s / 2
 
 
 @pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)

@@ -11,6 +11,8 @@ import pytest
 
 from massager_ctl import __version__
 
+pytestmark = pytest.mark.slow  # each test runs massager-ctl as a process
+
 HEAD = "title: T\nsummary: s\nareas: [a]\ntools: [hands]\n"
 
 

@@ -13,11 +13,11 @@ import secrets
 import shutil
 import socket
 import subprocess
-import time
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiomqtt
 
@@ -89,6 +89,7 @@ class Broker:
             "log_type error",
             "log_type warning",
             "log_type notice",
+            "log_type information",  # the "running" line start() waits for
         ]
         if self.tls is not None:
             ca, cert, key = self.tls
@@ -100,18 +101,26 @@ class Broker:
         else:
             lines.append("allow_anonymous true")
         conf.write_text("\n".join(lines) + "\n")
-        log = (self.dir / "mosquitto.log").open("ab")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=log)
-        log.close()
-        deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited with {self.proc.returncode}:\n{self.log}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.2):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mosquitto did not accept connections on {self.port}:\n{self.log}")
-            time.sleep(0.02)
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        assert self.proc.stderr is not None
+        ready = threading.Event()
+        threading.Thread(target=self._keep_log, args=(self.proc.stderr, ready), daemon=True).start()
+        # mosquitto logs "running" once its listeners are open; EOF (an early exit) also ends the wait
+        if not ready.wait(timeout=10):
+            raise RuntimeError(f"mosquitto never said it was running on {self.port}:\n{self.log}")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"mosquitto exited with {self.proc.wait()}:\n{self.log}")
+
+    def _keep_log(self, pipe: IO[bytes], ready: threading.Event) -> None:
+        with pipe, (self.dir / "mosquitto.log").open("ab") as log:
+            for line in pipe:
+                log.write(line)
+                log.flush()
+                if line.rstrip().endswith(b" running"):
+                    ready.set()
+        ready.set()
 
     def stop(self) -> None:
         if self.proc is None:
@@ -138,9 +147,10 @@ class Watcher:
         self._changed = asyncio.Event()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         async for message in self.client.messages:
             payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-            self.messages.append((str(message.topic), payload, bool(message.retain), time.perf_counter()))
+            self.messages.append((str(message.topic), payload, bool(message.retain), loop.time()))
             self._changed.set()
 
     def on(self, topic: str) -> list[bytes]:

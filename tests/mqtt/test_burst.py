@@ -9,6 +9,7 @@ import secrets
 from typing import Any
 
 import aiomqtt
+import pytest
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.mqtt import MqttStatus, make_topics, parse_broker_url
@@ -17,6 +18,8 @@ from massager_ctl.mqtt.link import Availability, MqttLink
 from massager_ctl.mqtt.ratelimit import Rate, RateLimiter
 from massager_ctl.mqtt.url import BrokerConfig
 from tests.mqtt.mqtt_support import NODELAY, Broker, watch
+
+pytestmark = pytest.mark.slow  # each test starts mosquitto
 
 BASE = "massager/dev1"
 BURST = 3000

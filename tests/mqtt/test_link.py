@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +37,7 @@ def link_for(
     )
 
 
+@pytest.mark.slow
 async def test_snapshots_are_retained_and_offline_on_close(broker: Broker) -> None:
     async with watch(broker, "t/#") as watcher:
         async with link_for(broker.url) as link:
@@ -52,17 +52,20 @@ async def test_snapshots_are_retained_and_offline_on_close(broker: Broker) -> No
     assert (await retained(broker, "t/#"))["t/dev/availability"] == b"offline"
 
 
+@pytest.mark.slow
 async def test_handing_over_never_waits(broker: Broker) -> None:
-    async with link_for(broker.url) as link:
-        started = time.perf_counter()
-        for i in range(20_000):
+    # (how long 20k hand-overs take in wall time: bench/wall_clock.py)
+    async with watch(broker, "t/dev/session") as watcher, link_for(broker.url) as link:
+        for i in range(20_000):  # all handed over without the loop turning: nothing goes out in between
             link.set_retained("t/dev/session", f'{{"i": {i}}}')
-        elapsed = time.perf_counter() - started
         await link.flush(timeout_s=5)
-    assert elapsed < 0.5  # 20k hand-overs, no network waits in between
+        await watcher.wait_for("t/dev/session", lambda p: p == b'{"i": 19999}')
+    # the latest won: the hand-overs were coalesced, not queued one publish each
+    assert watcher.on("t/dev/session") == [b'{"i": 19999}']
     assert (await retained(broker, "t/dev/session"))["t/dev/session"] == b'{"i": 19999}'
 
 
+@pytest.mark.slow
 async def test_subscriptions_deliver_to_the_handler(broker: Broker) -> None:
     got: list[tuple[str, object]] = []
     arrived = asyncio.Event()
@@ -79,6 +82,7 @@ async def test_subscriptions_deliver_to_the_handler(broker: Broker) -> None:
     assert got == [("t/dev/cmd", b"hello")]
 
 
+@pytest.mark.slow
 async def test_broker_restart_brings_the_snapshots_back(
     broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -117,10 +121,10 @@ async def test_retained_state_is_back_within_2_s_of_a_broker_restart_after_an_ou
         # a 4.5 s outage: a backoff that doubles from 0.5 s would next try at 7.5 s or later
         await asyncio.sleep(4.5)
         broker.start()
-        restarted = time.perf_counter()
+        restarted = asyncio.get_running_loop().time()
         async with watch(broker, "t/#") as watcher:
             await watcher.wait_for("t/dev/state", lambda p: p == b"s2", within_s=10)
-            back_after = time.perf_counter() - restarted
+            back_after = asyncio.get_running_loop().time() - restarted
         assert back_after <= 2.0, f"retained state back {back_after:.2f} s after the broker restarted"
         assert link.connects == 2
     # retried every second or so, but said once
@@ -139,12 +143,14 @@ async def test_bad_password_is_one_clear_line(auth_broker: Broker) -> None:
     assert "wrong-password" not in message
 
 
+@pytest.mark.slow
 async def test_anonymous_refused_by_an_auth_broker(auth_broker: Broker) -> None:
     with pytest.raises(BrokerAuthError, match="rejected the login of an anonymous client"):
         async with link_for(auth_broker.url):
             pass
 
 
+@pytest.mark.slow
 async def test_good_password_from_the_environment(
     auth_broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -155,6 +161,7 @@ async def test_good_password_from_the_environment(
         assert PASSWORD not in repr(link)
 
 
+@pytest.mark.slow
 async def test_self_hashed_password_file_works(tmp_path: Path) -> None:
     # The fixture's fallback when mosquitto_passwd is missing must produce a file mosquitto accepts.
     folder = tmp_path / "b"
@@ -171,13 +178,18 @@ async def test_self_hashed_password_file_works(tmp_path: Path) -> None:
         b.stop()
 
 
-async def test_unreachable_broker_fails_fast() -> None:
-    started = time.monotonic()
+async def test_unreachable_broker_fails_fast(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="massager_ctl.mqtt")
+    link = link_for(f"mqtt://127.0.0.1:{free_port()}")
     with pytest.raises(BrokerError, match=r"MQTT broker mqtt://127\.0\.0\.1:\d+: .*refused"):
-        await link_for(f"mqtt://127.0.0.1:{free_port()}").open()
-    assert time.monotonic() - started < 5
+        async with asyncio.timeout(30):  # a hang guard only: the first refusal is the answer
+            await link.open()
+    # fast: the first refusal ends open(), with no reconnect attempts and backoff before it
+    assert link.connects == 0
+    assert "reconnecting" not in caplog.text
 
 
+@pytest.mark.slow
 async def test_the_password_never_reaches_logs_or_messages(
     auth_broker: Broker, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -198,6 +210,7 @@ async def test_the_password_never_reaches_logs_or_messages(
         assert PASSWORD not in where
 
 
+@pytest.mark.slow
 async def test_mqtts_with_a_ca_file(tls_broker: Broker) -> None:
     assert tls_broker.tls is not None
     ca = tls_broker.tls[0]
@@ -218,6 +231,7 @@ async def test_mqtts_with_a_ca_file(tls_broker: Broker) -> None:
     assert got == {"t/dev/availability": b"offline", "t/dev/state": b"over tls"}
 
 
+@pytest.mark.slow
 async def test_mqtts_refuses_a_certificate_it_cannot_verify(tls_broker: Broker) -> None:
     config = parse_broker_url(f"mqtts://127.0.0.1:{tls_broker.port}", environ={})  # system CAs only
     with pytest.raises(BrokerError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):

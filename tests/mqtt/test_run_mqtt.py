@@ -20,6 +20,8 @@ from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, cli_env, retained, watch, write_routine
 
+pytestmark = pytest.mark.slow  # each test starts mosquitto
+
 DEVICE = "sim://shiatsu-cushion-s3?link=virtual"
 BASE = "massager/shiatsu-cushion-s3-sim"
 SESSION_KEYS = {
@@ -68,7 +70,6 @@ def check_discovery(config: dict[str, Any]) -> None:
     } <= set(config["cmps"])
 
 
-@pytest.mark.slow
 async def test_run_cli_leaves_well_formed_retained_topics(broker: Broker, tmp_path: Path) -> None:
     write_routine(tmp_path / "routines", "quick", step_s=1)
     async with watch(broker, f"{BASE}/#") as watcher:

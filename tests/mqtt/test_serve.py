@@ -188,10 +188,8 @@ async def test_a_thousand_malformed_commands_each_get_an_error(broker: Broker, t
         await ready(watcher)
         for i in range(1000):
             await watcher.client.publish(f"{BASE}/cmd", MALFORMED[i % len(MALFORMED)], qos=1)
-        async with asyncio.timeout(30):
-            while len(watcher.on(f"{BASE}/cmd/result")) < 1000:
-                await watcher.wait_for(f"{BASE}/cmd/result", within_s=30)
-                await asyncio.sleep(0.05)
+        results = f"{BASE}/cmd/result"
+        await watcher.wait_for(results, lambda _: len(watcher.on(results)) >= 1000, within_s=30)
         answers = [json.loads(p) for p in watcher.on(f"{BASE}/cmd/result")]
         assert len(answers) == 1000
         assert all(a["ok"] is False and a["error"] for a in answers)
@@ -211,10 +209,7 @@ async def test_home_assistant_birth_brings_discovery_again(broker: Broker, tmp_p
         await watcher.wait_for(topic)
         before = len(watcher.on(topic))
         await watcher.client.publish("homeassistant/status", b"online", qos=1)
-        async with asyncio.timeout(10):
-            while len(watcher.on(topic)) == before:
-                await watcher.wait_for(topic)
-                await asyncio.sleep(0.02)
+        await watcher.wait_for(topic, lambda _: len(watcher.on(topic)) > before, within_s=10)
         config = json.loads(watcher.on(topic)[-1])
         assert config["cmps"]["heat"]["p"] == "switch"
         assert "remote-test" in config["cmps"]["routine"]["options"]
@@ -228,10 +223,12 @@ async def test_serve_reconnects_a_dropped_device(broker: Broker, tmp_path: Path)
         refused = await command(watcher, {"action": "start", "routine": "remote-test", "id": "while-down"})
         assert not refused["ok"]
         down_at = len(watcher.on(f"{BASE}/state"))
-        async with asyncio.timeout(20):
-            while not any(json.loads(p)["connected"] for p in watcher.on(f"{BASE}/state")[down_at:]):
-                await watcher.wait_for(f"{BASE}/state", within_s=20)
-                await asyncio.sleep(0.05)
+        states = f"{BASE}/state"
+
+        def back_up(_: bytes) -> bool:
+            return any(json.loads(p)["connected"] for p in watcher.on(states)[down_at:])
+
+        await watcher.wait_for(states, back_up, within_s=20)
         assert (await command(watcher, {"action": "start", "routine": "remote-test", "id": "up"}))["ok"]
         await watcher.wait_for(f"{BASE}/state", is_json(motor=True))
         assert proc.returncode is None

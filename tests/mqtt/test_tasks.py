@@ -9,6 +9,8 @@ import pytest
 
 from massager_ctl.mqtt.tasks import cancel_and_wait
 
+pytestmark = pytest.mark.looptime  # the slow cleanup and the cancel's moment pass in virtual time
+
 
 async def test_a_cancel_arriving_while_the_child_winds_down_reaches_the_caller() -> None:
     cleaned = asyncio.Event()

@@ -152,7 +152,9 @@ def test_stop_signal_during_start_up_exits_0(sig: signal.Signals, delay: float) 
     )
     try:
         # main() has installed its handlers once /proc shows SIGTERM caught; then signal at some point of
-        # the start-up that follows (catalog, event loop, pty)
+        # the start-up that follows (catalog, event loop, pty). A process's signal mask announces nothing,
+        # so it is polled (bounded); the sleep after it is the test's parameter: where in the start-up
+        # the signal lands, in the real time of that other process.
         deadline = time.monotonic() + 10
         while not caught_signals(process.pid) & 1 << (signal.SIGTERM - 1):
             assert time.monotonic() < deadline, "massager-sim never installed its signal handlers"
@@ -266,5 +268,7 @@ async def test_massager_ctl_run_killed_mid_step_device_stops_within_watchdog_tim
                 controller.kill()
                 await controller.wait()
         assert (state["motor"], state["intensity"], state["heat"]) == (False, 0, 0), log.read_text()
+        # a safety bound, not a speed figure: the real firmware process's real-time watchdog stopped the
+        # device within its timeout (plus scheduling slack) of the controller's death
         assert elapsed <= WATCHDOG_S + SLACK_S, f"stopped {elapsed:.2f} s after the kill"
         assert await served.stop() == 0

@@ -43,12 +43,13 @@ async def keepalive(link: VirtualLink, period: float = 0.5) -> AsyncIterator[Non
 
 def test_parse_the_documented_spec() -> None:
     spec = FaultSpec.parse(
-        "drop_link_at=5,reconnect_after=2,drop_link_p=0.01,drop_frame_p=0.1,corrupt_frame_p=0.05,"
+        "drop_link_at=5,drop_link_after=3,reconnect_after=2,drop_link_p=0.01,drop_frame_p=0.1,corrupt_frame_p=0.05,"
         "delay_frame_s=0.2,ack_delay_s=0.3,stall_at=4,stall_s=3,lose_status_at=7,lose_status_s=2,low_battery=1,"
         "refuse_head=fork,overheat_at=60"
     )
     assert spec == FaultSpec(
         drop_link_at=5,
+        drop_link_after=3,
         reconnect_after=2,
         drop_link_p=0.01,
         drop_frame_p=0.1,
@@ -122,6 +123,36 @@ async def test_drop_link_at_and_reconnect_after() -> None:
         assert (status.seq, status.watchdog_tripped, status.motor) == (2, True, False)
         assert drops == [pytest.approx(5.0)]
         assert restores == [pytest.approx(9.0)]
+
+
+@pytest.mark.looptime
+async def test_drop_link_after_counts_from_the_controllers_first_bytes() -> None:
+    loop = asyncio.get_running_loop()
+    faults = FaultSpec(drop_link_after=3, reconnect_after=1)
+    async with SimulatedDevice(Catalog().device(SHIATSU), faults=faults) as device:
+        drops: list[float] = []
+        device.firmware.on_link_drop(lambda: drops.append(loop.time()))
+        link = device.virtual_link()
+        await asyncio.sleep(10)  # a controller slow to start: connected, but silent so far
+        assert drops == []
+        assert link.connected
+        await link.send(mbin.encode_command(1, Ping()))
+        spoke = loop.time()
+
+        async def read_until_reset() -> None:
+            while True:
+                await link.recv()
+
+        async with keepalive(link):
+            with pytest.raises(ConnectionResetError, match="dropped"):
+                await read_until_reset()
+        assert drops == [pytest.approx(spoke + 3.0)]
+        await asyncio.sleep(1.5)
+        again = device.virtual_link()  # later links and frames do not schedule another drop
+        async with keepalive(again):
+            await asyncio.sleep(10)
+        assert again.connected
+        assert drops == [pytest.approx(spoke + 3.0)]
 
 
 async def _drop_times(seed: int) -> list[float]:
