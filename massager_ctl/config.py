@@ -49,13 +49,13 @@ def config_file() -> Path:
 class Caps(BaseModel):
     """Limits applied to every routine, whatever the routine asks for."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     max_intensity: float = Field(
         0.8, gt=0.0, le=1.0, description="Highest intensity as a fraction of the model's range."
     )
     heat_allowed: bool = True
-    max_session_minutes: float = Field(45.0, gt=0)
+    max_session_minutes: float = Field(45.0, gt=0, le=24 * 60)
 
 
 class Settings(BaseSettings):

@@ -103,7 +103,7 @@ class CommandError(MassagerError):
         message: str,
         *,
         action: str | None = None,
-        request_id: str | None = None,
+        request_id: object = None,
         client: str | None = None,
     ) -> None:
         super().__init__(message)

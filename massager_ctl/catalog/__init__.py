@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from massager_ctl.catalog.yamlsource import load_yaml, validate
+from massager_ctl.catalog.yamlsource import load_yaml, read_source, validate
 from massager_ctl.errors import CatalogError, ConfigError, Problem
 from massager_ctl.models import DeviceProfile, Routine
 
@@ -38,11 +38,7 @@ def load_file(model: type[ModelT], path: Path) -> ModelT:
     Raises:
         CatalogError: every problem found, each with file, line and field.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CatalogError([Problem(str(path), 1, "file", f"cannot read: {e}")]) from e
-    data, lines, problems = load_yaml(text, str(path))
+    data, lines, problems = load_yaml(read_source(path), str(path))
     return validate(model, data, lines, str(path), problems)
 
 
@@ -106,7 +102,7 @@ class Catalog:
         """
         path = Path(ref)
         if ref.endswith((".yaml", ".yml")) or path.is_file():
-            if not path.is_file():
+            if not path.exists():  # anything else (a directory, too big) is the loader's located problem
                 raise ConfigError(f"routine file {ref!r} does not exist")
             return load_routine(path)
         try:

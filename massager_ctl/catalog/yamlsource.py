@@ -4,25 +4,118 @@ PyYAML's composer gives each node a start mark; we build plain Python data from
 the node tree and remember, for every path into it, the line it came from. A
 pydantic error's ``loc`` is then walked along the data to the deepest node that
 exists, so a missing field points at its parent and an unknown key at itself.
+
+Files come from users (and once came from remote commands), so the input is
+bounded before it can cost much: the file size, the nesting depth and the number
+of values, aliases expanded included. Each limit is refused as a located problem.
 """
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Hashable
+from pathlib import Path as FilePath
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.composer import ComposerError
+from yaml.scanner import ScannerError
 
 from massager_ctl.errors import CatalogError, Problem
 
 Path = tuple[int | str, ...]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+#: The largest catalog file read: the biggest shipped one is about 10 KB.
+MAX_FILE_BYTES = 256 * 1024
+#: Deepest nesting of lists and mappings, counted through aliases (shipped files reach 7).
+MAX_DEPTH = 32
+#: Most values in one document, aliases expanded (shipped files hold at most about 420).
+MAX_NODES = 5_000
+
 
 class _LineMap:
     def __init__(self) -> None:
         self.lines: dict[Path, int] = {}
+        self.nodes = 0
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader that stops at :data:`MAX_DEPTH` levels and :data:`MAX_NODES` nodes.
+
+    PyYAML composes recursively and keeps every node, so without these bounds a
+    deeply nested file overflows the stack and a huge one fills memory before
+    any of our checks could run. Its scanner also looks ahead over every open
+    ``[`` or ``{`` for a possible key, which is slow long before the composer
+    sees the depth, so flow nesting is bounded there too.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._nodes = 0
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise ScannerError(None, None, _too_deep(), self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in the stubs
+        if not isinstance(event, yaml.AliasEvent):
+            self._nodes += 1
+            if self._nodes > MAX_NODES:
+                raise ComposerError(None, None, _too_many_values(), event.start_mark)
+        if self._depth >= MAX_DEPTH:
+            raise ComposerError(None, None, _too_deep(), event.start_mark)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_source(path: FilePath) -> str:
+    """The text of one catalog file, refused unread unless a regular file of at most :data:`MAX_FILE_BYTES`.
+
+    Raises:
+        CatalogError: the file cannot be read, is not a regular file, is too big or is not UTF-8.
+    """
+    name = str(path)
+    try:
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise CatalogError([Problem(name, 1, "file", "is a directory, not a YAML file")])
+        if not stat.S_ISREG(info.st_mode):
+            raise CatalogError([Problem(name, 1, "file", "is not a regular file")])
+        if info.st_size > MAX_FILE_BYTES:
+            raise CatalogError([_too_big(name, info.st_size)])
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise CatalogError([Problem(name, 1, "file", f"cannot read: {e.strerror or e}")]) from e
+    if len(data) > MAX_FILE_BYTES:  # it grew after the size was checked
+        raise CatalogError([_too_big(name, len(data))])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CatalogError([Problem(name, line, "file", f"not UTF-8 text: {e.reason}")]) from e
+
+
+def _too_big(name: str, size: int) -> Problem:
+    return Problem(
+        name, 1, "file", f"the file is {size:,} bytes, more than the limit of {MAX_FILE_BYTES // 1024} KiB"
+    )
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep (aliases included)"
+
+
+def _too_many_values() -> str:
+    return f"more than {MAX_NODES:,} values (aliases expanded)"
 
 
 def load_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int], list[Problem]]:
@@ -32,9 +125,16 @@ def load_yaml(text: str, filename: str) -> tuple[Any, dict[Path, int], list[Prob
     so that validation can still report everything else in the same pass.
 
     Raises:
-        CatalogError: broken YAML syntax or an empty file.
+        CatalogError: broken YAML syntax, a character YAML does not allow, an empty
+            file, nesting deeper than :data:`MAX_DEPTH`, more than :data:`MAX_NODES`
+            values or an alias that contains itself.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        message = f"character #x{e.character:04x} is not allowed in YAML ({e.reason})"
+        raise CatalogError([Problem(filename, line, "yaml", message)]) from e
     linemap = _LineMap()
     problems: list[Problem] = []
     try:
@@ -60,14 +160,30 @@ def _build(
     loader: yaml.SafeLoader,
     problems: list[Problem],
     filename: str,
+    within: tuple[yaml.Node, ...] = (),
 ) -> Any:
-    linemap.lines.setdefault(path, node.start_mark.line + 1)
+    line = node.start_mark.line + 1
+    # the composer shares one node per anchor, so only here do aliases multiply
+    linemap.nodes += 1
+    if linemap.nodes > MAX_NODES:
+        raise CatalogError([Problem(filename, line, _field(path), _too_many_values())])
+    if node in within:
+        raise CatalogError(
+            [Problem(filename, line, _field(path), "an alias refers to a value that contains it")]
+        )
+    if len(within) >= MAX_DEPTH:
+        raise CatalogError([Problem(filename, line, _field(path), _too_deep())])
+    linemap.lines.setdefault(path, line)
+    within = (*within, node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Hashable, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
-            field = ".".join(str(p) for p in (*path, key)) or "(top)"
+            if not isinstance(key_node, yaml.ScalarNode):  # never constructed: it could hold an alias bomb
+                problems.append(Problem(filename, line, _field(path), "keys must be text"))
+                continue
+            key = loader.construct_object(key_node)
+            field = _field((*path, key))
             if not isinstance(key, str):
                 problems.append(Problem(filename, line, field, "keys must be text"))
                 continue
@@ -78,13 +194,18 @@ def _build(
                 )
                 continue
             linemap.lines[(*path, key)] = line
-            result[key] = _build(value_node, (*path, key), linemap, loader, problems, filename)
+            result[key] = _build(value_node, (*path, key), linemap, loader, problems, filename, within)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(item, (*path, i), linemap, loader, problems, filename) for i, item in enumerate(node.value)
+            _build(item, (*path, i), linemap, loader, problems, filename, within)
+            for i, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    return loader.construct_object(node)
+
+
+def _field(path: Path) -> str:
+    return ".".join(str(p) for p in path) or "(top)"
 
 
 def validate(

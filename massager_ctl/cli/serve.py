@@ -70,10 +70,11 @@ def serve(
     import contextlib
     import signal
 
+    from massager_ctl.mqtt.discovery import runnable_routines
     from massager_ctl.mqtt.remote import RemoteController
     from massager_ctl.mqtt.service import MqttStatus
     from massager_ctl.mqtt.topics import device_id_from_url, make_topics
-    from massager_ctl.orchestrator import resolve
+    from massager_ctl.orchestrator import preflight
     from massager_ctl.orchestrator.device import DeviceConnector
 
     state = use(ctx)
@@ -92,11 +93,10 @@ def serve(
         device_id=device_id or device_id_from_url(device, profile.id),
         discovery_prefix=discovery_prefix,
     )
-    runnable = [
-        (r.id, r.title) for r in cat.routines().values() if not resolve(r, profile, user.caps).problems
-    ]
+    runnable = runnable_routines(cat.routines().values(), profile, user.caps)
     if routine is not None:
-        routine = cat.routine(routine).id
+        # The routine select offers only what passes pre-flight: the default must too, told before serving.
+        routine = preflight(cat.routine(routine), profile, user.caps).routine.id
 
     async def main() -> None:
         connector = DeviceConnector(device, catalog=cat)

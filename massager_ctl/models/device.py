@@ -33,7 +33,8 @@ Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", 
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a NaN or infinite timeout or temperature would pass every comparison-based bound unnoticed
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class HeadSpec(_Strict):

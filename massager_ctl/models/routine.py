@@ -4,10 +4,15 @@ One YAML file in ``routines/`` validates into one :class:`Routine`. Blocks of
 steps repeat per side (``{side}`` in texts is filled in) or for N rounds, and
 :meth:`Routine.plan` flattens them into the :class:`PlannedStep` list that the
 orchestrator runs.
+
+Numbers must be finite, and a routine is bounded as written: at most
+:data:`MAX_PLANNED_STEPS` steps and :data:`MAX_ROUTINE_S` seconds once its
+repeats are expanded, checked without expanding them.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -19,8 +24,14 @@ from pydantic import (
     Field,
     StrictBool,
     Tag,
+    field_validator,
     model_validator,
 )
+
+#: Most steps a routine may plan, repeats expanded (shipped routines plan at most 28).
+MAX_PLANNED_STEPS = 500
+#: Longest a routine (or any one duration in it) may last: a day.
+MAX_ROUTINE_S = 24 * 3600.0
 
 Tool = Literal[
     "hands",
@@ -55,8 +66,12 @@ def parse_duration(value: object) -> float:
         raise ValueError(
             f"{value!r} is not a duration: use seconds (90) or a string like '90s', '2m', '1m30s'"
         )
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds")
     if seconds <= 0:
         raise ValueError("a duration must be more than 0 seconds")
+    if seconds > MAX_ROUTINE_S:
+        raise ValueError(f"a duration must be at most {_hours(MAX_ROUTINE_S)} ({MAX_ROUTINE_S:g} s)")
     return seconds
 
 
@@ -78,7 +93,7 @@ Intensity = Annotated[int | float, BeforeValidator(parse_intensity)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StepSettings(_Strict):
@@ -129,12 +144,22 @@ class Repeat(_Strict):
             raise ValueError("repeat needs exactly one of 'sides' or 'rounds'")
         return self
 
+    @property
+    def times(self) -> int:
+        return len(self.sides) if self.sides is not None else self.rounds or 1
+
 
 class Block(_Strict):
     """Steps repeated per side or for a number of rounds."""
 
     repeat: Repeat
     steps: list[StepOrBlock] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Block:
+        # nested blocks validate first, so the innermost block over a limit is the one reported
+        _check_size(self.steps, self.repeat.times, "this block")
+        return self
 
 
 def _step_or_block(value: Any) -> str:
@@ -157,7 +182,7 @@ class Requirements(_Strict):
 class PlannedStep(BaseModel):
     """A concrete step after repeats are expanded: what the orchestrator runs."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     index: int
     title: str
@@ -180,6 +205,12 @@ class Routine(_Strict):
     safety: list[str] = Field(default_factory=list)
     oils: list[str] = Field(default_factory=list, description="Optional oils suggested for this routine.")
     steps: list[StepOrBlock] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _bounded(cls, steps: list[Step | Block]) -> list[Step | Block]:
+        _check_size(steps, 1, "the routine")
+        return steps
 
     def plan(self) -> list[PlannedStep]:
         """Expand repeat blocks into the flat, timed list of steps."""
@@ -229,6 +260,37 @@ def _expand(
                 round=round_,
             )
         )
+
+
+def _check_size(items: list[Step | Block], times: int, what: str) -> None:
+    steps, seconds = _size(items)
+    steps, seconds = steps * times, seconds * times
+    if steps > MAX_PLANNED_STEPS:
+        raise ValueError(
+            f"{what} expands to {steps:,} steps; a routine may have at most {MAX_PLANNED_STEPS:,}"
+        )
+    if seconds > MAX_ROUTINE_S:
+        raise ValueError(
+            f"{what} lasts {_hours(seconds)}; a routine may last at most {_hours(MAX_ROUTINE_S)}"
+        )
+
+
+def _size(items: list[Step | Block]) -> tuple[int, float]:
+    """Steps and seconds once repeats are expanded, counted without expanding them."""
+    steps, seconds = 0, 0.0
+    for item in items:
+        if isinstance(item, Block):
+            inner_steps, inner_seconds = _size(item.steps)
+            steps += inner_steps * item.repeat.times
+            seconds += inner_seconds * item.repeat.times
+        else:
+            steps += 1
+            seconds += item.duration
+    return steps, seconds
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.1f} h"
 
 
 def _fill(text: str, side: str | None, round_: int | None) -> str:

@@ -1,7 +1,7 @@
 """Remote commands on ``<prefix>/<id>/cmd`` and their answers on ``.../cmd/result``.
 
-A command is a JSON object with an ``action`` and, optionally, an ``id`` that the
-answer echoes and a ``client`` naming the sender (commands are rate-limited per
+A command is a JSON object with an ``action`` and, optionally, an ``id`` of any
+JSON type that the answer echoes unchanged and a ``client`` naming the sender (commands are rate-limited per
 client). Parsing never raises anything but :class:`CommandError`, whose message
 is one plain line meant for the person who sent the command.
 
@@ -20,6 +20,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
+    SkipValidation,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -54,7 +56,11 @@ RoutineId = Annotated[str, Field(strict=True), AfterValidator(_routine_id)]
 class _Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str | None = Field(None, max_length=64, description="Echoed in the answer, to match it up.")
+    # Not validated: any JSON value (string, number, object, array, bool, null) is echoed as it came;
+    # parse_command has made sure it is JSON that can be written back (no NaN or Infinity).
+    id: Annotated[JsonValue, SkipValidation] = Field(
+        None, description="Echoed unchanged in the answer, to match it up; any JSON value."
+    )
     client: Annotated[str, AfterValidator(_client_id)] | None = Field(
         None, description="Who sends it (e.g. 'phone'); each client has its own rate limit."
     )
@@ -157,10 +163,13 @@ def parse_command(payload: bytes) -> Command:
         raise CommandError(f"command is not valid JSON: {_short(str(e))}") from e
     if not isinstance(data, dict):
         raise CommandError(f"command must be a JSON object with an 'action', not {type(data).__name__}")
-    raw_id = data.get("id")
-    request_id = raw_id if isinstance(raw_id, str) and len(raw_id) <= 64 else None
     raw_client = data.get("client")
     client = raw_client if isinstance(raw_client, str) and _CLIENT_ID.fullmatch(raw_client) else None
+    request_id = data.get("id")
+    if not _echoable(request_id):
+        raise CommandError(
+            "id: must be plain JSON (NaN and Infinity cannot be echoed)", action=_action(data), client=client
+        )
     action = data.get("action")
     if not isinstance(action, str) or action not in ACTIONS:
         shown = _short(repr(action)) if action is not None else "none"
@@ -173,6 +182,19 @@ def parse_command(payload: bytes) -> Command:
         return _ADAPTER.validate_python(data)
     except ValidationError as e:
         raise CommandError(_describe(e), action=action, request_id=request_id, client=client) from e
+
+
+def _echoable(value: JsonValue) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _action(data: dict[str, Any]) -> str | None:
+    action = data.get("action")
+    return action if isinstance(action, str) and action in ACTIONS else None
 
 
 def _describe(error: ValidationError) -> str:
@@ -195,12 +217,12 @@ def result_payload(
     *,
     ok: bool,
     action: str | None,
-    request_id: str | None,
+    request_id: object,
     message: str,
     client: str | None = None,
     busy: bool = False,
 ) -> dict[str, Any]:
-    """The JSON object published on ``cmd/result``.
+    """The JSON object published on ``cmd/result``; ``request_id`` is the command's ``id``, as it came.
 
     ``client`` is echoed when the command named one; ``busy`` marks a command refused unheard
     because its sender (or everyone together) is over the rate limit: it may be sent again later.

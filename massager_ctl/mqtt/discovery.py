@@ -3,16 +3,34 @@
 The payload follows Home Assistant's device discovery schema: shared ``dev``
 (device) and ``o`` (origin) mappings, shared availability, and one entry per
 entity under ``cmps`` with its platform in ``p``.
+
+A session started from Home Assistant can be finished there: the instruction
+sensor shows what the person is asked to do now (the step's prompt, or "fit
+the fork head" while the session waits) and the Confirm button answers a wait.
+The routine select offers only the routines that pass pre-flight on this device
+under the user's caps (:func:`runnable_routines`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from massager_ctl import __version__
-from massager_ctl.models import DeviceProfile
+from massager_ctl.config import Caps
+from massager_ctl.models import DeviceProfile, Routine
 from massager_ctl.mqtt.topics import Topics
+from massager_ctl.orchestrator.plan import resolve
+
+#: Home Assistant refuses a sensor state longer than this; the whole prompt is in the attributes.
+HA_STATE_MAX = 255
+
+
+def runnable_routines(
+    routines: Iterable[Routine], profile: DeviceProfile, caps: Caps
+) -> list[tuple[str, str]]:
+    """``(id, title)`` of the routines that pass pre-flight on ``profile`` under ``caps``, by id."""
+    return sorted((r.id, r.title) for r in routines if not resolve(r, profile, caps).problems)
 
 
 def _json_command(action: str, **fields: str) -> str:
@@ -35,7 +53,8 @@ def discovery_payload(
     Args:
         topics: the device's topics.
         profile: the model (decides which entities exist: battery, heat, heads).
-        routines: ``(id, title)`` of the routines the routine select offers.
+        routines: ``(id, title)`` of the routines the routine select offers (see
+            :func:`runnable_routines`).
         name: the device name shown in Home Assistant (default: the model's name).
         firmware: the firmware version the device reported.
         serial: the serial number the device reported.
@@ -86,6 +105,17 @@ def discovery_payload(
         **on_session,
         icon="mdi:format-list-numbered",
         value_template="{{ value_json.step_title if value_json.step_title is not none else '' }}",
+    )
+    add(
+        "prompt",
+        "sensor",
+        "Instruction",
+        **on_session,
+        icon="mdi:account-voice",
+        value_template=f"{{{{ (value_json.prompt or '')[:{HA_STATE_MAX}] }}}}",
+        json_attributes_topic=topics.session,
+        json_attributes_template="{{ {'prompt': value_json.prompt, 'waiting_for': value_json.waiting_for, "
+        "'step': value_json.step_title} | tojson }}",
     )
     add(
         "remaining",
@@ -151,6 +181,7 @@ def discovery_payload(
         ("pause", "mdi:pause"),
         ("resume", "mdi:play-pause"),
         ("skip", "mdi:skip-next"),
+        ("confirm", "mdi:check-bold"),
         ("stop", "mdi:stop"),
     ):
         add(

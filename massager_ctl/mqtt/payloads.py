@@ -15,7 +15,9 @@ class SessionSnapshot(BaseModel):
 
     ``status`` is the orchestrator's state name (``idle``, ``running``,
     ``paused``, ``completed``...). With no session, ``routine`` is the routine a
-    ``start`` command would run.
+    ``start`` command would run. ``prompt`` is what the person is asked to do now:
+    while the session waits for them (``waiting_for`` is ``confirm`` or
+    ``head_change``) the wait's instruction, else the step's prompt; none once it ended.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -28,6 +30,7 @@ class SessionSnapshot(BaseModel):
     step_count: int | None = None
     step_title: str | None = None
     prompt: str | None = None
+    waiting_for: str | None = None
     step_remaining_s: float | None = None
     session_remaining_s: float | None = None
     progress: float = Field(0.0, ge=0.0, le=1.0)

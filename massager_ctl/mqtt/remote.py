@@ -44,7 +44,7 @@ from massager_ctl.mqtt.service import MqttStatus
 from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.topics import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, device_id_from_url, make_topics
 from massager_ctl.mqtt.url import BrokerConfig
-from massager_ctl.orchestrator import Connector, Session, preflight
+from massager_ctl.orchestrator import Connector, Session, preflight, resolve
 from massager_ctl.orchestrator.safety import drive_safe, shielded
 from massager_ctl.retry import Backoff
 
@@ -257,6 +257,12 @@ class RemoteController:
                 return self._start(await self._routine(command.routine or self._selected))
             case Select():
                 routine = await self._routine(command.routine)
+                # The select offers only what passes pre-flight here; a hand-written one is held to that too.
+                problems = resolve(routine, self._profile, self._caps).problems
+                if problems:
+                    raise CommandError(
+                        f"{routine.id} does not pass pre-flight on {self._profile.id}: {'; '.join(problems)}"
+                    )
                 self._selected = routine.id
                 if self.session is None:
                     self.mqtt.publisher.idle(routine=routine.id)
@@ -265,7 +271,7 @@ class RemoteController:
                 return await self._stop_idle()
             case Head():
                 return await self._set_head(command.head)
-            case Heat():
+            case Heat() if self.session is None:
                 return await self._set_heat(on=command.on)
         return control_session(self.session, command)
 
@@ -375,8 +381,6 @@ class RemoteController:
             raise CommandError(
                 "heat only runs inside a routine, within its time budget; start a routine with heat"
             )
-        if self.session is not None:
-            raise CommandError("the routine controls the heat while a session runs; pause or stop it")
         async with self._device_commands:
             driver = self._connected_driver()
             try:
@@ -398,11 +402,15 @@ def _log_library_problem(library: asyncio.Future[dict[str, Routine]]) -> None:
 
 
 def control_session(session: Session | None, command: Command) -> str:
-    """Apply a session control (pause, resume, skip, stop, confirm, extend, intensity) to ``session``.
+    """Apply a session control (pause, resume, skip, stop, confirm, extend, intensity, heat) to ``session``.
+
+    Heat off is taken in every state until the session ends and holds for the rest of it; heat on
+    only lets the routine's planned heat back, within its budget.
 
     Raises:
-        CommandError: no session is running, or the command is not a session control.
-        ControlError: the control does not apply in the session's state, or a level beyond the user's cap.
+        CommandError: no session is running, the command is not a session control, or no heat on this model.
+        ControlError: the control does not apply in the session's state, a level beyond the user's cap,
+            or heat on that would break the heat budget.
     """
     if session is None or session.state.finished:
         raise CommandError(f"no session is running; '{command.action}' needs one")
@@ -429,6 +437,14 @@ def control_session(session: Session | None, command: Command) -> str:
             return f"intensity level {session.set_intensity(command.level)}"
         case Intensity() if command.delta is not None:
             return f"intensity level {session.nudge(command.delta)}"
+        case Heat() if session.plan.profile.heat is None:
+            raise CommandError(f"{session.plan.profile.id} has no heat")
+        case Heat() if command.on:
+            session.heat_on()
+            return "heat on where the routine plans it, within its heat budget"
+        case Heat():
+            session.heat_off()
+            return "heat off for the rest of the session"
     raise CommandError(f"'{command.action}' is for 'massager-ctl serve'; this controller runs one session")
 
 

@@ -70,6 +70,8 @@ class StatusPublisher:
         self._min_interval_s = min_interval_s
         self._loop = asyncio.get_running_loop()
         self._session = SessionSnapshot()
+        # The step's own prompt, shown again once a wait for the person is confirmed.
+        self._step_prompt: str | None = None
         self._last_session_body: dict[str, Any] | None = None
         self._last_state_body: dict[str, Any] | None = None
         self._last_session_sent = -float("inf")
@@ -136,17 +138,24 @@ class StatusPublisher:
                     session_remaining_s=event.planned_duration_s,
                 ).model_dump()
             case StepStarted():
+                self._step_prompt = event.prompt
                 return {
                     "status": "running",
                     "step_index": event.index,
                     "step_title": event.title,
                     "prompt": event.prompt,
+                    "waiting_for": None,
                     "step_remaining_s": event.duration_s,
                 }
             case WaitingForConfirm():
-                return {"status": "waiting_for_confirm", "step_index": event.index, "prompt": event.prompt}
+                return {
+                    "status": "waiting_for_confirm",
+                    "step_index": event.index,
+                    "prompt": event.prompt,
+                    "waiting_for": event.reason,
+                }
             case Confirmed():
-                return {"status": "running"}
+                return {"status": "running", "prompt": self._step_prompt, "waiting_for": None}
             case Paused():
                 return {"status": "paused", "step_remaining_s": event.remaining_s}
             case Resumed() | Reconnected():
@@ -159,6 +168,8 @@ class StatusPublisher:
                 done = event.status == "completed"
                 return {
                     "status": event.status,
+                    "prompt": None,
+                    "waiting_for": None,
                     "step_remaining_s": 0.0 if done else snap.step_remaining_s,
                     "session_remaining_s": 0.0 if done else snap.session_remaining_s,
                     "progress": 1.0 if done else snap.progress,

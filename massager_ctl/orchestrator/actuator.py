@@ -49,6 +49,8 @@ class Actuator:
         self._level: int | None = None
         self._heat_level = 0
         self._heat_blocked = False
+        #: the person turned the heat off: it stays off, whatever the steps plan, until they allow it again
+        self.heat_declined = False
         self._ramp_target: int | None = None
         self._ramp_every = DEFAULT_RAMP_S_PER_LEVEL
         self._ramp_next = 0.0
@@ -91,7 +93,7 @@ class Actuator:
         self._heat_level = driver.state.heat if driver else 0
         self._ramp_target = None
 
-    def heat_off(self) -> None:
+    def device_off(self) -> None:
         """The device is confirmed off (or beyond reach): heat stops counting."""
         self._heat.switched_off(self._clock.now())
 
@@ -137,13 +139,41 @@ class Actuator:
         if step.direction is not None and state.direction != step.direction:
             direction = step.direction
             await self._command(lambda d: d.set_direction(direction))
-        await self._apply_heat(step.heat)
+        await self.apply_heat(step.heat)
         target = self.target_level(step)
         if target is not None:
             self.start_ramp(target, step.ramp_s)
 
-    async def _apply_heat(self, wanted: int | None) -> None:
-        if wanted is None or self._plan.profile.heat is None:
+    def heat_refusal(self) -> str | None:
+        """Why the planned heat may not come back on now, if it may not."""
+        budget = self._plan.heat_budget_s
+        if budget <= 0:
+            return "this routine plans no heat"
+        now = self._clock.now()
+        if self._heat.left(now) <= EPS:
+            used = self._heat.used(now)
+            return (
+                f"it would break the heat budget ({used / 60:.1f} of {budget / 60:.1f} min used, "
+                f"at most {self._heat.contiguous_s / 60:g} min without a break)"
+            )
+        if self._heat_blocked:
+            return (
+                "it was cut at its limit in this step; "
+                "it comes back at the next heated step, within the budget"
+            )
+        return None
+
+    async def apply_heat(self, wanted: int | None) -> None:
+        """Heat to ``wanted`` (``None``: as it is), within the budget, unless the person declined it.
+
+        Raises:
+            LinkDown: the link failed under a command.
+        """
+        if self._plan.profile.heat is None:
+            return
+        if self.heat_declined:
+            wanted = 0
+        if wanted is None:
             return
         driver = self._driver()
         if wanted == 0:

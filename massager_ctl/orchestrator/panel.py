@@ -127,6 +127,41 @@ class ControlPanel:
         self._inbox.put(Signal("intensity", level))
         return level
 
+    def heat_off(self) -> None:
+        """Turn the heat off now and keep it off for the rest of the session, whatever the steps plan.
+
+        Taken in every state until the session ends (a paused or waiting session holds heat off already).
+
+        Raises:
+            ControlError: the session has already finished.
+        """
+        if self._timeline.state.finished:
+            raise ControlError(
+                f"cannot turn the heat off: the session has already {self._timeline.state.value}"
+            )
+        self._actuator.heat_declined = True
+        self._signal_heat()
+
+    def heat_on(self) -> None:
+        """Let the routine's planned heat back on after :meth:`heat_off`, within the heat budget.
+
+        Heat comes on only where a step plans it; this never adds heat the routine does not plan.
+
+        Raises:
+            ControlError: no step is under way, the routine plans no heat, or its heat budget is spent.
+        """
+        self._require({_S.RUNNING, _S.PAUSED, _S.WAITING_FOR_CONFIRM}, "turn the heat on")
+        refusal = self._actuator.heat_refusal()
+        if refusal is not None:
+            raise ControlError(f"cannot turn the heat on: {refusal}")
+        self._actuator.heat_declined = False
+        self._signal_heat()
+
+    def _signal_heat(self) -> None:
+        # The step loop reads heat_declined when it takes the signal: one queued is enough.
+        if not self._inbox.holds("heat"):
+            self._inbox.put(Signal("heat"))
+
     def _require(self, states: set[SessionState], action: str) -> None:
         if self._timeline.state not in states:
             raise ControlError(

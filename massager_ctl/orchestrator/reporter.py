@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from massager_ctl.drivers.base import DeviceState
@@ -9,6 +11,16 @@ from massager_ctl.events import BaseEvent, DeviceStateEvent, EventBus, Progress
 from massager_ctl.orchestrator.clock import SessionClock
 from massager_ctl.orchestrator.plan import Plan
 from massager_ctl.orchestrator.timeline import Timeline
+
+#: Reports progress, through the callable it is given, every so many loop seconds, until cancelled.
+ProgressTicker = Callable[[Callable[[], None], float], Coroutine[Any, Any, None]]
+
+
+async def tick_progress(report: Callable[[], None], every_s: float) -> None:
+    """The default :data:`ProgressTicker`: ``report()`` every ``every_s`` loop seconds."""
+    while True:
+        await asyncio.sleep(every_s)
+        report()
 
 
 class Reporter:

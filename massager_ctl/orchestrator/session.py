@@ -35,7 +35,7 @@ from massager_ctl.orchestrator.link import Connector, LinkSupervisor
 from massager_ctl.orchestrator.panel import ControlPanel
 from massager_ctl.orchestrator.person import AttendingPerson, AutoPerson, HandsOnPerson, Person
 from massager_ctl.orchestrator.plan import Plan
-from massager_ctl.orchestrator.reporter import Reporter
+from massager_ctl.orchestrator.reporter import ProgressTicker, Reporter, tick_progress
 from massager_ctl.orchestrator.safety import drive_safe, shielded
 from massager_ctl.orchestrator.signals import AbortSession, HelperFailed, Inbox, LinkDown, Signal, StopSession
 from massager_ctl.orchestrator.snapshot import SessionSnapshot, take_snapshot
@@ -43,20 +43,11 @@ from massager_ctl.orchestrator.steps import DeviceWatch, StepRunner
 from massager_ctl.orchestrator.timeline import Timeline
 from massager_ctl.retry import Backoff
 
-__all__ = ["Connector", "ProgressTicker", "Session", "tick_progress"]
+__all__ = ["Connector", "Session"]
 
 log = logging.getLogger(__name__)
 
-#: Reports progress, through the callable it is given, every so many loop seconds, until cancelled.
-ProgressTicker = Callable[[Callable[[], None], float], Coroutine[Any, Any, None]]
 _S = SessionState
-
-
-async def tick_progress(report: Callable[[], None], every_s: float) -> None:
-    """The default :data:`ProgressTicker`: ``report()`` every ``every_s`` loop seconds."""
-    while True:
-        await asyncio.sleep(every_s)
-        report()
 
 
 class Session:
@@ -210,6 +201,14 @@ class Session:
         """Set the step's intensity to ``level`` from now on (:meth:`ControlPanel.set_intensity`)."""
         return self.panel.set_intensity(level)
 
+    def heat_off(self) -> None:
+        """Heat off now and for the rest of the session (:meth:`ControlPanel.heat_off`)."""
+        self.panel.heat_off()
+
+    def heat_on(self) -> None:
+        """Let the planned heat back on, within the budget (:meth:`ControlPanel.heat_on`)."""
+        self.panel.heat_on()
+
     # ------------------------------------------------------------------ run
 
     async def run(self) -> SessionResult:
@@ -324,7 +323,7 @@ class Session:
             )
             if status == "completed":
                 status = "failed"
-        self.actuator.heat_off()
+        self.actuator.device_off()
         now = self.clock.now()
         active = round(self.timeline.active_s(now), 3)
         self._result = SessionResult(

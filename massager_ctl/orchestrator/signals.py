@@ -33,6 +33,7 @@ class Signal:
         "extend",
         "intensity",
         "confirm",
+        "heat",
         "link_lost",
         "head_seen",
         "reapply",
@@ -96,6 +97,10 @@ class Inbox:
     def pending_stop(self) -> str | None:
         """The reason of a stop still in the queue, if one is."""
         return next((str(s.value) for s in self._signals if s.kind == "stop"), None)
+
+    def holds(self, kind: str) -> bool:
+        """Whether a signal of ``kind`` is waiting."""
+        return any(s.kind == kind for s in self._signals)
 
     def discard(self, kind: str) -> None:
         """Forget queued signals of ``kind`` (link losses of a link already dropped)."""

@@ -257,6 +257,8 @@ class StepRunner:
                 self._events.emit(IntensityNudged, index=index, offset=self._actuator.offset, level=level)
                 if not paused:
                     self._actuator.start_ramp(level, None)
+            case "heat" if not paused:
+                await self._actuator.apply_heat(step.heat)
             case "reapply" if self._link.is_current(signal.value) and not paused:
                 self._events.emit(
                     Notice, level="warning", message="the device's watchdog stopped it; setting it again"

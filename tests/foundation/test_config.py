@@ -56,6 +56,14 @@ def test_bad_value_names_the_field(no_user_config: Path) -> None:
         load_settings()
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "1e9"])
+def test_a_session_cap_must_be_a_finite_day_at_most(no_user_config: Path, value: str) -> None:
+    # TOML's nan and inf are floats: an endless cap would be no cap at all
+    no_user_config.write_text(f"[caps]\nmax_session_minutes = {value}\n")
+    with pytest.raises(ConfigError, match=r"caps\.max_session_minutes"):
+        load_settings()
+
+
 def test_folders_follow_the_platform_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))

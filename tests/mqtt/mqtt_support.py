@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import aiomqtt
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
 USER = "massager"
@@ -138,6 +140,21 @@ class Broker:
         self.start()
 
 
+def render_ha(template: str, payload: bytes | None = None, *, value: str | None = None) -> str:
+    """A Home Assistant MQTT template rendered as Home Assistant would: ``value`` and ``value_json``.
+
+    Home Assistant renders with a sandboxed Jinja environment and more filters of its own; the
+    discovery templates use plain Jinja only, which this checks by failing on anything else.
+    """
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+    variables: dict[str, Any] = {}
+    if payload is not None:
+        variables.update(value=payload.decode(), value_json=json.loads(payload))
+    if value is not None:
+        variables["value"] = value
+    return env.from_string(template).render(**variables)
+
+
 class Watcher:
     """An independent aiomqtt subscriber that records everything it receives."""
 
@@ -161,10 +178,21 @@ class Watcher:
         assert found, f"nothing received on {topic}; got topics {sorted({t for t, *_ in self.messages})}"
         return json.loads(found[-1])
 
-    async def wait_for(self, topic: str, predicate: Any = None, *, within_s: float = 10.0) -> bytes:
-        """The first payload on ``topic`` (from the start of recording) that satisfies ``predicate``."""
+    async def nth(self, topic: str, index: int, *, within_s: float = 10.0) -> bytes:
+        """The ``index``-th payload on ``topic`` (from the start of recording), once it has come."""
         async with asyncio.timeout(within_s):
-            seen = 0
+            while len(found := self.on(topic)) <= index:
+                self._changed.clear()
+                await self._changed.wait()
+        return found[index]
+
+    async def wait_for(
+        self, topic: str, predicate: Any = None, *, within_s: float = 10.0, after: int = 0
+    ) -> bytes:
+        """The first payload on ``topic`` (from the start of recording, or after the first ``after``
+        of them) that satisfies ``predicate``."""
+        async with asyncio.timeout(within_s):
+            seen = after
             while True:
                 found = self.on(topic)
                 for payload in found[seen:]:

@@ -138,7 +138,7 @@ class SlowStop:
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
-        self.handled: list[str | None] = []
+        self.handled: list[object] = []  # the commands' ids
 
     async def handle(self, command: Command) -> str:
         self.handled.append(command.id)

@@ -143,3 +143,30 @@ def test_arbitrary_objects_never_raise_anything_else(data: dict[str, object]) ->
     except CommandError as e:
         message = str(e)
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    ["r1", "x" * 200, "", 7, -1.5, 10**30, True, False, None, {"n": [1, {"k": None}]}, [1, "a", False], []],
+)
+def test_an_id_of_any_json_type_is_kept_as_it_came(request_id: object) -> None:
+    payload = json.dumps({"action": "pause", "id": request_id}).encode()
+    command = parse_command(payload)
+    assert command.id == request_id
+    assert type(command.id) is type(request_id)  # True stays a bool, 1 is not 1.0
+    with pytest.raises(CommandError) as info:
+        parse_command(json.dumps({"action": "extend", "seconds": -1, "id": request_id}).encode())
+    assert info.value.request_id == request_id
+    assert type(info.value.request_id) is type(request_id)
+    echoed = json.loads(
+        json.dumps(result_payload(ok=True, action="pause", request_id=command.id, message=""))
+    )
+    assert echoed["id"] == request_id
+
+
+@pytest.mark.parametrize("bad", [b"NaN", b"Infinity", b"[1, -Infinity]", b'{"a": NaN}'])
+def test_an_id_that_cannot_be_written_back_as_json_is_refused(bad: bytes) -> None:
+    with pytest.raises(CommandError) as info:
+        parse_command(b'{"action": "pause", "client": "phone", "id": ' + bad + b"}")
+    assert str(info.value) == "id: must be plain JSON (NaN and Infinity cannot be echoed)"
+    assert (info.value.action, info.value.request_id, info.value.client) == ("pause", None, "phone")

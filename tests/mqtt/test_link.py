@@ -131,6 +131,7 @@ async def test_retained_state_is_back_within_2_s_of_a_broker_restart_after_an_ou
     assert caplog.text.count("Connection refused; reconnecting") == 1, caplog.text
 
 
+@pytest.mark.slow
 async def test_bad_password_is_one_clear_line(auth_broker: Broker) -> None:
     with pytest.raises(BrokerAuthError) as info:
         async with link_for(auth_broker.url_for(USER, "wrong-password")):

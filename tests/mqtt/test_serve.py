@@ -212,7 +212,12 @@ async def test_home_assistant_birth_brings_discovery_again(broker: Broker, tmp_p
         await watcher.wait_for(topic, lambda _: len(watcher.on(topic)) > before, within_s=10)
         config = json.loads(watcher.on(topic)[-1])
         assert config["cmps"]["heat"]["p"] == "switch"
-        assert "remote-test" in config["cmps"]["routine"]["options"]
+        assert config["cmps"]["confirm"]["payload_press"] == '{"action": "confirm"}'
+        options = config["cmps"]["routine"]["options"]
+        assert "remote-test" in options
+        # Only the routines that pass pre-flight on the cushion: none that needs the gun's heads.
+        assert "shiatsu-full-back" in options
+        assert "upper-back-massage-gun" not in options
 
 
 async def test_serve_reconnects_a_dropped_device(broker: Broker, tmp_path: Path) -> None:
