@@ -130,6 +130,7 @@ class Firmware:
         self._last_setting: tuple[bytes, list[_Reply]] | None = None
         self._listeners: list[Callable[[FirmwareState], None]] = []
         self._frame_observers: list[FrameObserver] = []
+        self._command_listeners: list[Callable[[Command], None]] = []
         self._drop_callbacks: list[Listener] = []
         self._restore_callbacks: list[Listener] = []
         self._published: FirmwareState | None = None
@@ -329,6 +330,15 @@ class Firmware:
         self._listeners.append(callback)
         return lambda: _discard(self._listeners, callback)
 
+    def on_command(self, callback: Callable[[Command], None]) -> Callable[[], None]:
+        """Call ``callback`` with every valid command the device receives, before it acts on it.
+
+        Only what arrived intact counts (lost and damaged frames never get here); each of these fed the
+        watchdog. Returns an unsubscribe function.
+        """
+        self._command_listeners.append(callback)
+        return lambda: _discard(self._command_listeners, callback)
+
     # ----------------------------------------------------------------- person controls
 
     def fit_head(self, head_id: str | None) -> None:
@@ -373,6 +383,8 @@ class Firmware:
         except FrameError as e:
             self._transmit(self._wire.reject(e))
             return
+        for listener in list(self._command_listeners):
+            self._failures.guarded(functools.partial(listener, command), "command listener failed")
         self._feed_watchdog()
         if isinstance(command, Hello):
             self._transmit(self._wire.identity(seq, self.profile.protocol.model_code, self.serial))

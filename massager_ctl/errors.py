@@ -17,6 +17,7 @@ against the classes by ``tests/foundation/test_errors.py``::
     │   ├── PreflightError                  a routine does not fit a model or the user's caps
     │   ├── ControlError                    a control does not apply in the session's state
     │   ├── CommandError                    a remote command that cannot be carried out
+    │   ├── VoiceError                      the speech engine failed to synthesise a spoken cue
     │   ├── DeviceError                     anything on the way to or from a device
     │   │   ├── ConnectError +ConnectionError          could not open the link
     │   │   │   └── DeviceNotFoundError     nothing answered at that address
@@ -150,3 +151,7 @@ class BrokerError(MassagerError, ConnectionError):
 
 class BrokerAuthError(BrokerError):
     """The MQTT broker rejected the username or password."""
+
+
+class VoiceError(MassagerError):
+    """The speech engine is missing or failed to synthesise a spoken cue."""

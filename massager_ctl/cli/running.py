@@ -26,6 +26,7 @@ from massager_ctl.ui.live import LiveView, show_live
 
 if TYPE_CHECKING:
     from massager_ctl.mqtt import BrokerConfig
+    from massager_ctl.voice.session import VoiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ async def run_session(
     events: Path | None,
     broker: BrokerConfig | None,
     tty: bool,
+    speech: VoiceSettings | None = None,
 ) -> int:
     """Run ``plan`` on the device at ``url`` until it ends; the exit code for how it ended."""
     bus = EventBus()
@@ -71,6 +73,10 @@ async def run_session(
                     from massager_ctl.mqtt.remote import session_status  # MQTT is loaded only when asked for
 
                     await astack.enter_async_context(session_status(session, broker=broker))
+                if speech is not None:  # before the other subscribers: its task is woken first
+                    from massager_ctl.voice.session import spoken_cues
+
+                    await astack.enter_async_context(spoken_cues(session, speech))
                 follow(journal.follow(bus.subscribe(maxsize=4096, name="journal")), "the session journal")
                 if events is not None:
                     stream = stack.enter_context(events.open("w", encoding="utf-8"))

@@ -14,6 +14,7 @@ from massager_ctl.cli.context import CliContext, complete_models, complete_routi
 from massager_ctl.cli.problems import merge_problems
 from massager_ctl.errors import ConfigError
 from massager_ctl.ui.timefmt import clock
+from massager_ctl.voice.limits import DEFAULT_RATE
 
 if TYPE_CHECKING:
     from massager_ctl.models import DeviceProfile
@@ -277,6 +278,15 @@ def run_command(
         help="Publish the session to this MQTT broker (mqtt://user@host:port). The password comes from"
         " MASSAGER_MQTT_PASSWORD or mqtt_password in config.toml, not the URL, where ps would show it.",
     ),
+    voice: bool | None = typer.Option(
+        None, "--voice/--no-voice", help="Speak the cues (default: on where there is audio output)."
+    ),
+    voice_rate: int = typer.Option(
+        DEFAULT_RATE, "--voice-rate", metavar="WPM", help="Speaking rate, words per minute."
+    ),
+    audio_out: Path | None = typer.Option(
+        None, "--audio-out", metavar="DIR", help="Write each spoken cue as a WAV file plus cues.jsonl to DIR."
+    ),
 ) -> None:
     """Run a routine on a device, with a live view on a terminal or log lines otherwise.
 
@@ -284,9 +294,13 @@ def run_command(
     (after the device confirmed motor and heat off).
     """
     import asyncio
+    import logging
+
+    from rich.console import Console
 
     from massager_ctl.cli.running import run_session
     from massager_ctl.orchestrator import preflight
+    from massager_ctl.voice.session import voice_settings
 
     state = use(ctx)
     url = device or state.settings.default_device
@@ -307,8 +321,13 @@ def run_command(
             " pass --yes to confirm automatically"
         )
     broker = state.broker(mqtt) if mqtt is not None else None  # refused before anything moves
+    # "voice off" is for a person at a terminal; a piped or service run keeps its stderr for errors
+    notice = Console(stderr=True, highlight=False).print if tty else logging.getLogger(__name__).info
+    speech = voice_settings(voice=voice, rate=voice_rate, audio_out=audio_out, notice=notice)
     code = asyncio.run(
-        run_session(state, plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty)
+        run_session(
+            state, plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty, speech=speech
+        )
     )
     raise typer.Exit(code)
 

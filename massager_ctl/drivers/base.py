@@ -74,13 +74,23 @@ class DeviceState:
 
 @dataclass(slots=True)
 class DriverOptions:
-    """Timing overrides; ``None`` takes the model's catalog value."""
+    """Timing overrides (``None`` takes the model's catalog value) and how a link opens.
+
+    Attributes:
+        stop_on_open: the open handshake starts with a stop, ahead of the hello. A device may still
+            run what a lost link set; any valid frame feeds its watchdog, so the first one it hears
+            from a new link must be "off".
+        keepalive_on_open: feed the watchdog as soon as the link is open; when false, the owner
+            turns ``keepalive`` on once it has something running worth keeping alive.
+    """
 
     ack_timeout_s: float | None = None
     retries: int | None = None
     min_command_gap_s: float | None = None
     keepalive_s: float | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    stop_on_open: bool = False
+    keepalive_on_open: bool = True
 
 
 class Driver(abc.ABC):
@@ -171,7 +181,7 @@ class Driver(abc.ABC):
     @property
     @abc.abstractmethod
     def keepalive(self) -> bool:
-        """Whether the driver feeds the device's watchdog (on after ``open``)."""
+        """Whether the driver feeds the device's watchdog (on after ``open`` unless the options say not)."""
 
     @keepalive.setter
     @abc.abstractmethod

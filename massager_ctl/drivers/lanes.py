@@ -6,9 +6,10 @@
 * **stop** — sent at once, ahead of the queue and regardless of the gap; it empties the queue,
   stops retries of a setting in flight, and is resent until a status shows motor and heat off.
 * **keepalive** — a ping whenever the link has been quiet for ``keepalive_s``, while open and
-  ``keepalive`` is on; a ping unanswered after every retry means the link is lost. While the
-  state is stale it asks for a status first, so the state is known again as soon as the device
-  answers; an unanswered status request alone does not count as a lost link.
+  ``keepalive`` is on (turning it off also ends the retries of one in flight); a ping unanswered
+  after every retry means the link is lost. While the state is stale it asks for a status first,
+  so the state is known again as soon as the device answers; an unanswered status request alone
+  does not count as a lost link.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class Lanes(Transactor):
             self._wake.clear()
             while self._queue:
                 delay = self._last_setting_at + self._gap - loop.time()
-                if delay > 0:
+                if delay > _CLOCK_SLACK_S:  # a float hair's breadth early must not spin (virtual clocks)
                     # changes arriving meanwhile coalesce into the queued entry
                     await asyncio.sleep(delay)
                     continue
@@ -201,7 +202,10 @@ class Lanes(Transactor):
                 await asyncio.sleep(wait)
                 continue
             try:
+                # turned off meanwhile: not even a retry may feed the watchdog any more
                 await self._keepalive_exchange()
+            except Superseded:
+                continue
             except LinkLostError:
                 return
             except CommandTimeoutError as e:
@@ -219,15 +223,16 @@ class Lanes(Transactor):
 
         Raises:
             CommandTimeoutError: the ping went unanswered; ProtocolError, DeviceRefusedError,
-                LinkLostError as for any command.
+                LinkLostError as for any command; Superseded: the keepalive was turned off meanwhile.
         """
+        off = lambda: not self._keepalive_on.is_set()  # noqa: E731
         if self._state.stale:
             try:
-                await self._transact(lambda seq: GetStatus(seq=seq))
+                await self._transact(lambda seq: GetStatus(seq=seq), abort=off)
                 return
             except (CommandTimeoutError, ProtocolError) as e:
                 logger.info("%s: state still unknown: %s", self.transport.description, e)
-        await self._transact(lambda seq: Ping(seq=seq))
+        await self._transact(lambda seq: Ping(seq=seq), abort=off)
 
     def _fail_all(self, error: DeviceError) -> None:
         super()._fail_all(error)

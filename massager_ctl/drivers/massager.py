@@ -37,6 +37,7 @@ from massager_ctl.protocol.messages import (
     SetIntensity,
     SetMode,
     StatusReport,
+    Stop,
 )
 from massager_ctl.transports.base import Transport
 
@@ -67,6 +68,8 @@ class MassagerDriver(Lanes, Driver):
         gap = options.min_command_gap_s
         self._gap = profile.protocol.min_command_gap_s if gap is None else gap
         self._keepalive_s = options.keepalive_s or profile.watchdog.keepalive_s
+        self._stop_on_open = options.stop_on_open
+        self._keepalive_on_open = options.keepalive_on_open
         self._identity: Identity | None = None
         self._state = DeviceState()
         self._queue: dict[str, Queued] = {}
@@ -97,11 +100,15 @@ class MassagerDriver(Lanes, Driver):
         try:
             await self.transport.open()
             self._spawn(self._read_loop(), "reader")
+            if self._stop_on_open:
+                # before the hello: that too would feed the watchdog of a device still running
+                await self._transact(lambda seq: Stop(seq=seq))
             self._identity = await self._identify()
             await self.refresh()
             self._spawn(self._settings_loop(), "settings")
             self._spawn(self._keepalive_loop(), "keepalive")
-            self._keepalive_on.set()
+            if self._keepalive_on_open:
+                self._keepalive_on.set()
         except BaseException:
             self._closed = True
             await self._shutdown()

@@ -58,7 +58,11 @@ def offer(queue: asyncio.Queue[DeviceState | None], item: DeviceState | None) ->
 
 
 class Superseded(Exception):
-    """A setting command in flight was overtaken by stop; its waiters get the state after the stop."""
+    """A command in flight was called off before its next attempt.
+
+    A setting overtaken by stop (its waiters get the state after the stop), or a ping whose keepalive
+    was turned off.
+    """
 
 
 @dataclass(slots=True)
@@ -120,7 +124,7 @@ class Transactor:
         the ack of a state-changing command, when one comes).
 
         Raises:
-            CommandTimeoutError, DeviceRefusedError, LinkLostError; ``_Superseded`` when ``abort``.
+            CommandTimeoutError, DeviceRefusedError, LinkLostError; ``Superseded`` when ``abort``.
         """
         self._check_usable()
         command = build(self._next_seq() if self._family.uses_seq else 0)
@@ -144,6 +148,8 @@ class Transactor:
                 )
                 continue
             except LinkLostError as e:
+                # the error reaches the caller from here: its reply must not be failed (and left unread)
+                self._pending.remove(pending)
                 self._link_lost(e)
                 raise
             finally:

@@ -21,8 +21,10 @@ from massager_ctl.orchestrator.reporter import Reporter
 from massager_ctl.orchestrator.signals import LinkDown
 from massager_ctl.orchestrator.timeline import EPS
 
-#: Heat seconds kept in reserve: heat counts until the off command is confirmed, which takes a moment,
-#: so the engine cuts heat this much before a limit and never exceeds it.
+#: Heat seconds kept in reserve at least: heat counts until the off command is confirmed, which takes a
+#: moment, so the engine cuts heat this much before a limit and never exceeds it. The reserve is the
+#: model's watchdog timeout when that is longer: if the link fails as heat should go off, the device's
+#: watchdog is what turns it off, up to that long after the last frame it heard (the cut-off at the latest).
 HEAT_SLACK_S = 2.0
 _LINK_ERRORS = (LinkLostError, CommandTimeoutError)
 
@@ -58,7 +60,7 @@ class Actuator:
         self._heat = HeatBudget(
             contiguous_s=float(heat.max_on_s) if heat else 0.0,
             total_s=plan.heat_budget_s,
-            slack_s=HEAT_SLACK_S,
+            slack_s=max(HEAT_SLACK_S, plan.profile.watchdog.timeout_s),
         )
 
     def target_level(self, step: ResolvedStep) -> int | None:
@@ -86,12 +88,17 @@ class Actuator:
         """The device's watchdog stopped it: ramp on from what it reports, not from what was set."""
         self._level = None
 
-    def relinked(self) -> None:
-        """A new link: settings are set again, the intensity ramping on from where the device is."""
-        driver = self._driver()
-        self._level = None
-        self._heat_level = driver.state.heat if driver else 0
+    def restart_from_off(self, *, heat_off_by: float) -> None:
+        """A new link found the device off (confirmed): every setting starts again from off.
+
+        Args:
+            heat_off_by: when heat went off at the latest (the device's watchdog after the link was
+                lost); the heat budget counts the outage up to then.
+        """
+        self._level = 0
+        self._heat_level = 0
         self._ramp_target = None
+        self._heat.switched_off(min(self._clock.now(), heat_off_by))
 
     def device_off(self) -> None:
         """The device is confirmed off (or beyond reach): heat stops counting."""
@@ -213,7 +220,7 @@ class Actuator:
 
     def start_ramp(self, target: int, ramp_s: float | None) -> None:
         """Move to ``target`` a level at a time (``ramp_s`` for the whole way, else the default pace)."""
-        if self._level is None:  # after a reconnect: ramp on from where the device is, not from 0
+        if self._level is None:  # after the watchdog stopped it: ramp on from where the device is, not from 0
             driver = self._driver()
             self._level = driver.state.intensity if driver else 0
         delta = abs(target - self._level)
@@ -256,7 +263,7 @@ class Actuator:
     async def _heat_cut(self, deadline: float) -> None:
         await self._set_heat(0)
         self._heat_blocked = True
-        if deadline - self._clock.now() <= HEAT_SLACK_S + EPS:
+        if deadline - self._clock.now() <= self._heat.slack_s + EPS:
             # the step's planned heat ends within the slack anyway: off a moment early, nothing to warn about
             self._events.emit(
                 Notice, level="info", message="heat off a moment early to stay within its budget"

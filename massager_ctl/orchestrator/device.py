@@ -6,6 +6,10 @@ source once (see :mod:`massager_ctl.registry`) and asks it for every link: for a
 link (a reconnect has to find the same firmware, with its heat timer and
 watchdog); for a ``ble://`` device found by a scan it is the model and address
 found. The connector knows no scheme by name.
+
+Every link starts with the device stopped and leaves its watchdog unfed: the
+device may still run what a lost link set, and only a healthy session may keep
+it running (the session turns the keepalive on when it applies a step).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Self
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.connect import new_driver, open_source
+from massager_ctl.drivers.base import DriverOptions
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError, MassagerError
 from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson, Person
@@ -57,6 +62,8 @@ class DeviceConnector:
             raise ConfigError(f"--speed compresses time on a simulator only; {url} is a real device")
         self.source: DeviceSource | None = None
         """The opened URL (``None`` outside ``async with``)."""
+        # "off" is the first thing the device hears on each link, and no keepalive until a step runs
+        self._options = DriverOptions(stop_on_open=True, keepalive_on_open=False)
         self._stack = contextlib.AsyncExitStack()
         self._links: list[tuple[MassagerDriver, contextlib.AsyncExitStack]] = []
 
@@ -105,6 +112,8 @@ class DeviceConnector:
     async def connect(self) -> MassagerDriver:
         """Open a new link and return its open driver (closed with the connector at the latest).
 
+        The device hears a stop before anything else, and the driver's keepalive is off.
+
         Raises:
             ConnectError: the link could not be opened.
             ProtocolError: the device is not the expected model.
@@ -112,7 +121,7 @@ class DeviceConnector:
         await self._forget_dead_links()
         if self.source is None:
             raise RuntimeError(f"{self.url.raw}: the connector is not open (use async with)")
-        return await self._open(new_driver(self.source, speed=self.speed))
+        return await self._open(new_driver(self.source, options=self._options, speed=self.speed))
 
     async def _open(self, link: AbstractAsyncContextManager[MassagerDriver]) -> MassagerDriver:
         stack = contextlib.AsyncExitStack()

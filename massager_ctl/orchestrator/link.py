@@ -4,6 +4,11 @@ It opens links (a stop during a connect wins at once), watches each one for
 the device's state and its loss, reconnects with backoff after a drop, drops a
 dead link without swallowing a cancel, and at the end drives the device to
 motor and heat off, confirmed, over one fresh link if the current one is gone.
+
+While suspended the session keeps nothing running: the device hears nothing from
+it but "off", so its watchdog stops it within its timeout of the last frame of
+the healthy link, and a new link goes on only once the device confirms motor and
+heat off (a reconnect never revives old settings; the step sets them again).
 """
 
 from __future__ import annotations
@@ -114,7 +119,7 @@ class LinkSupervisor:
     def _install(self, driver: Driver) -> None:
         self.driver = driver
         self.generation += 1
-        driver.keepalive = True
+        driver.keepalive = False  # fed from when a step's settings are applied: only a healthy session
         generation = self.generation
         self.watcher = self._spawn(lambda: self._watch(driver, generation), "device")
 
@@ -138,7 +143,7 @@ class LinkSupervisor:
             self._observer.link_lost(generation, reason)
 
     async def reconnect(self, reason: str) -> int:
-        """Drop the link and reconnect with backoff; returns the attempts it took.
+        """Drop the link and reconnect with backoff until a new link finds the device off; the attempts.
 
         Raises:
             AbortSession: every reconnect attempt failed.
@@ -158,8 +163,24 @@ class LinkSupervisor:
                 self._events.emit(Notice, level="info", message=f"reconnect attempt {attempts} failed: {e}")
                 continue
             self._install(driver)
-            return attempts
+            if await self._confirmed_off(driver):
+                return attempts
+            self._events.emit(
+                Notice,
+                level="info",
+                message=f"reconnect attempt {attempts}: the device did not confirm motor and heat off",
+            )
+            await self.drop()
         raise AbortSession(f"link lost ({reason}); no reconnect after {attempts} attempts")
+
+    @staticmethod
+    async def _confirmed_off(driver: Driver) -> bool:
+        """Whether the device on a new link is off, stopping it if its status says otherwise.
+
+        A link from :class:`~massager_ctl.orchestrator.device.DeviceConnector` stopped it before
+        anything else; another connector's link gets its stop now.
+        """
+        return driver.state.safe or await drive_safe(driver) is not None
 
     async def drop(self) -> None:
         """Let go of the current link: stop watching it, stop feeding the watchdog, close it."""

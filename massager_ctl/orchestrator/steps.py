@@ -278,11 +278,15 @@ class StepRunner:
             AbortSession: every reconnect attempt failed.
             StopSession: the person stopped the session meanwhile.
         """
-        before, remaining = self._timeline.suspend(self._clock.now())
+        now = self._clock.now()
+        before, remaining = self._timeline.suspend(now)
         index = self._timeline.index
         self._events.emit(Suspended, index=index, reason=reason, remaining_s=round(remaining, 6))
+        # the device heard the healthy link's last frame by now and nothing after it but "off": its
+        # watchdog has stopped it by then at the latest
+        off_by = now + self._plan.profile.watchdog.timeout_s
         attempts = await self._link.reconnect(reason)
-        self._actuator.relinked()
+        self._actuator.restart_from_off(heat_off_by=off_by)
         self._timeline.restore(before, self._clock.now())
         self._events.emit(Reconnected, index=index, attempts=attempts, remaining_s=round(remaining, 6))
         if self._link.driver is not None:

@@ -43,6 +43,7 @@ class Rig:
 
     plan: Plan
     faults: str | None = None
+    seed: int | None = None
     session_options: dict[str, Any] = field(default_factory=dict)
     connector: DeviceConnector = field(init=False)
     session: Session = field(init=False)
@@ -55,6 +56,8 @@ class Rig:
         url = f"sim://{self.plan.profile.id}?link=virtual"
         if self.faults:
             url += f"&faults={self.faults}"
+        if self.seed is not None:
+            url += f"&seed={self.seed}"
         self.connector = DeviceConnector(url, catalog=CATALOG)
         await self.connector.__aenter__()
         loop = asyncio.get_running_loop()
