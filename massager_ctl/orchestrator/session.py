@@ -12,9 +12,9 @@ progress ticker) live in one :class:`asyncio.TaskGroup`; every path out of it
 drives the device to motor off and heat off, confirmed.
 
 Controls (:meth:`Session.pause`, ``resume``, ``skip``, ``stop``, ``extend``,
-``nudge``, ``set_intensity``, ``confirm``) may be called from any task on the
-loop; they check the current state, raise :class:`ControlError` when they do
-not apply, and otherwise queue a signal that the engine handles at once.
+``nudge``, ``set_intensity``, ``confirm``, ``heat_off``, ``heat_on``) may be
+called from any task on the loop; they check the current state, raise
+:class:`ControlError` when they do not apply, and otherwise queue a signal.
 """
 
 from __future__ import annotations
