@@ -32,16 +32,18 @@ against the classes by ``tests/foundation/test_errors.py``::
     ├── StopSession [massager_ctl.orchestrator.signals]     internal: ends a session's run
     ├── AbortSession [massager_ctl.orchestrator.signals]    internal: the link did not come back
     ├── HelperFailed [massager_ctl.orchestrator.signals]    internal: a session task failed
-    ├── LinkDown [massager_ctl.orchestrator.actuation]      internal: a command hit a lost link
+    ├── LinkDown [massager_ctl.orchestrator.signals]        internal: a command hit a lost link
     ├── Superseded [massager_ctl.drivers.transact]          internal: a stop overtook a setting
     └── RuntimeError
+        ├── TransitionError [massager_ctl.orchestrator.controls]  a state change the engine's table forbids
         └── FirmwareBugError [firmware_sim.failures]        a strict simulator failed internally
 
 The internal signals steer the engine and the driver and are caught where they are
 raised; they are deliberately not ``MassagerError``, so an ``except MassagerError``
 can never swallow a stop. ``FirmwareBugError`` is a simulator bug that must fail a
-test, not be handled as a device error. Misuse of an API (``ValueError``,
-``RuntimeError`` for a call out of order) and pydantic validators' ``ValueError``
+test, not be handled as a device error; so is ``TransitionError``, an engine bug
+(the session ends failed, the device made safe, and it propagates). Misuse of an
+API (``ValueError``, ``RuntimeError`` for a call out of order) and pydantic validators' ``ValueError``
 (turned into :class:`CatalogError` by the loader) are not part of the tree.
 """
 

@@ -108,9 +108,8 @@ async def run_session(
                 connect=connector.connect,
                 device_url=device,
                 bus=bus,
-                auto_confirm=yes,
+                person=connector.auto_person() if yes else None,
                 speed=connector.speed,
-                fit_head=connector.fit_head,
             )
             try:
                 if broker is not None:  # first: an unreachable broker ends the run before anything starts

@@ -1,4 +1,4 @@
-"""Session states, the results a session ends with, and the control error (defined in ``errors``)."""
+"""Session states, the results a session ends with, and its errors (defined in ``errors``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from massager_ctl.errors import ControlError
 from massager_ctl.events import SessionStatus
 from massager_ctl.retry import Backoff
 
-__all__ = ["RECONNECT", "ControlError", "SessionResult", "SessionState"]
+__all__ = ["RECONNECT", "ControlError", "SessionResult", "SessionState", "TransitionError"]
 
 #: How a session reconnects after a drop unless told otherwise: 5 tries over about 11 s.
 RECONNECT = Backoff(initial_s=0.5, max_s=8.0, attempts=5)
@@ -33,6 +33,10 @@ class SessionState(enum.StrEnum):
 
 
 _FINISHED = {SessionState.COMPLETED, SessionState.STOPPED, SessionState.ABORTED, SessionState.FAILED}
+
+
+class TransitionError(RuntimeError):
+    """The engine tried a state change its transition table does not declare: a bug in the engine."""
 
 
 @dataclass(frozen=True, slots=True)

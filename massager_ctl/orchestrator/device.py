@@ -25,6 +25,7 @@ from massager_ctl.connect import new_driver, open_source
 from massager_ctl.drivers.base import DriverOptions
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError, MassagerError
+from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson, Person
 from massager_ctl.registry import DeviceSource, OpenContext, Registry, default_registry
 from massager_ctl.urls import DeviceURL, parse_device_url
 
@@ -102,6 +103,11 @@ class DeviceConnector:
         fit = self.source.fit_head if self.source is not None else None
         if fit is not None:
             fit(head_id)
+
+    def auto_person(self) -> Person:
+        """The person for ``--yes``: ready at once; on a simulator they also fit each head asked for."""
+        fit = self.source.fit_head if self.source is not None else None
+        return HandsOnPerson(fit) if fit is not None else AutoPerson()
 
     async def connect(self) -> MassagerDriver:
         """Open a new link and return its open driver (closed with the connector at the latest).

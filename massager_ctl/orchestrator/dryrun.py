@@ -79,9 +79,8 @@ async def simulate_async(plan: Plan, *, catalog: Catalog | None = None) -> Timel
             connect=device.connect,
             device_url=url,
             bus=bus,
-            auto_confirm=True,
+            person=device.auto_person(),
             progress_every_s=60.0,
-            fit_head=device.fit_head,
         )
         await session.run()
     bus.close()

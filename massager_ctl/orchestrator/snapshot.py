@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from massager_ctl.events import SessionStatus
+from massager_ctl.orchestrator.controls import SessionResult
+from massager_ctl.orchestrator.plan import Plan
+from massager_ctl.orchestrator.timeline import Timeline
 
 
 class SessionSnapshot(BaseModel):
@@ -33,3 +36,39 @@ class SessionSnapshot(BaseModel):
     intensity_offset: int
     status: SessionStatus | None
     reason: str | None
+
+
+def take_snapshot(
+    *,
+    session_id: str,
+    device_url: str,
+    plan: Plan,
+    timeline: Timeline,
+    now: float,
+    offset: int,
+    result: SessionResult | None,
+) -> SessionSnapshot:
+    """Where a session with this ``timeline`` stands at session time ``now``."""
+    step, waiting = timeline.step, timeline.waiting
+    elapsed = timeline.step_elapsed(now)
+    return SessionSnapshot(
+        session_id=session_id,
+        routine_id=plan.routine.id,
+        routine_title=plan.routine.title,
+        device=device_url,
+        model=plan.profile.id,
+        state=timeline.state.value,
+        index=timeline.index,
+        steps=len(plan.steps),
+        step_title=step.title if step else None,
+        prompt=step.prompt if step else None,
+        waiting_for=waiting.reason if waiting else None,
+        head_to_fit=waiting.head if waiting else None,
+        step_elapsed_s=round(elapsed, 3),
+        step_remaining_s=round(max(0.0, timeline.step_duration - elapsed), 3),
+        session_elapsed_s=round(timeline.done_s + elapsed, 3),
+        session_remaining_s=round(max(0.0, timeline.session_duration - timeline.done_s - elapsed), 3),
+        intensity_offset=offset,
+        status=result.status if result else None,
+        reason=result.reason if result else None,
+    )

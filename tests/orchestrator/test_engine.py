@@ -12,6 +12,7 @@ import pytest
 from massager_ctl.config import Caps
 from massager_ctl.journal import Journal
 from massager_ctl.orchestrator import ControlError, Session, SessionState, preflight
+from massager_ctl.orchestrator.person import HandsOnPerson
 from massager_ctl.retry import Backoff
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
 
@@ -260,7 +261,7 @@ async def test_unexpected_exception_makes_the_device_safe_then_propagates() -> N
     def broken_person(head: str) -> None:
         raise RuntimeError(f"cannot fit {head}")
 
-    async with Rig(plan, session_options={"auto_confirm": True, "fit_head": broken_person}) as rig:
+    async with Rig(plan, session_options={"person": HandsOnPerson(broken_person)}) as rig:
         with pytest.raises(RuntimeError, match="cannot fit fork"):
             await rig.run()
     state = rig.firmware.state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+from collections.abc import Callable
 
 import pytest
 
@@ -75,10 +76,9 @@ async def test_a_steps_heat_comes_back_when_its_time_starts_within_budget() -> N
     assert 110 < heat_on <= 120
 
 
-class _BrokenTicker(Session):
-    async def _tick_progress(self) -> None:
-        await asyncio.sleep(5)
-        raise RuntimeError("progress ticker bug")
+async def _broken_ticker(report: Callable[[], None], every_s: float) -> None:
+    await asyncio.sleep(5)
+    raise RuntimeError("progress ticker bug")
 
 
 async def test_a_crashed_helper_task_fails_the_session_with_the_device_safe() -> None:
@@ -87,7 +87,9 @@ async def test_a_crashed_helper_task_fails_the_session_with_the_device_safe() ->
         "serial-cushion-z3",
     )
     async with Rig(plan) as rig:
-        rig.session = _BrokenTicker(plan, connect=rig.connector.connect, device_url="sim://z3", bus=rig.bus)
+        rig.session = Session(
+            plan, connect=rig.connector.connect, device_url="sim://z3", bus=rig.bus, progress=_broken_ticker
+        )
         result = await rig.run()
     assert result.status == "failed"
     assert "progress ticker bug" in result.reason
