@@ -26,6 +26,7 @@ from massager_ctl.journal import Journal, session_kind
 from massager_ctl.models import Routine
 from massager_ctl.orchestrator import Plan, Session
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.person import AutoPerson, Person
 from massager_ctl.ui.keys import handle_key, key_reader
 from massager_ctl.ui.lines import print_lines
 from massager_ctl.ui.live import LiveView, show_live
@@ -108,7 +109,7 @@ async def run_session(
                 connect=connector.connect,
                 device_url=device,
                 bus=bus,
-                person=connector.auto_person() if yes else None,
+                person=_auto_person(connector) if yes else None,
                 speed=connector.speed,
             )
             try:
@@ -209,3 +210,8 @@ def _exit_code(session: Session, received: list[int], plan: Plan) -> int:
     if final is not None and final.status in ("completed", "stopped"):
         return EXIT_OK
     return EXIT_FAILURE
+
+
+def _auto_person(connector: DeviceConnector | NoDeviceConnector | ManualConnector) -> Person:
+    """The person for ``--yes``: a device's own (on a simulator, one that fits heads), else ready at once."""
+    return connector.auto_person() if isinstance(connector, DeviceConnector) else AutoPerson()

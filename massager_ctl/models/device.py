@@ -276,6 +276,12 @@ class DeviceProfile(_Strict):
         return self.watchdog_spec
 
     @property
+    def silence_stop_s(self) -> float | None:
+        """How soon the device stops by itself once the controller falls silent: its watchdog's
+        timeout, or ``None`` when nothing stops it that soon (a device timer of minutes, or nothing)."""
+        return self.watchdog_spec.timeout_s if self.watchdog_spec is not None else None
+
+    @property
     def driver_available(self) -> bool:
         """Whether the driver speaks this model's protocol family yet."""
         return self.protocol.family in DRIVER_FAMILIES

@@ -60,7 +60,7 @@ class Actuator:
         self._heat = HeatBudget(
             contiguous_s=float(heat.max_on_s) if heat else 0.0,
             total_s=plan.heat_budget_s,
-            slack_s=max(HEAT_SLACK_S, plan.profile.watchdog.timeout_s),
+            slack_s=max(HEAT_SLACK_S, plan.profile.silence_stop_s or 0.0),
         )
 
     def target_level(self, step: ResolvedStep) -> int | None:

@@ -317,10 +317,9 @@ class Session:
         safe = await self.link.make_safe(preparing=self.state is _S.PREPARING)
         await self._collect_helpers()
         if not safe:
-            timeout = self.plan.profile.watchdog.timeout_s
-            reason += (
-                f"; the device did not confirm motor and heat off (its watchdog stops it in {timeout:g} s)"
-            )
+            timeout = self.plan.profile.silence_stop_s
+            backstop = f"its watchdog stops it in {timeout:g} s" if timeout is not None else "switch it off"
+            reason += f"; the device did not confirm motor and heat off ({backstop})"
             if status == "completed":
                 status = "failed"
         self.actuator.device_off()

@@ -10,6 +10,7 @@ step then comes back in the state it was in, with the time it had left.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from massager_ctl.drivers.base import DeviceState
@@ -283,8 +284,9 @@ class StepRunner:
         index = self._timeline.index
         self._events.emit(Suspended, index=index, reason=reason, remaining_s=round(remaining, 6))
         # the device heard the healthy link's last frame by now and nothing after it but "off": its
-        # watchdog has stopped it by then at the latest
-        off_by = now + self._plan.profile.watchdog.timeout_s
+        # watchdog has stopped it by then at the latest; without one, the reconnect's confirmed stop did
+        silence_stop_s = self._plan.profile.silence_stop_s
+        off_by = now + (silence_stop_s if silence_stop_s is not None else math.inf)
         attempts = await self._link.reconnect(reason)
         self._actuator.restart_from_off(heat_off_by=off_by)
         self._timeline.restore(before, self._clock.now())
