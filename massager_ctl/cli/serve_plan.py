@@ -55,6 +55,7 @@ def plan_devices(
         ConfigError: no device at all, ids that do not pair with devices, or two devices
             with the same id.
     """
+    wanted: list[tuple[str, str | None, str | None, str | None]]  # url, id, name, routine
     if urls:
         if ids and len(ids) != len(urls):
             raise ConfigError(
