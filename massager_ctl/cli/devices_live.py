@@ -9,10 +9,11 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from serial.tools import list_ports
 
@@ -25,6 +26,7 @@ from massager_ctl.models import DeviceProfile
 from massager_ctl.openers import model_for_advertisement, open_bumble_central
 from massager_ctl.orchestrator.safety import drive_safe
 from massager_ctl.retry import Backoff
+from massager_ctl.transports.wirelog import WireLog, open_wire_log
 from massager_ctl.urls import parse_device_url
 
 if TYPE_CHECKING:
@@ -205,29 +207,45 @@ async def _stop_through_fresh_link(reopen: Reopen) -> DeviceState | None:
     return None
 
 
-async def try_url(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> DeviceState:
+async def try_url(
+    url: str, cat: Catalog, *, dwell_s: float, echo: Echo, wire_log: WireLog | None = None
+) -> DeviceState:
     """Open ``url`` and :func:`exercise` the device (a lost link is reopened once, to stop it).
 
     Raises:
         MassagerError: the device could not be opened, a step failed, or the stop was not confirmed.
     """
     # a sim:// URL starts its own simulator: reopening it would stop a different device
-    reopen = None if parse_device_url(url).scheme == "sim" else lambda: open_device(url, catalog=cat)
-    async with open_device(url, catalog=cat) as device:
+    reopen = (
+        None
+        if parse_device_url(url).scheme == "sim"
+        else lambda: open_device(url, catalog=cat, wire_log=wire_log)
+    )
+    async with open_device(url, catalog=cat, wire_log=wire_log) as device:
         return await exercise(device, dwell_s=dwell_s, echo=echo, reopen=reopen)
 
 
-async def try_until_signalled(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> int:
+async def try_until_signalled(
+    url: str, cat: Catalog, *, dwell_s: float, echo: Echo, wire_log: Path | None = None
+) -> int:
     """:func:`try_url` with SIGINT/SIGTERM stopping the device before exiting.
+
+    ``wire_log`` names a file for every frame on the wire (:mod:`massager_ctl.transports.wirelog`).
 
     Returns:
         The exit code: 0 done, 130 after SIGINT, 143 after SIGTERM (the device confirmed safe).
 
     Raises:
         MassagerError: as :func:`try_url` (also when a signal came but the stop was not confirmed).
+        ConfigError: ``wire_log`` cannot be written.
     """
+    async with open_wire_log(wire_log) as frames:
+        return await _try_until_signalled(try_url(url, cat, dwell_s=dwell_s, echo=echo, wire_log=frames))
+
+
+async def _try_until_signalled(trying: Coroutine[Any, Any, DeviceState]) -> int:
     loop = asyncio.get_running_loop()
-    task = asyncio.create_task(try_url(url, cat, dwell_s=dwell_s, echo=echo), name="devices-try")
+    task = asyncio.create_task(trying, name="devices-try")
     received: list[int] = []
 
     def on_signal(signum: int) -> None:

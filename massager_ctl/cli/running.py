@@ -20,6 +20,7 @@ from massager_ctl.events import EventBus, write_json_lines
 from massager_ctl.journal import Journal
 from massager_ctl.orchestrator import Plan, Session
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.transports.wirelog import open_wire_log
 from massager_ctl.ui.keys import handle_key, key_reader
 from massager_ctl.ui.lines import print_lines
 from massager_ctl.ui.live import LiveView, show_live
@@ -44,8 +45,13 @@ async def run_session(
     broker: BrokerConfig | None,
     tty: bool,
     speech: VoiceSettings | None = None,
+    wire_log: Path | None = None,
 ) -> int:
-    """Run ``plan`` on the device at ``url`` until it ends; the exit code for how it ended."""
+    """Run ``plan`` on the device at ``url`` until it ends; the exit code for how it ended.
+
+    Raises:
+        ConfigError: ``wire_log`` cannot be written.
+    """
     bus = EventBus()
     console = Console()
     tasks: list[asyncio.Task[None]] = []
@@ -57,7 +63,8 @@ async def run_session(
     received: list[int] = []
     with Journal(state.settings.journal_path) as journal, contextlib.ExitStack() as stack:
         async with (
-            DeviceConnector(url, catalog=state.catalog, speed=speed) as connector,
+            open_wire_log(wire_log) as frames,
+            DeviceConnector(url, catalog=state.catalog, speed=speed, wire_log=frames) as connector,
             contextlib.AsyncExitStack() as astack,
         ):
             session = Session(
