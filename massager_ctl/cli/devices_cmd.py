@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from massager_ctl.cli import PlainHelpCommand, devices_app
 from massager_ctl.cli.context import WIRE_LOG_OPTION, device_url, use
+
+if TYPE_CHECKING:
+    from massager_ctl.cli.devices_live import Found
 
 
 @devices_app.command("scan", cls=PlainHelpCommand, short_help="Find massagers over BLE and USB serial.")
@@ -40,7 +44,16 @@ def devices_scan(
     if not found:
         typer.echo("no devices found")
     for f in found:
-        typer.echo(f"{f.url}\t{f.name or '-'}\t{f.detail}" + ("" if f.model else "\t(no catalog model)"))
+        typer.echo("\t".join([f.url, f.name or "-", f.detail, _recognised(f)]))
+
+
+def _recognised(found: Found) -> str:
+    if found.confidence is None:
+        return "(no catalog model)"
+    model = found.model or "one of " + ", ".join(found.candidates)
+    facts = f"; protocol facts {found.protocol_confidence}" if found.protocol_confidence else ""
+    protocol = found.protocol or "?"
+    return f"{model}, protocol {protocol}, match {found.confidence} by {found.matched_by}{facts}"
 
 
 @devices_app.command(
