@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from massager_ctl.protocol.messages import Message
 from massager_ctl.transports.base import Transport
 from massager_ctl.transports.wirelog import REPEAT_EVERY_S, LoggedSource, WireLog, WireLogTransport
 from tests.foundation.cli_support import in_process, isolate
+from tests.mqtt.mqtt_support import Broker, cli_env, free_port, watch
 from tests.orchestrator.orch_support import make_plan
 
 
@@ -287,3 +289,40 @@ def test_run_with_a_wire_log_ends_it_with_the_stop(
     sent, _ = check_log(read_log(path), "mascii")
     assert isinstance(sent[-1], Stop)
     assert any(isinstance(m, SetHeat) and m.level == 1 for m in sent)
+
+
+@pytest.mark.slow
+async def test_serve_keeps_one_wire_log_across_a_reconnect(tmp_path: Path) -> None:
+    broker = Broker(dir=tmp_path / "broker", port=free_port())
+    broker.dir.mkdir()
+    broker.start()
+    path = tmp_path / "wire.jsonl"
+    device = "sim://shiatsu-cushion-s3?link=virtual&faults=drop_link_at=1.5,reconnect_after=0.5"
+    state = "massager/cushion1/state"
+    try:
+        async with watch(broker, state) as watcher:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "massager_ctl", "serve", "--device", device, "--mqtt", broker.url,
+                "--device-id", "cushion1", "--wire-log", str(path),
+                env=cli_env(tmp_path), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            try:
+
+                def reconnected(_: bytes) -> bool:
+                    seen = [json.loads(p)["connected"] for p in watcher.on(state)]
+                    return False in seen and seen[-1] is True
+
+                await watcher.wait_for(state, reconnected, within_s=30)
+                proc.send_signal(signal.SIGTERM)
+                _, err = await asyncio.wait_for(proc.communicate(), 30)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+        assert proc.returncode == 0, err.decode()
+    finally:
+        broker.stop()
+    lines = read_log(path)
+    sent, _ = check_log(lines, "mbin")
+    assert [line["link"] for line in lines if line.get("event") == "open"][:2] == [1, 2]
+    assert isinstance(sent[-1], Stop)
