@@ -25,6 +25,7 @@ session still leaves every queued line written when the log closes.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -47,6 +48,7 @@ REPEAT_EVERY_S = 1.0
 """An unchanged received frame repeating with nothing sent between is written at most this often."""
 
 _CLOSE = None
+_EXIT_WAIT_S = 5.0
 
 
 class Framer(Protocol):
@@ -90,10 +92,12 @@ class WireLog:
         self._links = 0
         self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._failed: OSError | None = None
-        # not a daemon: a process that exits still writes what was queued
-        self._writer = threading.Thread(target=self._write_lines, name=f"wire-log {path.name}")
+        self._writer = threading.Thread(target=self._write_lines, name=f"wire-log {path.name}", daemon=True)
         self._writer.start()
         self._closed = False
+        # a log nobody closed (an error between here and its `async with`) neither holds the process
+        # open, as a non-daemon writer would, nor loses its lines at exit
+        atexit.register(self._finish)
 
     async def __aenter__(self) -> Self:
         return self
@@ -150,8 +154,13 @@ class WireLog:
         """
         self.close()
         await asyncio.to_thread(self._writer.join)
+        atexit.unregister(self._finish)
         if self._failed is not None:
             logger.error("wire log %s is incomplete: %s", self.path, self._failed)
+
+    def _finish(self) -> None:
+        self.close()
+        self._writer.join(timeout=_EXIT_WAIT_S)
 
     def _write_lines(self) -> None:
         with self._file:
