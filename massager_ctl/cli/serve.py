@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from massager_ctl.cli import PlainHelpCommand, app
-from massager_ctl.cli.context import complete_routines, device_url, use
+from massager_ctl.cli.context import WIRE_LOG_OPTION, complete_routines, device_url, use
 from massager_ctl.errors import ConfigError
 
 log = logging.getLogger("massager_ctl.serve")
@@ -55,6 +55,7 @@ def serve(
         False, "--yes", "-y", help="Confirm every wait for the person at once (else send a confirm command)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
+    wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
     """Keep a device connected and idle-safe; run routines on MQTT commands and publish everything.
 
@@ -76,6 +77,7 @@ def serve(
     from massager_ctl.mqtt.topics import device_id_from_url, make_topics
     from massager_ctl.orchestrator import preflight
     from massager_ctl.orchestrator.device import DeviceConnector
+    from massager_ctl.transports.wirelog import open_wire_log
 
     state = use(ctx)
     user = state.settings
@@ -99,7 +101,10 @@ def serve(
         routine = preflight(cat.routine(routine), profile, user.caps).routine.id
 
     async def main() -> None:
-        connector = DeviceConnector(device, catalog=cat)
+        async with open_wire_log(wire_log) as frames:
+            await serve_with(DeviceConnector(device, catalog=cat, wire_log=frames))
+
+    async def serve_with(connector: DeviceConnector) -> None:
         controller = RemoteController(
             connect=connector.connect,
             device_url=device,

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from massager_ctl.cli import EXIT_BAD_INPUT, EXIT_FAILURE, PlainHelpCommand, app, routines_app
-from massager_ctl.cli.context import CliContext, complete_models, complete_routines, device_url, use
+from massager_ctl.cli.context import (
+    WIRE_LOG_OPTION,
+    CliContext,
+    complete_models,
+    complete_routines,
+    device_url,
+    use,
+)
 from massager_ctl.cli.problems import merge_problems
 from massager_ctl.errors import ConfigError
 from massager_ctl.ui.timefmt import clock
@@ -307,6 +314,7 @@ def run_command(
     audio_out: Path | None = typer.Option(
         None, "--audio-out", metavar="DIR", help="Write each spoken cue as a WAV file plus cues.jsonl to DIR."
     ),
+    wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
     """Run a routine on a device (or, for a routine of prompts only, with none), with a live view
     on a terminal or log lines otherwise. The routine's safety notes come first, to acknowledge.
@@ -361,7 +369,16 @@ def run_command(
     acknowledge_safety(plan.routine, yes=yes, tty=tty)  # last: nothing after it may refuse the run
     code = asyncio.run(
         run_session(
-            state, plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty, speech=speech
+            state,
+            plan,
+            url,
+            speed=speed,
+            yes=yes,
+            events=events,
+            broker=broker,
+            tty=tty,
+            speech=speech,
+            wire_log=wire_log,
         )
     )
     raise typer.Exit(code)
