@@ -11,6 +11,7 @@ import abc
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from massager_ctl.errors import ConfigError
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import mascii, mbin
 from massager_ctl.protocol.messages import (
@@ -70,7 +71,7 @@ class Framer(Protocol):
     def feed(self, data: bytes) -> list[bytes]: ...
 
 
-class _WholeChunks:
+class WholeChunks:
     """Message-oriented links (a BLE notification, a virtual-link frame) carry one frame per chunk."""
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -89,9 +90,27 @@ def limits_for(profile: DeviceProfile) -> Limits:
 
 
 class Family(abc.ABC):
-    """One protocol family's view of a link."""
+    """One protocol family's view of a link.
+
+    Attributes:
+        uses_seq: commands carry a sequence number their reply echoes.
+        identifies: the device answers a hello with its identity (else the catalog's word is taken).
+        reports_temperature: the status carries a temperature.
+    """
 
     uses_seq: bool
+    identifies: bool = True
+    reports_temperature: bool = True
+
+    def frames(self, message: Message | KeyPress) -> list[bytes]:
+        """The frames that carry ``message``, in order; each is answered before the next goes out.
+
+        None: nothing to send (the device reports unasked, and the next report answers).
+
+        Raises:
+            FrameError: a message this family cannot express (``not_supported``).
+        """
+        return [self.encode(message)]
 
     @abc.abstractmethod
     def framer(self, *, message_oriented: bool) -> Framer: ...
@@ -127,7 +146,7 @@ class MbinFamily(Family):
     uses_seq = True
 
     def framer(self, *, message_oriented: bool) -> Framer:
-        return _WholeChunks()
+        return WholeChunks()
 
     def encode(self, message: Message | KeyPress) -> bytes:
         return mbin.encode(_by_value(message))
@@ -173,5 +192,18 @@ class MasciiFamily(Family):
 
 
 def family_for(profile: DeviceProfile) -> Family:
-    """The adaptor of a model's protocol family."""
-    return MbinFamily() if profile.protocol.family == "mbin" else MasciiFamily()
+    """A new adaptor of a model's protocol family (one per driver: a product's may remember state).
+
+    Raises:
+        ConfigError: a family the driver does not speak yet.
+    """
+    match profile.protocol.family:
+        case "mbin":
+            return MbinFamily()
+        case "mascii":
+            return MasciiFamily()
+        case "reverie":
+            from massager_ctl.drivers.reverie import ReverieFamily  # it builds on this module
+
+            return ReverieFamily(profile)
+    raise ConfigError(f"{profile.id}: protocol {profile.protocol.family}: driver not available yet")

@@ -152,6 +152,14 @@ class Link:
     # -- one command on the wire -----------------------------------------------------------
 
     async def identify(self) -> Identity:
+        """Ask the device who it is (a device that cannot say is taken for the catalog's model).
+
+        Raises:
+            ProtocolError: the device is another model.
+            CommandTimeoutError, LinkLostError: as for any command.
+        """
+        if not self.codec.identifies:
+            return Identity(self.profile.id, self.profile.protocol.model_code, "unknown", "")
         report = await self.transact(lambda seq: Hello(seq=seq))
         if not isinstance(report, IdentityReport):
             raise ProtocolError(f"{self.transport.description}: expected an identity, got {report}")
@@ -184,35 +192,22 @@ class Link:
         """
         self.check_usable()
         command = build(self._next_seq() if self.codec.uses_seq else 0)
-        frame = self.codec.encode(command)
+        # no frame at all: the device reports unasked, and its next report is the answer
+        frames: list[bytes | None] = [*self.codec.frames(command)] or [None]
         key = self.codec.request_key(command)
         changes_state = isinstance(
             command, SetIntensity | SetHead | SetHeat | SetMode | SetDirection | Stop | StepKey | ToggleKey
         )
-        loop = asyncio.get_running_loop()
         for attempt in range(self.retries + 1):
             if abort is not None and abort():
                 raise Superseded
-            pending = Pending(key, loop.create_future(), loop.create_future() if changes_state else None)
-            self._pending.append(pending)
             try:
-                await self.transport.send(frame)
-                self.last_sent_at = loop.time()
-                async with asyncio.timeout(self.ack_timeout_s):
-                    reply = await pending.reply
+                reply, status = await self._exchange(frames, key, changes_state)
             except TimeoutError:
                 logger.info(
                     "%s: no answer to %s (attempt %d)", self.transport.description, command, attempt + 1
                 )
                 continue
-            except LinkLostError as e:
-                # the error reaches the caller from here: its reply must not be failed (and left unread)
-                self._pending.remove(pending)
-                self.link_lost(e)
-                raise
-            finally:
-                if pending in self._pending:
-                    self._pending.remove(pending)
             if isinstance(reply, Nak):
                 if reply.error in _DAMAGED:
                     logger.info(
@@ -225,8 +220,8 @@ class Link:
                 raise DeviceRefusedError(
                     f"{self.profile.id} refused {command.name}: {reply.error}", code=reply.error
                 )
-            if pending.status is not None:
-                await self._confirm_after_ack(command, pending.status)
+            if isinstance(reply, Ack) and status is not None:
+                await self._confirm_after_ack(command, status)
             return reply
         if changes_state:
             # the device may have applied it and only its answers were lost
@@ -242,9 +237,9 @@ class Link:
             LinkLostError: the link is down or dropped while sending.
         """
         self.check_usable()
-        frame = self.codec.encode(command)
         try:
-            await self.transport.send(frame)
+            for frame in self.codec.frames(command):
+                await self.transport.send(frame)
         except LinkLostError as e:
             self.link_lost(e)
             raise
@@ -256,6 +251,44 @@ class Link:
         if assumed != self._state:
             self._state = assumed
             self._publish()
+
+    async def _exchange(
+        self, frames: list[bytes | None], key: int | str, changes_state: bool
+    ) -> tuple[Report, asyncio.Future[StatusReport] | None]:
+        """Send each frame (``None``: send nothing) and wait for its reply; the last reply is the answer.
+
+        A Nak ends it early. Returns the answer and, for a state-changing command, the status that
+        follows its ack (see :meth:`_confirm_after_ack`).
+
+        Raises:
+            TimeoutError: a frame went unanswered for the ack timeout.
+            LinkLostError: the link dropped.
+        """
+        loop = asyncio.get_running_loop()
+        reply: Report | None = None
+        status: asyncio.Future[StatusReport] | None = None
+        for frame in frames:
+            pending = Pending(key, loop.create_future(), loop.create_future() if changes_state else None)
+            self._pending.append(pending)
+            try:
+                if frame is not None:
+                    await self.transport.send(frame)
+                    self.last_sent_at = loop.time()
+                async with asyncio.timeout(self.ack_timeout_s):
+                    reply = await pending.reply
+            except LinkLostError as e:
+                # the error reaches the caller from here: its reply must not be failed (and left unread)
+                self._pending.remove(pending)
+                self.link_lost(e)
+                raise
+            finally:
+                if pending in self._pending:
+                    self._pending.remove(pending)
+            status = pending.status
+            if isinstance(reply, Nak):
+                break
+        assert reply is not None
+        return reply, status
 
     async def _confirm_after_ack(
         self, command: Command | KeyPress, status: asyncio.Future[StatusReport]
@@ -342,7 +375,7 @@ class Link:
             heat=report.heat,
             mode=profile.modes[report.mode],
             direction=directions[report.direction] if directions else None,
-            temperature_c=report.temperature_c,
+            temperature_c=report.temperature_c if self.codec.reports_temperature else None,
             battery=report.battery if profile.battery else None,
             watchdog_tripped=report.watchdog_tripped,
             low_battery=report.low_battery,

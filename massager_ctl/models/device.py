@@ -26,8 +26,8 @@ HeadKind = Literal[
     "full-back",
 ]
 ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat"]
-#: The families the driver speaks today; the real product families are catalogued ahead of it.
-DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii"})
+#: The families the driver speaks today; the other real product families are catalogued ahead of it.
+DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii", "reverie"})
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low-medium", "low"]
 Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", "stop"]
 
