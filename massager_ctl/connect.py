@@ -65,9 +65,11 @@ def new_driver(
     source.profile.require_driver()
     if not speed > 0:
         raise ConfigError(f"speed must be positive, not {speed}")
-    if speed != 1.0:
+    watchdog = source.profile.watchdog_spec
+    if speed != 1.0 and watchdog is not None:
+        # a model without a watchdog has no keepalive to scale
         base = options or DriverOptions()
-        keepalive_s = base.keepalive_s or source.profile.watchdog.keepalive_s
+        keepalive_s = base.keepalive_s or watchdog.keepalive_s
         options = replace(base, keepalive_s=keepalive_s / speed)
     return MassagerDriver(source.profile, source.new_transport(), options=options)
 
