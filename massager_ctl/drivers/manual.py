@@ -40,7 +40,7 @@ def manual_profile(url: str, catalog: Catalog) -> DeviceProfile:
         raise ConfigError(f"device URL {url!r}: expected manual://MODEL (a catalog model id)")
     profile = catalog.device(model)
     heads = [head.model_copy(update={"change": "manual"}) for head in profile.heads]
-    return profile.model_copy(update={"heads": heads, "head_detection": False})
+    return profile.model_copy(update={"heads": heads, "head_detection": False, "set_by_person": True})
 
 
 class ManualDriver(Driver):
