@@ -197,7 +197,7 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
 
 def _exit_code(session: Session, received: list[int], plan: Plan) -> int:
     final = session.result
-    if final is not None and not final.device_safe:
+    if final is not None and not final.device_safe and final.stop != "asked_of_person":
         # Whatever else happened, the person must know the device may still be running.
         spec = plan.profile.watchdog_spec
         stops = (

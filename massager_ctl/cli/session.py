@@ -35,13 +35,23 @@ ROUTINE_ARGUMENT = typer.Argument(
 MODEL_OPTION = typer.Option(
     None, "--model", metavar="MODEL", help="A catalog model.", autocompletion=complete_models
 )
-DEVICE_OPTION = typer.Option(None, "--device", metavar="URL", help="The model of this device URL.")
+DEVICE_OPTION = typer.Option(
+    None,
+    "--device",
+    metavar="URL",
+    help="The model of this device URL; manual://MODEL or manual://KIND?speeds=N[&heat=H] (KIND: massage-gun,"
+    " cushion) plans for a massager set by hand.",
+)
 
 
 def _model_for(state: CliContext, model: str | None, device: str | None) -> DeviceProfile:
     if (model is None) == (device is None):
         raise ConfigError("give exactly one of --model MODEL or --device URL")
     if device is not None:
+        from massager_ctl.drivers.manual import is_manual, manual_profile
+
+        if is_manual(device):
+            return manual_profile(device, state.catalog)
         model = device_url(device).model
         if model is None:
             raise ConfigError(f"{device} does not name a model; add ?model=MODEL or use --model")
@@ -284,7 +294,9 @@ def run_command(
         None,
         "--device",
         metavar="URL",
-        help="Device URL (default: the default_device setting; none: prompts only, no device).",
+        help="Device URL (default: the default_device setting; none: prompts only, no device)."
+        " manual://MODEL (a catalog model) or manual://KIND?speeds=N[&heat=H] (KIND: massage-gun, cushion):"
+        " a massager with no radio, set by hand as the screen says.",
     ),
     speed: float | None = typer.Option(
         None,

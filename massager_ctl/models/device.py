@@ -251,6 +251,11 @@ class DeviceProfile(_Strict):
     protocol: ProtocolSpec
     heads: list[HeadSpec] = Field(min_length=1)
     head_detection: bool = False
+    set_by_person: bool = Field(
+        False,
+        description="Settings are instructions a person carries out (manual://): a heat change waits for"
+        " their confirm, and the final stop is asked of them, never confirmed by a device.",
+    )
     default_head: str
     intensity: IntensitySpec
     heat: HeatSpec | None = None
