@@ -86,7 +86,7 @@ class Lanes(Transactor):
             self._wake.clear()
             while self._queue:
                 delay = self._last_setting_at + self._gap - loop.time()
-                if delay > 0:
+                if delay > _CLOCK_SLACK_S:  # as the keepalive: a hair's breadth early must not spin
                     # changes arriving meanwhile coalesce into the queued entry
                     await asyncio.sleep(delay)
                     continue
