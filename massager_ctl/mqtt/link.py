@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import socket
 import ssl
 from collections import deque
@@ -32,8 +31,9 @@ import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from massager_ctl.errors import BrokerAuthError, BrokerError
-from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.url import BrokerConfig
+from massager_ctl.retry import Backoff
+from massager_ctl.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -50,25 +50,6 @@ class Availability:
     topic: str
     online: str = "online"
     offline: str = "offline"
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Reconnect delays: ``initial_s`` doubling up to ``max_s``, with up to 20 % jitter."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-
-    def delays(self) -> Callable[[], float]:
-        current = self.initial_s
-
-        def next_delay() -> float:
-            nonlocal current
-            delay = current * (1 + random.uniform(0, 0.2))
-            current = min(self.max_s, current * 2)
-            return delay
-
-        return next_delay
 
 
 class MqttLink:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from massager_ctl.mqtt.tasks import cancel_and_wait
+from massager_ctl.tasks import cancel_and_wait
 
 
 async def test_a_cancel_arriving_while_the_child_winds_down_reaches_the_caller() -> None:

@@ -12,8 +12,9 @@ import aiomqtt
 import pytest
 
 from massager_ctl.errors import BrokerAuthError, BrokerError
-from massager_ctl.mqtt.link import Availability, Backoff, MqttLink
+from massager_ctl.mqtt.link import Availability, MqttLink
 from massager_ctl.mqtt.url import parse_broker_url
+from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import PASSWORD, USER, Broker, free_port, retained, watch, write_password_file
 
 AVAIL = Availability("t/dev/availability")

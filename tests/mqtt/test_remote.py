@@ -1,4 +1,4 @@
-"""The ``serve`` engine in process: RemoteController on the simulator, a real mosquitto, MQTT commands."""
+"""``serve`` in process: the device service on the simulator behind MQTT, a real mosquitto, MQTT commands."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ import pytest
 import massager_ctl.catalog as catalog_module
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
-from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
-from massager_ctl.mqtt.link import Backoff
+from massager_ctl.mqtt import make_topics, parse_broker_url, service_status
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.service import DeviceService
+from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, Watcher, watch, write_routine
 
 BASE = "massager/dev1"
@@ -30,7 +31,7 @@ ACK_DELAY_S = 2.0
 
 @dataclass
 class Serving:
-    controller: RemoteController
+    service: DeviceService
     connector: DeviceConnector
     watcher: Watcher
     stop: asyncio.Event
@@ -75,7 +76,7 @@ async def serving(
     assert model is not None
     profile = catalog.device(model)
     topics = make_topics(prefix="massager", device_id="dev1")
-    controller = RemoteController(
+    service = DeviceService(
         connect=connector.connect,
         device_url=device,
         profile=profile,
@@ -89,20 +90,12 @@ async def serving(
     async with (
         watch(broker, f"{BASE}/#") as watcher,
         connector,
-        MqttStatus(
-            parse_broker_url(broker.url),
-            topics=topics,
-            profile=profile,
-            handler=controller,
-            discovery=False,
-            states_from_events=False,
-        ) as status,
+        service_status(service, broker=parse_broker_url(broker.url), topics=topics, discovery=False),
     ):
-        controller.attach(status)
-        run = asyncio.create_task(controller.run(stop))
+        run = asyncio.create_task(service.run(stop))
         try:
             await watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["connected"], within_s=10)
-            yield Serving(controller, connector, watcher, stop, run)
+            yield Serving(service, connector, watcher, stop, run)
         finally:
             stop.set()
             await asyncio.wait({run}, timeout=30)
@@ -164,13 +157,13 @@ async def test_a_cancel_during_shutdown_is_kept_and_the_device_still_ends_safe(
         await serve.watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["motor"])
         serve.stop.set()
         await asyncio.sleep(0.1)  # shutting down: the session is stopping, its stop ack held back
-        assert serve.controller.session is not None
+        assert serve.service.session is not None
         serve.run.cancel()
         await asyncio.wait({serve.run}, timeout=15)
         assert serve.run.cancelled()  # the cancel that came during the shutdown is not lost
         state = serve.firmware_state
         assert (state.motor, state.intensity, state.heat) == (False, 0, 0)
-        assert serve.controller.session is None
+        assert serve.service.session is None
 
 
 CRASHING_ROUTINE = """\
@@ -200,7 +193,7 @@ async def test_a_crashed_session_is_logged_and_serve_goes_on_with_the_device_saf
     def broken_person(head: str) -> None:  # a bug in the code that plays the person
         raise RuntimeError(f"cannot fit {head}")
 
-    caplog.set_level(logging.ERROR, logger="massager_ctl.mqtt.remote")
+    caplog.set_level(logging.ERROR, logger="massager_ctl.orchestrator.service")
     device = "sim://pulse-gun-p5?link=virtual"
     async with serving(broker, device, catalog=catalog, auto_confirm=True, fit_head=broken_person) as serve:
         await serve.send({"action": "start", "routine": "crash-test", "id": "start"})
@@ -240,7 +233,7 @@ async def test_a_crashed_session_is_logged_and_serve_goes_on_with_the_device_saf
             "id": "after",
             "message": "selected crash-test",
         }
-        assert not serve.controller.session
+        assert not serve.service.session
 
 
 def alias_bomb(levels: int = 6) -> str:

@@ -14,10 +14,10 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.events import StepStarted
 from massager_ctl.mqtt import session_status
-from massager_ctl.mqtt.link import Backoff
 from massager_ctl.mqtt.url import parse_broker_url
 from massager_ctl.orchestrator import Session, preflight
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, cli_env, retained, watch, write_routine
 
 DEVICE = "sim://shiatsu-cushion-s3?link=virtual"
