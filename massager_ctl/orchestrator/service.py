@@ -226,6 +226,8 @@ class DeviceService:
             MassagerError: the session or the device refused it (e.g. a level above the user's cap).
         """
         if self._closing:
+            if isinstance(command, StopCommand):  # never refused: the shutdown is making the device safe
+                return "the controller is shutting down; the device is being made safe"
             raise CommandError("the controller is shutting down")
         match command:
             case Start():
@@ -277,6 +279,8 @@ class DeviceService:
         return self._catalog.library_routine(routine_id)
 
     def _start(self, routine: Routine) -> str:
+        if self._closing:  # the library may have been read while the shutdown began
+            raise CommandError("the controller is shutting down")
         if self.session is not None:
             raise CommandError(
                 f"a session is already running ({self.session.plan.routine.id}); stop it first"

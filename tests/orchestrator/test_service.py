@@ -68,6 +68,7 @@ class Served:
     service: DeviceService
     connector: DeviceConnector
     subscription: Subscription
+    stop: asyncio.Event
     seen: list[BaseEvent] = field(default_factory=list)
 
     @property
@@ -118,7 +119,7 @@ async def served(tmp_path: Path, device: str = DEVICE, **options: Any) -> AsyncI
         subscription = service.bus.subscribe(maxsize=100_000, name="test")
         stop = asyncio.Event()
         run = asyncio.create_task(service.run(stop))
-        serving = Served(service, connector, subscription)
+        serving = Served(service, connector, subscription, stop)
         try:
             await serving.device(lambda s: s.connected)
             yield serving
@@ -292,3 +293,18 @@ async def test_two_services_run_side_by_side_in_one_process(tmp_path: Path) -> N
         assert refused.message == "no session is running; 'pause' needs one"
         assert one.service.session is not None
         assert not two.firmware.motor
+
+
+async def test_while_shutting_down_a_start_is_refused_and_a_stop_still_answered(tmp_path: Path) -> None:
+    async with served(tmp_path, auto_confirm=True) as serve:
+        assert (await serve.service.handle(Start(routine="service-test"))).ok
+        await serve.device(lambda s: s.motor)
+        serve.stop.set()
+        await asyncio.sleep(0)  # run() wakes and begins to shut down
+        late = await serve.service.handle(Start(routine="service-test"))
+        assert late.message == "the controller is shutting down"
+        stopped = await serve.service.handle(StopCommand())
+        assert stopped == ok("the controller is shutting down; the device is being made safe", "stop")
+        finished = await serve.event(lambda e: isinstance(e, SessionFinished))
+        assert isinstance(finished, SessionFinished)
+        assert finished.reason == "the controller is shutting down"
