@@ -12,7 +12,8 @@ the same way:
 - everything it says out, in one order, on :attr:`~DeviceService.bus`: every event
   of its sessions, plus the device's confirmed state and "idle" between sessions
   (see :mod:`~massager_ctl.orchestrator.service_events`). Subscribe before
-  :meth:`~DeviceService.run` to see it all.
+  :meth:`~DeviceService.run` to see it all; a front end that joins later starts
+  from :meth:`~DeviceService.snapshot`.
 
 A session gets the service's driver through its connector; if the link drops
 mid-session, the session's own reconnect opens the next one and the service adopts
@@ -50,7 +51,7 @@ from massager_ctl.orchestrator.gate import CommandGate
 from massager_ctl.orchestrator.plan import preflight
 from massager_ctl.orchestrator.ratelimit import RateLimiter
 from massager_ctl.orchestrator.safety import drive_safe, shielded
-from massager_ctl.orchestrator.service_events import ServiceIdle
+from massager_ctl.orchestrator.service_events import ServiceIdle, ServiceSnapshot
 from massager_ctl.orchestrator.session import Connector, Session
 from massager_ctl.orchestrator.session_commands import REMOTE_STOP_REASON, control_session
 from massager_ctl.retry import Backoff
@@ -131,6 +132,17 @@ class DeviceService:
     def selected(self) -> str | None:
         """The routine a ``start`` without one runs."""
         return self._selected
+
+    def snapshot(self) -> ServiceSnapshot:
+        """Where the service stands now: for a front end that joins after :meth:`run` started."""
+        driver = self._link.driver
+        return ServiceSnapshot(
+            connected=self._link.up,
+            device=driver.state if driver is not None else None,
+            identity=driver.identity if driver is not None else None,
+            selected=self._selected,
+            session=self._session.snapshot() if self._session is not None else None,
+        )
 
     def submit(self, command: Command | CommandError) -> asyncio.Future[Answer]:
         """Admit ``command`` now, in arrival order; the future of its one answer.

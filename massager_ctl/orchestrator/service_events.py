@@ -1,18 +1,21 @@
-"""What a device service says between sessions, on the same bus as its sessions' events.
+"""What a device service says: its events between sessions, and a snapshot for a late joiner.
 
-One ordered stream keeps a front end's view consistent: a ``ServiceIdle`` after a
-session's last event means the session topic shows idle, never the other way round.
-These events belong to no session: their ``session_id`` is empty and ``session_t`` 0.
+The events go on the same bus as its sessions' events. One ordered stream keeps a
+front end's view consistent: a ``ServiceIdle`` after a session's last event means
+the session topic shows idle, never the other way round. These events belong to no
+session: their ``session_id`` is empty and ``session_t`` 0. A front end that joins
+later starts from :class:`ServiceSnapshot` and follows the bus from there.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from massager_ctl.drivers.base import DeviceState, Identity
 from massager_ctl.events import BaseEvent
+from massager_ctl.orchestrator.snapshot import SessionSnapshot
 
 
 class DeviceUpdate(BaseEvent):
@@ -33,3 +36,17 @@ class ServiceIdle(BaseEvent):
     session_id: str = ""
     session_t: float = 0.0
     routine: str | None
+
+
+class ServiceSnapshot(BaseModel):
+    """Where a device service stands now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    connected: bool = Field(description="The service holds a live link to the device.")
+    device: DeviceState | None = Field(
+        description="The device's last confirmed state, if a link was ever open."
+    )
+    identity: Identity | None
+    selected: str | None = Field(description="The routine a start without one runs.")
+    session: SessionSnapshot | None = Field(description="The running session, else the last one, if any.")

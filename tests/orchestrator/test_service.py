@@ -161,6 +161,12 @@ async def test_a_routine_runs_on_command_and_stops_with_the_device_safe(tmp_path
         assert not serve.firmware.motor  # timing waits for the person
         assert await service.handle(Confirm()) == ok("confirmed", "confirm")
         await serve.device(lambda s: s.motor and s.head == "upper" and s.heat == 1)
+        now = service.snapshot()  # what a front end joining now starts from
+        assert now.connected
+        assert now.device is not None
+        assert (now.device.motor, now.device.head, now.selected) == (True, "upper", "service-test")
+        assert now.session is not None
+        assert (now.session.session_id, now.session.state, now.session.index) == (session.id, "running", 1)
 
         assert await service.handle(Pause(id="p")) == ok("paused", "pause", "p")
         await serve.device(lambda s: s.intensity == 0)
