@@ -317,3 +317,45 @@ async def test_while_shutting_down_a_start_is_refused_and_a_stop_still_answered(
         finished = await serve.event(lambda e: isinstance(e, SessionFinished))
         assert isinstance(finished, SessionFinished)
         assert finished.reason == "the controller is shutting down"
+
+
+async def test_heat_goes_to_the_session_while_one_runs_and_to_the_device_between_sessions(
+    tmp_path: Path,
+) -> None:
+    async with served(tmp_path, auto_confirm=True) as serve:
+        service = serve.service
+        assert (await service.handle(Start(routine="service-test"))).ok
+        await serve.device(lambda s: s.motor and s.heat == 1)
+
+        # Mid-session heat off is taken, never refused, and the session runs on without heat.
+        off = await service.handle(Heat(on=False, id="off"))
+        assert off == ok("heat off for the rest of the session", "heat", "off")
+        await serve.device(lambda s: s.heat == 0)
+        assert serve.firmware.motor
+        assert service.session is not None
+        # Heat on lets the routine's planned heat back, within its budget.
+        on = await service.handle(Heat(on=True))
+        assert on == ok("heat on where the routine plans it, within its heat budget", "heat")
+        await serve.device(lambda s: s.heat == 1)
+
+        assert (await service.handle(StopCommand())).ok
+        await serve.event(lambda e: isinstance(e, SessionFinished))
+        await asyncio.sleep(1)
+        last = serve.last_device()
+        assert (last.connected, last.motor, last.heat) == (True, False, 0)
+        # Between sessions: heat on is refused, heat off is carried out on the device.
+        refused = await service.handle(Heat(on=True))
+        assert refused.message.startswith("heat only runs inside a routine")
+        assert await service.handle(Heat(on=False)) == ok("heat off", "heat")
+
+
+async def test_a_routine_that_fails_preflight_here_is_not_selected(tmp_path: Path) -> None:
+    async with served(tmp_path) as serve:
+        service = serve.service
+        refused = await service.handle(Select(routine="upper-back-massage-gun", id=7))
+        assert (refused.ok, refused.id) == (False, 7)
+        assert refused.message.startswith(
+            "upper-back-massage-gun does not pass pre-flight on shiatsu-cushion-s3: "
+        )
+        assert service.selected is None
+        assert await service.handle(Select(routine="service-test")) == ok("selected service-test", "select")
