@@ -72,11 +72,11 @@ def serve(
     import signal
 
     from massager_ctl.mqtt.discovery import runnable_routines
-    from massager_ctl.mqtt.remote import RemoteController
-    from massager_ctl.mqtt.service import MqttStatus
+    from massager_ctl.mqtt.remote import MQTT_STOP_REASON, service_status
     from massager_ctl.mqtt.topics import device_id_from_url, make_topics
     from massager_ctl.orchestrator import preflight
     from massager_ctl.orchestrator.device import DeviceConnector
+    from massager_ctl.orchestrator.service import DeviceService
     from massager_ctl.transports.wirelog import open_wire_log
 
     state = use(ctx)
@@ -105,7 +105,7 @@ def serve(
             await serve_with(DeviceConnector(device, catalog=cat, wire_log=frames))
 
     async def serve_with(connector: DeviceConnector) -> None:
-        controller = RemoteController(
+        service = DeviceService(
             connect=connector.connect,
             device_url=device,
             profile=profile,
@@ -115,6 +115,7 @@ def serve(
             speed=connector.speed,
             auto_confirm=auto_confirm,
             fit_head=connector.fit_head,
+            stop_reason=MQTT_STOP_REASON,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -123,19 +124,10 @@ def serve(
         try:
             async with (
                 connector,
-                MqttStatus(
-                    broker,
-                    topics=topics,
-                    profile=profile,
-                    handler=controller,
-                    discovery=discovery,
-                    routines=runnable,
-                    states_from_events=False,
-                ) as status,
+                service_status(service, broker=broker, topics=topics, discovery=discovery, routines=runnable),
             ):
-                controller.attach(status)
                 typer.echo(f"serving {device} as {topics.base} on {broker.display}", err=True)
-                await controller.run(stop)
+                await service.run(stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(ValueError, RuntimeError):
