@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from massager_ctl.cli import PlainHelpCommand, app
-from massager_ctl.cli.context import complete_routines, device_url, use
+from massager_ctl.cli.context import WIRE_LOG_OPTION, complete_routines, device_url, use
 from massager_ctl.errors import ConfigError
 
 log = logging.getLogger("massager_ctl.serve")
@@ -55,6 +55,7 @@ def serve(
         False, "--yes", "-y", help="Confirm every wait for the person at once (else send a confirm command)."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
+    wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
     """Keep a device connected and idle-safe; run routines on MQTT commands and publish everything.
 
@@ -71,11 +72,12 @@ def serve(
     import signal
 
     from massager_ctl.mqtt.discovery import runnable_routines
-    from massager_ctl.mqtt.remote import RemoteController
-    from massager_ctl.mqtt.service import MqttStatus
+    from massager_ctl.mqtt.remote import MQTT_STOP_REASON, service_status
     from massager_ctl.mqtt.topics import device_id_from_url, make_topics
     from massager_ctl.orchestrator import preflight
     from massager_ctl.orchestrator.device import DeviceConnector
+    from massager_ctl.orchestrator.service import DeviceService
+    from massager_ctl.transports.wirelog import open_wire_log
 
     state = use(ctx)
     user = state.settings
@@ -99,8 +101,11 @@ def serve(
         routine = preflight(cat.routine(routine), profile, user.caps).routine.id
 
     async def main() -> None:
-        connector = DeviceConnector(device, catalog=cat)
-        controller = RemoteController(
+        async with open_wire_log(wire_log) as frames:
+            await serve_with(DeviceConnector(device, catalog=cat, wire_log=frames))
+
+    async def serve_with(connector: DeviceConnector) -> None:
+        service = DeviceService(
             connect=connector.connect,
             device_url=device,
             profile=profile,
@@ -110,6 +115,7 @@ def serve(
             speed=connector.speed,
             auto_confirm=auto_confirm,
             fit_head=connector.fit_head,
+            stop_reason=MQTT_STOP_REASON,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -118,19 +124,10 @@ def serve(
         try:
             async with (
                 connector,
-                MqttStatus(
-                    broker,
-                    topics=topics,
-                    profile=profile,
-                    handler=controller,
-                    discovery=discovery,
-                    routines=runnable,
-                    states_from_events=False,
-                ) as status,
+                service_status(service, broker=broker, topics=topics, discovery=discovery, routines=runnable),
             ):
-                controller.attach(status)
                 typer.echo(f"serving {device} as {topics.base} on {broker.display}", err=True)
-                await controller.run(stop)
+                await service.run(stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(ValueError, RuntimeError):

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from massager_ctl.cli import EXIT_BAD_INPUT, EXIT_FAILURE, PlainHelpCommand, app, routines_app
-from massager_ctl.cli.context import CliContext, complete_models, complete_routines, device_url, use
+from massager_ctl.cli.context import (
+    WIRE_LOG_OPTION,
+    CliContext,
+    complete_models,
+    complete_routines,
+    device_url,
+    use,
+)
 from massager_ctl.cli.problems import merge_problems
 from massager_ctl.errors import ConfigError
 from massager_ctl.ui.timefmt import clock
@@ -28,13 +35,23 @@ ROUTINE_ARGUMENT = typer.Argument(
 MODEL_OPTION = typer.Option(
     None, "--model", metavar="MODEL", help="A catalog model.", autocompletion=complete_models
 )
-DEVICE_OPTION = typer.Option(None, "--device", metavar="URL", help="The model of this device URL.")
+DEVICE_OPTION = typer.Option(
+    None,
+    "--device",
+    metavar="URL",
+    help="The model of this device URL; manual://MODEL or manual://KIND?speeds=N[&heat=H] (KIND: massage-gun,"
+    " cushion) plans for a massager set by hand.",
+)
 
 
 def _model_for(state: CliContext, model: str | None, device: str | None) -> DeviceProfile:
     if (model is None) == (device is None):
         raise ConfigError("give exactly one of --model MODEL or --device URL")
     if device is not None:
+        from massager_ctl.drivers.manual import is_manual, manual_profile
+
+        if is_manual(device):
+            return manual_profile(device, state.catalog)
         model = device_url(device).model
         if model is None:
             raise ConfigError(f"{device} does not name a model; add ?model=MODEL or use --model")
@@ -277,7 +294,9 @@ def run_command(
         None,
         "--device",
         metavar="URL",
-        help="Device URL (default: the default_device setting; none: prompts only, no device).",
+        help="Device URL (default: the default_device setting; none: prompts only, no device)."
+        " manual://MODEL (a catalog model) or manual://KIND?speeds=N[&heat=H] (KIND: massage-gun, cushion):"
+        " a massager with no radio, set by hand as the screen says.",
     ),
     speed: float | None = typer.Option(
         None,
@@ -307,6 +326,7 @@ def run_command(
     audio_out: Path | None = typer.Option(
         None, "--audio-out", metavar="DIR", help="Write each spoken cue as a WAV file plus cues.jsonl to DIR."
     ),
+    wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
     """Run a routine on a device (or, for a routine of prompts only, with none), with a live view
     on a terminal or log lines otherwise. The routine's safety notes come first, to acknowledge.
@@ -361,7 +381,16 @@ def run_command(
     acknowledge_safety(plan.routine, yes=yes, tty=tty)  # last: nothing after it may refuse the run
     code = asyncio.run(
         run_session(
-            state, plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty, speech=speech
+            state,
+            plan,
+            url,
+            speed=speed,
+            yes=yes,
+            events=events,
+            broker=broker,
+            tty=tty,
+            speech=speech,
+            wire_log=wire_log,
         )
     )
     raise typer.Exit(code)
