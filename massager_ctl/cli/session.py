@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from massager_ctl.models import DeviceProfile
     from massager_ctl.orchestrator import Plan
     from massager_ctl.orchestrator.dryrun import Timeline
+    from massager_ctl.web.access import Bind
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 ROUTINE_ARGUMENT = typer.Argument(
@@ -298,6 +299,13 @@ def run_command(
         help="Publish the session to this MQTT broker (mqtt://user@host:port). The password comes from"
         " MASSAGER_MQTT_PASSWORD or mqtt_password in config.toml, not the URL, where ps would show it.",
     ),
+    http: str | None = typer.Option(
+        None,
+        "--http",
+        metavar="[HOST:]PORT",
+        help="Serve a phone remote (a web page) on HOST:PORT, default host 127.0.0.1. Any other host needs"
+        " the pairing token the terminal prints as a URL and QR code.",
+    ),
     voice: bool | None = typer.Option(
         None, "--voice/--no-voice", help="Speak the cues (default: on where there is audio output)."
     ),
@@ -349,10 +357,11 @@ def run_command(
             raise ConfigError(f"{url} does not name a model; add ?model=MODEL")
         plan = preflight(routine, state.catalog.device(parsed.model), state.settings.caps)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    if not tty and not yes and _needs_person(plan):
+    bind = _web_bind(http) if http is not None else None  # refused before anything moves
+    if not tty and not yes and bind is None and _needs_person(plan):
         raise ConfigError(
             f"{plan.routine.id} waits for you at some steps and there is no terminal to confirm on;"
-            " pass --yes to confirm automatically"
+            " pass --yes to confirm automatically, or --http PORT to confirm on a phone"
         )
     broker = state.broker(mqtt) if mqtt is not None else None  # refused before anything moves
     # "voice off" is for a person at a terminal; a piped or service run keeps its stderr for errors
@@ -361,10 +370,32 @@ def run_command(
     acknowledge_safety(plan.routine, yes=yes, tty=tty)  # last: nothing after it may refuse the run
     code = asyncio.run(
         run_session(
-            state, plan, url, speed=speed, yes=yes, events=events, broker=broker, tty=tty, speech=speech
+            state,
+            plan,
+            url,
+            speed=speed,
+            yes=yes,
+            events=events,
+            broker=broker,
+            tty=tty,
+            speech=speech,
+            http=bind,
         )
     )
     raise typer.Exit(code)
+
+
+def _web_bind(http: str) -> Bind:
+    """The ``--http`` address, with the web extra checked.
+
+    Raises:
+        ConfigError: a bad address, or the web extra is not installed.
+    """
+    from massager_ctl.web import require_web
+    from massager_ctl.web.access import parse_bind
+
+    require_web()
+    return parse_bind(http)
 
 
 def _needs_person(plan: Plan) -> bool:
