@@ -66,7 +66,7 @@ async def web_remote(
                 task.result()  # raises what stopped it
                 raise ConfigError(f"the web remote on {bound.url_host}:{bound.port} did not start")
             await asyncio.sleep(0.01)
-        (announce or log.warning)(pairing_text(access))
+        (announce or log.info)(pairing_text(access))
         yield access
     finally:
         web.close()
