@@ -207,7 +207,7 @@ class WebRemote:
 
     async def command(self, request: Request) -> Response:
         if self.access.required and not self.access.matches(request.headers.get(TOKEN_HEADER)):
-            # Not the query: a command's token goes only in a header, which no other site can make a browser send.
+            # Only a header: no other site can make a browser send one.
             return _error(401, f"a command needs the pairing token in the {TOKEN_HEADER} header")
         if TOKEN_HEADER not in request.headers and COMMAND_HEADER not in request.headers:
             # A form or image on another site cannot set a header: it cannot get this far.

@@ -93,6 +93,8 @@ def _bind(bind: Bind) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by each connection: a small event goes out at once, not after the last one's ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((bind.host, bind.port))
         sock.listen(64)
         sock.setblocking(False)

@@ -76,15 +76,15 @@ function render() {
   if (live) {
     $("step-count").textContent = "Step " + (s.index + 1) + " of " + s.steps;
     const st = $("state");
-    st.textContent = s.state.replace(/_/g, " ");
+    st.textContent = s.state === "waiting_for_confirm" ? "your turn" : s.state.replace(/_/g, " ");
     st.className = "pill" + (WAITING.has(s.state) ? " warn" : s.state === "running" ? " go" : "");
     $("step-title").textContent = s.step_title || "–";
     const waiting = s.waiting_for === "head_change" ? "Fit the " + s.head_to_fit + " head, then tap I'm ready."
       : s.waiting_for === "confirm" ? "Tap I'm ready when you are." : "";
-    const p = $("prompt");
-    p.textContent = [s.prompt, waiting].filter(Boolean).join(" ");
-    p.className = "prompt" + (s.waiting_for ? " waiting" : "");
-    $("btn-confirm").disabled = !s.waiting_for;
+    $("prompt").textContent = s.prompt || "";
+    $("hint").textContent = waiting;
+    $("hint").hidden = !waiting;
+    $("btn-confirm").hidden = !s.waiting_for;
     const paused = s.state === "paused";
     const pause = $("btn-pause");
     pause.dataset.action = paused ? "resume" : "pause";
