@@ -81,7 +81,9 @@ function render() {
     $("step-title").textContent = s.step_title || "–";
     const waiting = s.waiting_for === "head_change" ? "Fit the " + s.head_to_fit + " head, then tap I'm ready."
       : s.waiting_for === "confirm" ? "Tap I'm ready when you are." : "";
-    $("prompt").textContent = s.prompt || "";
+    const prompt = $("prompt");
+    prompt.textContent = s.prompt || "";
+    prompt.classList.toggle("long", (s.prompt || "").length > 120);  // the buttons stay in reach
     $("hint").textContent = waiting;
     $("hint").hidden = !waiting;
     $("btn-confirm").hidden = !s.waiting_for;
@@ -184,6 +186,7 @@ function connect() {
     viewAt = performance.now();
     if (wasLive && !active(view.session)) listed = false;  // back to the list: it may have changed
     render();
+    if (!wasLive && active(view.session)) window.scrollTo(0, 0);  // a new session: its step on top
   };
   source.onerror = () => { link.className = "link lost"; };
 }
