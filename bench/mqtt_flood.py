@@ -25,13 +25,14 @@ from mqtt_latency import NODELAY, local_broker
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.mqtt import MqttStatus, make_topics, parse_broker_url
-from massager_ctl.mqtt.commands import Command
+from massager_ctl.orchestrator.commands import Command
+from massager_ctl.orchestrator.gate import CommandGate
 
 BASE = "massager/bench"
 
 
 class Accept:
-    async def handle(self, command: Command) -> str:
+    async def execute(self, command: Command) -> str:
         return f"{command.action} done"
 
 
@@ -66,7 +67,7 @@ async def flood(url: str, count: int, rate: float) -> dict[str, Any]:
             config,
             topics=make_topics(prefix="massager", device_id="bench"),
             profile=Catalog().device("shiatsu-cushion-s3"),
-            handler=Accept(),
+            commands=CommandGate(Accept()),
             discovery=False,
         ) as status,
     ):

@@ -33,8 +33,8 @@ import aiomqtt
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.mqtt import MqttStatus, make_topics, parse_broker_url
-from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.tasks import cancel_and_wait
 
 DEVICE = "sim://shiatsu-cushion-s3?link=virtual"
 NODELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)

@@ -25,6 +25,7 @@ from massager_ctl.transports.base import Transport
 
 if TYPE_CHECKING:
     from firmware_sim.device import SimulatedDevice
+    from firmware_sim.families import ProductFirmware
     from massager_ctl.urls import DeviceURL
 
 FORM = "sim://MODEL[?link=virtual|pty|tcp|ble&speed=N&faults=SPEC&seed=N]"
@@ -89,6 +90,86 @@ class ServedSim:
         return VirtualTransport(link, name=f"sim://{profile.id}")
 
 
+@dataclass(slots=True)
+class ServedProduct:
+    """A real product's simulator started for a ``sim://`` URL, on the product's own transport.
+
+    Attributes:
+        firmware: the product's simulated firmware (``firmware_sim.families``).
+        profile: its catalog model.
+        radio: the Bumble radio it advertises on, under the product's name and UUIDs.
+    """
+
+    firmware: ProductFirmware
+    profile: DeviceProfile
+    radio: Any
+
+    @property
+    def fit_head(self) -> None:
+        """A product's zones are motorized: there is no head to fit by hand."""
+        return None
+
+    def new_transport(self) -> Transport:
+        """A fresh, unopened BLE link to the product (the product accepts one at a time)."""
+        from massager_ctl.transports.ble import BleTransport
+
+        assert self.profile.ble is not None  # only BLE products are served here
+        central = self.radio.central
+        return BleTransport(
+            self.radio.address,
+            self.profile.ble,
+            backend=central.client_backend,
+            scanner_backend=central.scanner_backend,
+        )
+
+
+@contextlib.asynccontextmanager
+async def serve_product_sim(url: DeviceURL, context: OpenContext) -> AsyncIterator[ServedProduct]:
+    """Start a real product's simulator for a ``sim://`` URL, on the Bumble radio; stop it on exit.
+
+    Args:
+        url: a parsed ``sim://`` URL (``speed`` and ``faults``, product faults such as
+            ``refuse_connection=1``, are read from it).
+        context: the catalog, and the speed (default: the URL's ``speed``, else 1).
+
+    Raises:
+        ConfigError: a model the driver does not speak yet, a serial product, or a bad option.
+    """
+    from firmware_sim.ble import BleProfile, BleSimulator
+    from firmware_sim.families import ProductFaults, firmware_for
+    from firmware_sim.families.serve import unit_serial
+
+    profile = context.catalog.device(url.target)
+    profile.require_driver()
+    if profile.ble is None:
+        raise ConfigError(f"{url.raw}: {profile.id} is a serial product; sim:// serves BLE products only yet")
+    if url.options.get("link", "ble") != "ble":
+        raise ConfigError(f"{url.raw}: {profile.id} is a BLE product: its simulator is served with link=ble")
+    faults = ProductFaults.parse(url.options.get("faults", ""))
+    speed = url.number("speed", 1.0) if context.speed is None else context.speed
+    if not speed > 0:
+        raise ConfigError(f"{url.raw}: speed must be positive")
+    ble = BleProfile.for_product(profile.id, profile.ble.model_dump(), serial=unit_serial(profile.id))
+    async with (
+        firmware_for(profile, speed=speed, faults=faults) as firmware,
+        BleSimulator(firmware, ble) as radio,
+    ):
+        yield ServedProduct(firmware, profile, radio)
+
+
+@contextlib.asynccontextmanager
+async def open_sim(url: DeviceURL, context: OpenContext) -> AsyncIterator[ServedSim | ServedProduct]:
+    """The ``sim://`` scheme: a real product's simulator, or a reference model's.
+
+    Raises:
+        ConfigError: as :func:`serve_sim` and :func:`serve_product_sim`.
+    """
+    profile = context.catalog.device(url.target)
+    serve = serve_product_sim if profile.kind == "product" else serve_sim
+    async with serve(url, context) as served:
+        yield served
+
+
 def _check(url: DeviceURL) -> None:
     if url.options.get("link", "virtual") not in LINKS:
         raise ConfigError(f"device URL {url.raw!r}: link must be one of {', '.join(LINKS)}; expected {FORM}")
@@ -104,14 +185,16 @@ async def serve_sim(url: DeviceURL, context: OpenContext) -> AsyncIterator[Serve
             its links must scale their keepalive to it (:func:`massager_ctl.connect.new_driver`).
 
     Raises:
-        ConfigError: an unknown model, a model the driver does not speak yet, a bad option, or a link
-            that does not fit the model.
+        ConfigError: an unknown model, a real product or a model the driver does not speak yet, a bad
+            option, or a link that does not fit the model.
     """
     from firmware_sim.device import SimulatedDevice
     from firmware_sim.faults import FaultSpec
 
     profile = context.catalog.device(url.target)
-    profile.require_driver()  # a product's firmware is served by `massager-sim serve`, not yet behind sim://
+    profile.require_driver()
+    if profile.kind == "product":
+        raise ConfigError(f"{url.raw}: {profile.id} is a real product; its simulator is served by open_sim")
     link = url.options.get("link", "pty" if profile.transport == "serial" else "ble")
     seed = url.options.get("seed")
     if seed is not None and not seed.lstrip("-").isdigit():
@@ -145,7 +228,7 @@ SIM = DeviceScheme(
     form=FORM,
     options=frozenset({"link", "speed", "faults", "seed"}),
     target="model",
-    open=serve_sim,
+    open=open_sim,
     target_is_model=True,
     check=_check,
 )

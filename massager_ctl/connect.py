@@ -22,6 +22,7 @@ from massager_ctl.drivers.base import DriverOptions
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError
 from massager_ctl.registry import DeviceSource, OpenContext, Registry, default_registry
+from massager_ctl.transports.wirelog import LoggedSource, WireLog
 from massager_ctl.urls import DeviceURL, parse_device_url
 
 if TYPE_CHECKING:
@@ -35,13 +36,15 @@ async def open_source(
 ) -> AsyncIterator[DeviceSource]:
     """Open a parsed URL with its scheme and yield the source; close it on exit.
 
+    With ``context.wire_log`` set, every link the source makes writes its frames there.
+
     Raises:
         ConfigError: an unknown scheme or model, or options that do not fit the model.
         ConnectError: the device could not be reached.
     """
     scheme = (registry or default_registry()).get(url.scheme)
     async with scheme.open(url, context) as source:
-        yield source
+        yield source if context.wire_log is None else LoggedSource(source, context.wire_log)
 
 
 def new_driver(
@@ -62,9 +65,11 @@ def new_driver(
     source.profile.require_driver()
     if not speed > 0:
         raise ConfigError(f"speed must be positive, not {speed}")
-    if speed != 1.0:
+    watchdog = source.profile.watchdog_spec
+    if speed != 1.0 and watchdog is not None:
+        # a model without a watchdog has no keepalive to scale
         base = options or DriverOptions()
-        keepalive_s = base.keepalive_s or source.profile.watchdog.keepalive_s
+        keepalive_s = base.keepalive_s or watchdog.keepalive_s
         options = replace(base, keepalive_s=keepalive_s / speed)
     return MassagerDriver(source.profile, source.new_transport(), options=options)
 
@@ -77,6 +82,7 @@ async def open_device(
     options: DriverOptions | None = None,
     ble_backend: type[BaseBleakClient] | None = None,
     ble_scanner_backend: type[BaseBleakScanner] | None = None,
+    wire_log: WireLog | None = None,
 ) -> AsyncIterator[MassagerDriver]:
     """Open the device at ``url`` and yield its open driver; stop it safely and close on exit.
 
@@ -87,6 +93,7 @@ async def open_device(
         ble_backend: bleak client backend class for ``ble://`` (default: the platform's).
         ble_scanner_backend: bleak scanner backend class for ``ble://`` (finding the address,
             or the model when the URL names none).
+        wire_log: where the link writes every frame (see :mod:`massager_ctl.transports.wirelog`).
 
     Raises:
         ConfigError: a bad URL or unknown model.
@@ -98,6 +105,7 @@ async def open_device(
         catalog=catalog or Catalog(),
         ble_backend=ble_backend,
         ble_scanner_backend=ble_scanner_backend,
+        wire_log=wire_log,
     )
     speed = parsed.number("speed", 1.0)
     async with (

@@ -25,6 +25,9 @@ from typing import Annotated, ClassVar, Literal, TextIO
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 SessionStatus = Literal["completed", "stopped", "aborted", "failed"]
+#: Who stopped the massager at the end: the device confirmed it (or did not), the person was asked to
+#: (``manual://``: nothing can confirm it), or there was no device to stop.
+StopCheck = Literal["confirmed", "unconfirmed", "asked_of_person", "no_device"]
 SessionStateName = Literal[
     "idle",
     "preparing",
@@ -176,6 +179,9 @@ class SessionFinished(BaseEvent):
     status: SessionStatus
     reason: str
     active_s: float = Field(description="Seconds of routine time that ran (pauses and waits excluded).")
+    stop: StopCheck = Field(
+        "confirmed", description="How the final stop is known (asked_of_person: manual://)."
+    )
 
 
 class Progress(BaseEvent):

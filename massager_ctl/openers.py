@@ -7,11 +7,11 @@ links. Transports are imported only when a URL of theirs is opened.
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from massager_ctl.discovery import recognise_advertisement
 from massager_ctl.errors import ConfigError, ConnectError, DeviceNotFoundError
 from massager_ctl.models import DeviceProfile
 from massager_ctl.registry import DeviceScheme, DeviceSource, OpenContext
@@ -112,16 +112,13 @@ async def open_bumble_central(hci: str) -> AsyncIterator[Any]:
 def model_for_advertisement(
     profiles: Iterable[DeviceProfile], name: str | None, service_uuids: Sequence[str]
 ) -> DeviceProfile | None:
-    """The BLE catalog model of an advertisement: by local-name glob, else by a unique service UUID."""
-    ble_models = [p for p in profiles if p.ble is not None]
-    if name:
-        for profile in ble_models:
-            assert profile.ble is not None
-            if fnmatch.fnmatchcase(name, profile.ble.local_name):
-                return profile
-    uuids = {u.lower() for u in service_uuids}
-    by_uuid = [p for p in ble_models if p.ble is not None and p.ble.service_uuid.lower() in uuids]
-    return by_uuid[0] if len(by_uuid) == 1 else None
+    """The BLE catalog model of an advertisement, by name pattern and service UUID.
+
+    ``None`` when nothing fits, or when several models fit and nothing tells them apart
+    (see :func:`~massager_ctl.discovery.recognise_advertisement`).
+    """
+    found = recognise_advertisement(profiles, name, service_uuids)
+    return found.profile if found is not None else None
 
 
 SERIAL = DeviceScheme(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from massager_ctl.catalog import Catalog
     from massager_ctl.models import DeviceProfile
     from massager_ctl.transports.base import Transport
+    from massager_ctl.transports.wirelog import WireLog
     from massager_ctl.urls import DeviceURL
 
 GROUP = "massager_ctl.devices"
@@ -73,12 +74,15 @@ class OpenContext:
         speed: for a simulated device, its clock speed (``None``: the URL's, else 1).
         ble_backend: bleak client backend class for BLE links (``None``: the platform's).
         ble_scanner_backend: bleak scanner backend class for BLE scans (``None``: the platform's).
+        wire_log: where every link of the opened source writes its frames (``None``: nowhere);
+            :func:`massager_ctl.connect.open_source` applies it, so a scheme need not.
     """
 
     catalog: Catalog
     speed: float | None = None
     ble_backend: type[BaseBleakClient] | None = None
     ble_scanner_backend: type[BaseBleakScanner] | None = None
+    wire_log: WireLog | None = None
 
     def profile(self, url: DeviceURL, transport: str) -> DeviceProfile:
         """The URL's model, checked to use ``transport``.

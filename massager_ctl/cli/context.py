@@ -79,6 +79,14 @@ class CliContext:
         return parse_broker_url(url, ca_file=ca_file, environ=environ)
 
 
+WIRE_LOG_OPTION = typer.Option(
+    None,
+    "--wire-log",
+    metavar="FILE",
+    help="Write every frame on the wire to FILE as JSON lines (t, dir tx/rx, hex), for a bug report.",
+)
+
+
 def use(ctx: typer.Context) -> CliContext:
     """The invocation's context (made by the root callback)."""
     obj = ctx.find_root().obj

@@ -6,11 +6,16 @@ The work is in :mod:`massager_ctl.cli.devices_live`, imported when a command run
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from massager_ctl.cli import PlainHelpCommand, devices_app
-from massager_ctl.cli.context import device_url, use
+from massager_ctl.cli.context import WIRE_LOG_OPTION, device_url, use
+
+if TYPE_CHECKING:
+    from massager_ctl.cli.devices_live import Found
 
 
 @devices_app.command("scan", cls=PlainHelpCommand, short_help="Find massagers over BLE and USB serial.")
@@ -39,7 +44,16 @@ def devices_scan(
     if not found:
         typer.echo("no devices found")
     for f in found:
-        typer.echo(f"{f.url}\t{f.name or '-'}\t{f.detail}" + ("" if f.model else "\t(no catalog model)"))
+        typer.echo("\t".join([f.url, f.name or "-", f.detail, _recognised(f)]))
+
+
+def _recognised(found: Found) -> str:
+    if found.confidence is None:
+        return "(no catalog model)"
+    model = found.model or "one of " + ", ".join(found.candidates)
+    facts = f"; protocol facts {found.protocol_confidence}" if found.protocol_confidence else ""
+    protocol = found.protocol or "?"
+    return f"{model}, protocol {protocol}, match {found.confidence} by {found.matched_by}{facts}"
 
 
 @devices_app.command(
@@ -53,6 +67,7 @@ def devices_try(
     dwell: float = typer.Option(
         0.5, "--dwell", min=0.0, metavar="SECONDS", help="How long to hold each step."
     ),
+    wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
     """Connect, show identity, battery and state, step through heads, intensity and heat, then stop.
 
@@ -63,6 +78,8 @@ def devices_try(
     from massager_ctl.cli.devices_live import try_until_signalled
 
     device_url(url)  # a malformed URL is bad input before anything opens
-    code = asyncio.run(try_until_signalled(url, use(ctx).catalog, dwell_s=dwell, echo=typer.echo))
+    code = asyncio.run(
+        try_until_signalled(url, use(ctx).catalog, dwell_s=dwell, echo=typer.echo, wire_log=wire_log)
+    )
     if code:
         raise typer.Exit(code)

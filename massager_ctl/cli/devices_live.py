@@ -9,22 +9,25 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from serial.tools import list_ports
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
 from massager_ctl.connect import open_device
+from massager_ctl.discovery import recognise_advertisement
 from massager_ctl.drivers import DeviceState, MassagerDriver
 from massager_ctl.errors import CommandTimeoutError, ConnectError, DeviceError, LinkLostError
 from massager_ctl.models import DeviceProfile
-from massager_ctl.openers import model_for_advertisement, open_bumble_central
+from massager_ctl.openers import open_bumble_central
 from massager_ctl.orchestrator.safety import drive_safe
 from massager_ctl.retry import Backoff
+from massager_ctl.transports.wirelog import WireLog, open_wire_log
 from massager_ctl.urls import parse_device_url
 
 if TYPE_CHECKING:
@@ -36,17 +39,40 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """One device seen by a scan, with the URL that opens it (``model`` is ``None`` when unknown)."""
+    """One device seen by a scan, with the URL that opens it (``model`` is ``None`` when unknown).
+
+    Attributes:
+        url: opens the device (with ``?model=`` when the model is known).
+        transport: ``ble`` or ``serial``.
+        model: the catalog model, or ``None`` when nothing (or more than one model) fits.
+        name: the advertised name or the port's description.
+        detail: signal strength or USB id.
+        kind: the model's kind (``product`` or ``reference``).
+        protocol: the protocol family, when known (also when only the family is: see ``candidates``).
+        confidence: how sure the match is: ``high``, ``medium`` or ``low``.
+        matched_by: the clues that matched.
+        protocol_confidence: the catalog's confidence in the model's protocol facts.
+        candidates: every model that fits, when that is more than one.
+    """
 
     url: str
     transport: str
     model: str | None
     name: str | None
     detail: str
+    kind: str | None = None
+    protocol: str | None = None
+    confidence: str | None = None
+    matched_by: str | None = None
+    protocol_confidence: str | None = None
+    candidates: tuple[str, ...] = ()
 
 
 def serial_candidates(profiles: Iterable[DeviceProfile]) -> list[Found]:
-    """Serial ports whose USB VID:PID belongs to a catalog model."""
+    """Serial ports whose USB VID:PID belongs to a catalog model.
+
+    The match is ``low``: a VID:PID names the USB-serial bridge chip, which many devices share.
+    """
     by_usb_id = {usb_id.lower(): p for p in profiles if p.serial is not None for usb_id in p.serial.usb_ids}
     found = []
     for port in list_ports.comports():
@@ -55,14 +81,30 @@ def serial_candidates(profiles: Iterable[DeviceProfile]) -> list[Found]:
         usb_id = f"{port.vid:04x}:{port.pid:04x}"
         profile = by_usb_id.get(usb_id)
         url = f"serial://{port.device}" + (f"?model={profile.id}" if profile else "")
-        found.append(Found(url, "serial", profile.id if profile else None, port.description, usb_id))
+        if profile is None:
+            found.append(Found(url, "serial", None, port.description, usb_id))
+            continue
+        found.append(
+            Found(
+                url,
+                "serial",
+                profile.id,
+                port.description,
+                usb_id,
+                kind=profile.kind,
+                protocol=profile.protocol.family,
+                confidence="low",
+                matched_by="USB id",
+                protocol_confidence=profile.confidence,
+            )
+        )
     return found
 
 
 async def ble_candidates(
     profiles: Iterable[DeviceProfile], *, scan_s: float, backend: type[BaseBleakScanner] | None = None
 ) -> list[Found]:
-    """BLE advertisements matched to catalog models by local-name glob or service UUID.
+    """BLE advertisements recognised as catalog models by name pattern and service UUID.
 
     Raises:
         ConnectError: Bluetooth is not available.
@@ -72,11 +114,26 @@ async def ble_candidates(
     profiles = list(profiles)
     found = []
     for adv in await discover(scan_s=scan_s, backend=backend):
-        profile = model_for_advertisement(profiles, adv.name, adv.service_uuids)
-        if profile is None:
+        match = recognise_advertisement(profiles, adv.name, adv.service_uuids)
+        if match is None:
             continue
-        url = f"ble://{adv.address}?model={profile.id}"
-        found.append(Found(url, "ble", profile.id, adv.name, f"rssi {adv.rssi}"))
+        profile = match.profile
+        url = f"ble://{adv.address}" + (f"?model={profile.id}" if profile is not None else "")
+        found.append(
+            Found(
+                url,
+                "ble",
+                profile.id if profile is not None else None,
+                adv.name,
+                f"rssi {adv.rssi}",
+                kind=profile.kind if profile is not None else None,
+                protocol=match.protocol,
+                confidence=match.confidence,
+                matched_by=match.matched_by,
+                protocol_confidence=profile.confidence if profile is not None else None,
+                candidates=tuple(p.id for p in match.candidates) if len(match.candidates) > 1 else (),
+            )
+        )
     return found
 
 
@@ -89,12 +146,28 @@ async def _scanner_backend(hci: str | None) -> AsyncIterator[type[BaseBleakScann
         yield central.scanner_backend
 
 
-async def scan(cat: Catalog, *, scan_s: float, hci: str | None, warn: Echo) -> list[Found]:
-    """Serial ports and BLE advertisements of catalog models; a missing Bluetooth stack is a warning."""
+async def scan(
+    cat: Catalog,
+    *,
+    scan_s: float,
+    hci: str | None,
+    warn: Echo,
+    scanner_backend: type[BaseBleakScanner] | None = None,
+) -> list[Found]:
+    """Serial ports and BLE advertisements of catalog models; a missing Bluetooth stack is a warning.
+
+    Args:
+        cat: the models to recognise.
+        scan_s: how long to listen for advertisements.
+        hci: a Bumble HCI transport to scan through (``None``: the platform's Bluetooth).
+        warn: where a skipped BLE scan is said.
+        scanner_backend: the bleak scanner backend to use when ``hci`` is ``None`` (a test's radio).
+    """
     profiles = list(cat.devices().values())
     found = serial_candidates(profiles)
     try:
         async with _scanner_backend(hci) as backend:
+            backend = backend or scanner_backend
             found += await ble_candidates(profiles, scan_s=scan_s, backend=backend)
     except ConnectError as e:
         warn(f"BLE scan skipped: {e}")
@@ -205,29 +278,45 @@ async def _stop_through_fresh_link(reopen: Reopen) -> DeviceState | None:
     return None
 
 
-async def try_url(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> DeviceState:
+async def try_url(
+    url: str, cat: Catalog, *, dwell_s: float, echo: Echo, wire_log: WireLog | None = None
+) -> DeviceState:
     """Open ``url`` and :func:`exercise` the device (a lost link is reopened once, to stop it).
 
     Raises:
         MassagerError: the device could not be opened, a step failed, or the stop was not confirmed.
     """
     # a sim:// URL starts its own simulator: reopening it would stop a different device
-    reopen = None if parse_device_url(url).scheme == "sim" else lambda: open_device(url, catalog=cat)
-    async with open_device(url, catalog=cat) as device:
+    reopen = (
+        None
+        if parse_device_url(url).scheme == "sim"
+        else lambda: open_device(url, catalog=cat, wire_log=wire_log)
+    )
+    async with open_device(url, catalog=cat, wire_log=wire_log) as device:
         return await exercise(device, dwell_s=dwell_s, echo=echo, reopen=reopen)
 
 
-async def try_until_signalled(url: str, cat: Catalog, *, dwell_s: float, echo: Echo) -> int:
+async def try_until_signalled(
+    url: str, cat: Catalog, *, dwell_s: float, echo: Echo, wire_log: Path | None = None
+) -> int:
     """:func:`try_url` with SIGINT/SIGTERM stopping the device before exiting.
+
+    ``wire_log`` names a file for every frame on the wire (:mod:`massager_ctl.transports.wirelog`).
 
     Returns:
         The exit code: 0 done, 130 after SIGINT, 143 after SIGTERM (the device confirmed safe).
 
     Raises:
         MassagerError: as :func:`try_url` (also when a signal came but the stop was not confirmed).
+        ConfigError: ``wire_log`` cannot be written.
     """
+    async with open_wire_log(wire_log) as frames:
+        return await _try_until_signalled(try_url(url, cat, dwell_s=dwell_s, echo=echo, wire_log=frames))
+
+
+async def _try_until_signalled(trying: Coroutine[Any, Any, DeviceState]) -> int:
     loop = asyncio.get_running_loop()
-    task = asyncio.create_task(try_url(url, cat, dwell_s=dwell_s, echo=echo), name="devices-try")
+    task = asyncio.create_task(trying, name="devices-try")
     received: list[int] = []
 
     def on_signal(signum: int) -> None:

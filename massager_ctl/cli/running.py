@@ -27,6 +27,7 @@ from massager_ctl.models import Routine
 from massager_ctl.orchestrator import Plan, Session
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson, Person
+from massager_ctl.transports.wirelog import open_wire_log
 from massager_ctl.ui.keys import handle_key, key_reader
 from massager_ctl.ui.lines import print_lines
 from massager_ctl.ui.live import LiveView, show_live
@@ -79,11 +80,15 @@ async def run_session(
     broker: BrokerConfig | None,
     tty: bool,
     speech: VoiceSettings | None = None,
+    wire_log: Path | None = None,
     http: Bind | None = None,
 ) -> int:
     """Run ``plan`` on the device at ``url`` (``None``: no device) until it ends; the exit code.
 
     A session at a speed other than 1 is a rehearsal; the journal keeps it out of weekly minutes.
+
+    Raises:
+        ConfigError: ``wire_log`` cannot be written.
     """
     bus = EventBus()
     console = Console()
@@ -96,6 +101,7 @@ async def run_session(
     received: list[int] = []
     with Journal(state.settings.journal_path) as journal, contextlib.ExitStack() as stack:
         async with contextlib.AsyncExitStack() as astack:
+            frames = await astack.enter_async_context(open_wire_log(wire_log))
             connector: DeviceConnector | NoDeviceConnector | ManualConnector
             if url is None:
                 connector = NoDeviceConnector(speed=speed or 1.0)
@@ -103,7 +109,7 @@ async def run_session(
                 connector = ManualConnector(plan.profile, speed=speed or 1.0)
             else:
                 connector = await astack.enter_async_context(
-                    DeviceConnector(url, catalog=state.catalog, speed=speed)
+                    DeviceConnector(url, catalog=state.catalog, speed=speed, wire_log=frames)
                 )
             device = url or NO_DEVICE_URL
             session = Session(
@@ -199,7 +205,7 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
 
 def _exit_code(session: Session, received: list[int], plan: Plan) -> int:
     final = session.result
-    if final is not None and not final.device_safe:
+    if final is not None and not final.device_safe and final.stop != "asked_of_person":
         # Whatever else happened, the person must know the device may still be running.
         spec = plan.profile.watchdog_spec
         stops = (

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from massager_ctl.cli import EXIT_BAD_INPUT, EXIT_FAILURE, PlainHelpCommand, app, routines_app
-from massager_ctl.cli.context import CliContext, complete_models, complete_routines, device_url, use
+from massager_ctl.cli.context import (
+    WIRE_LOG_OPTION,
+    CliContext,
+    complete_models,
+    complete_routines,
+    device_url,
+    use,
+)
 from massager_ctl.cli.problems import merge_problems
 from massager_ctl.errors import ConfigError
 from massager_ctl.ui.timefmt import clock
@@ -20,7 +27,6 @@ if TYPE_CHECKING:
     from massager_ctl.models import DeviceProfile
     from massager_ctl.orchestrator import Plan
     from massager_ctl.orchestrator.dryrun import Timeline
-    from massager_ctl.web.access import Bind
 
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 ROUTINE_ARGUMENT = typer.Argument(
@@ -29,13 +35,23 @@ ROUTINE_ARGUMENT = typer.Argument(
 MODEL_OPTION = typer.Option(
     None, "--model", metavar="MODEL", help="A catalog model.", autocompletion=complete_models
 )
-DEVICE_OPTION = typer.Option(None, "--device", metavar="URL", help="The model of this device URL.")
+DEVICE_OPTION = typer.Option(
+    None,
+    "--device",
+    metavar="URL",
+    help="The model of this device URL; manual://MODEL or manual://KIND?speeds=N[&heat=H] (KIND: massage-gun,"
+    " cushion) plans for a massager set by hand.",
+)
 
 
 def _model_for(state: CliContext, model: str | None, device: str | None) -> DeviceProfile:
     if (model is None) == (device is None):
         raise ConfigError("give exactly one of --model MODEL or --device URL")
     if device is not None:
+        from massager_ctl.drivers.manual import is_manual, manual_profile
+
+        if is_manual(device):
+            return manual_profile(device, state.catalog)
         model = device_url(device).model
         if model is None:
             raise ConfigError(f"{device} does not name a model; add ?model=MODEL or use --model")
@@ -278,7 +294,9 @@ def run_command(
         None,
         "--device",
         metavar="URL",
-        help="Device URL (default: the default_device setting; none: prompts only, no device).",
+        help="Device URL (default: the default_device setting; none: prompts only, no device)."
+        " manual://MODEL (a catalog model) or manual://KIND?speeds=N[&heat=H] (KIND: massage-gun, cushion):"
+        " a massager with no radio, set by hand as the screen says.",
     ),
     speed: float | None = typer.Option(
         None,
@@ -315,6 +333,7 @@ def run_command(
     audio_out: Path | None = typer.Option(
         None, "--audio-out", metavar="DIR", help="Write each spoken cue as a WAV file plus cues.jsonl to DIR."
     ),
+    wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
     """Run a routine on a device (or, for a routine of prompts only, with none), with a live view
     on a terminal or log lines otherwise. The routine's safety notes come first, to acknowledge.
@@ -332,6 +351,7 @@ def run_command(
     from massager_ctl.drivers.nodevice import NO_DEVICE, needs_device
     from massager_ctl.orchestrator import preflight
     from massager_ctl.voice.session import voice_settings
+    from massager_ctl.web import web_bind
 
     state = use(ctx)
     routine = state.catalog.routine(routine_ref)
@@ -357,7 +377,7 @@ def run_command(
             raise ConfigError(f"{url} does not name a model; add ?model=MODEL")
         plan = preflight(routine, state.catalog.device(parsed.model), state.settings.caps)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    bind = _web_bind(http) if http is not None else None  # refused before anything moves
+    bind = web_bind(http) if http is not None else None  # refused before anything moves
     if not tty and not yes and bind is None and _needs_person(plan):
         raise ConfigError(
             f"{plan.routine.id} waits for you at some steps and there is no terminal to confirm on;"
@@ -379,23 +399,11 @@ def run_command(
             broker=broker,
             tty=tty,
             speech=speech,
+            wire_log=wire_log,
             http=bind,
         )
     )
     raise typer.Exit(code)
-
-
-def _web_bind(http: str) -> Bind:
-    """The ``--http`` address, with the web extra checked.
-
-    Raises:
-        ConfigError: a bad address, or the web extra is not installed.
-    """
-    from massager_ctl.web import require_web
-    from massager_ctl.web.access import parse_bind
-
-    require_web()
-    return parse_bind(http)
 
 
 def _needs_person(plan: Plan) -> bool:

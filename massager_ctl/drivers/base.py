@@ -44,6 +44,10 @@ class DeviceState:
     should have followed never came. The values are then the last the device
     reported, not what it does now; whoever shows them must show them as unknown.
     A stale state is never :attr:`safe`. The next status report clears it.
+
+    ``assumed`` means nothing reported these values: the model gives no feedback for them (open-loop
+    control), so they are what the commands sent should have produced. Whoever shows them must show
+    them as assumed; an assumed state is never :attr:`safe` either.
     """
 
     connected: bool = False
@@ -60,11 +64,14 @@ class DeviceState:
     overheat: bool = False
     heat_auto_off: bool = False
     stale: bool = False
+    assumed: bool = False
 
     @property
     def safe(self) -> bool:
         """The device reported motor and heat both off, and nothing it acked since can have changed that."""
-        return not self.stale and not self.motor and self.intensity == 0 and self.heat == 0
+        return (
+            not self.stale and not self.assumed and not self.motor and self.intensity == 0 and self.heat == 0
+        )
 
     @property
     def flags(self) -> tuple[str, ...]:

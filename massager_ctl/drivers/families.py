@@ -8,13 +8,16 @@ answers (``mbin`` by sequence number, ``mascii`` in order by command word).
 from __future__ import annotations
 
 import abc
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
+from massager_ctl.errors import ConfigError
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import mascii, mbin
 from massager_ctl.protocol.messages import (
     Ack,
     Command,
+    FrameError,
     IdentityReport,
     Limits,
     Message,
@@ -22,6 +25,43 @@ from massager_ctl.protocol.messages import (
     Report,
     StatusReport,
 )
+
+#: The settings a control strategy drives; the lanes queue them under these names.
+Setting = Literal["intensity", "head", "heat", "mode", "direction"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepKey:
+    """One press of a +/- key of ``setting``, from the level the device last reported.
+
+    A family whose keys carry no level ignores ``start``; it is there for one whose "step" is an
+    absolute command one level further.
+    """
+
+    setting: Setting
+    up: bool
+    start: int
+    seq: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.setting} {'+' if self.up else '-'}"
+
+
+@dataclass(frozen=True, slots=True)
+class ToggleKey:
+    """One press of the key that toggles (or cycles) ``setting``."""
+
+    setting: Setting
+    seq: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.setting} toggle"
+
+
+KeyPress = StepKey | ToggleKey
+"""A key press: the command of a family whose settings move by keys, not by value."""
 
 ANY_COMMAND = ""
 """Reply key of a ``mascii`` error too damaged to name its command: it answers the oldest in flight."""
@@ -31,7 +71,7 @@ class Framer(Protocol):
     def feed(self, data: bytes) -> list[bytes]: ...
 
 
-class _WholeChunks:
+class WholeChunks:
     """Message-oriented links (a BLE notification, a virtual-link frame) carry one frame per chunk."""
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -50,21 +90,44 @@ def limits_for(profile: DeviceProfile) -> Limits:
 
 
 class Family(abc.ABC):
-    """One protocol family's view of a link."""
+    """One protocol family's view of a link.
+
+    Attributes:
+        uses_seq: commands carry a sequence number their reply echoes.
+        identifies: the device answers a hello with its identity (else the catalog's word is taken).
+        reports_temperature: the status carries a temperature.
+    """
 
     uses_seq: bool
+    identifies: bool = True
+    reports_temperature: bool = True
+
+    def frames(self, message: Message | KeyPress) -> list[bytes]:
+        """The frames that carry ``message``, in order; each is answered before the next goes out.
+
+        None: nothing to send (the device reports unasked, and the next report answers).
+
+        Raises:
+            FrameError: a message this family cannot express (``not_supported``).
+        """
+        return [self.encode(message)]
 
     @abc.abstractmethod
     def framer(self, *, message_oriented: bool) -> Framer: ...
 
     @abc.abstractmethod
-    def encode(self, message: Message) -> bytes: ...
+    def encode(self, message: Message | KeyPress) -> bytes:
+        """The frame of ``message``.
+
+        Raises:
+            FrameError: a message this family cannot express (``not_supported``).
+        """
 
     @abc.abstractmethod
     def decode(self, data: bytes) -> Message: ...
 
     @abc.abstractmethod
-    def request_key(self, command: Command) -> int | str:
+    def request_key(self, command: Command | KeyPress) -> int | str:
         """The key a reply to ``command`` will carry."""
 
     @abc.abstractmethod
@@ -72,19 +135,26 @@ class Family(abc.ABC):
         """The key of the command ``report`` answers (:data:`ANY_COMMAND`: the oldest in flight)."""
 
 
+def _by_value(message: Message | KeyPress) -> Message:
+    """The reference families set every value directly: they have no keys to press."""
+    if isinstance(message, StepKey | ToggleKey):
+        raise FrameError(f"the reference protocols have no {message.name} key", kind="not_supported")
+    return message
+
+
 class MbinFamily(Family):
     uses_seq = True
 
     def framer(self, *, message_oriented: bool) -> Framer:
-        return _WholeChunks()
+        return WholeChunks()
 
-    def encode(self, message: Message) -> bytes:
-        return mbin.encode(message)
+    def encode(self, message: Message | KeyPress) -> bytes:
+        return mbin.encode(_by_value(message))
 
     def decode(self, data: bytes) -> Message:
         return mbin.decode(data)
 
-    def request_key(self, command: Command) -> int | str:
+    def request_key(self, command: Command | KeyPress) -> int | str:
         return command.seq
 
     def reply_key(self, report: Report) -> int | str:
@@ -98,13 +168,15 @@ class MasciiFamily(Family):
         # a virtual link hands over whole lines, a serial port arbitrary chunks: both split the same way
         return mascii.LineSplitter()
 
-    def encode(self, message: Message) -> bytes:
-        return mascii.encode(message)
+    def encode(self, message: Message | KeyPress) -> bytes:
+        return mascii.encode(_by_value(message))
 
     def decode(self, data: bytes) -> Message:
         return mascii.decode(data)
 
-    def request_key(self, command: Command) -> int | str:
+    def request_key(self, command: Command | KeyPress) -> int | str:
+        if isinstance(command, StepKey | ToggleKey):
+            raise FrameError(f"the reference protocols have no {command.name} key", kind="not_supported")
         return mascii.WORDS[command.name]
 
     def reply_key(self, report: Report) -> int | str:
@@ -120,5 +192,18 @@ class MasciiFamily(Family):
 
 
 def family_for(profile: DeviceProfile) -> Family:
-    """The adaptor of a model's protocol family."""
-    return MbinFamily() if profile.protocol.family == "mbin" else MasciiFamily()
+    """A new adaptor of a model's protocol family (one per driver: a product's may remember state).
+
+    Raises:
+        ConfigError: a family the driver does not speak yet.
+    """
+    match profile.protocol.family:
+        case "mbin":
+            return MbinFamily()
+        case "mascii":
+            return MasciiFamily()
+        case "reverie":
+            from massager_ctl.drivers.reverie import ReverieFamily  # it builds on this module
+
+            return ReverieFamily(profile)
+    raise ConfigError(f"{profile.id}: protocol {profile.protocol.family}: driver not available yet")

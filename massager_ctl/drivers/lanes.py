@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from massager_ctl.drivers.base import DeviceState
-from massager_ctl.drivers.transact import Superseded, Transactor
+from massager_ctl.drivers.control import Control
+from massager_ctl.drivers.families import Setting
+from massager_ctl.drivers.transact import Link, Superseded, fail_waiters
 from massager_ctl.errors import (
     CommandTimeoutError,
     DeviceError,
@@ -48,22 +50,83 @@ class Queued:
     waiters: list[asyncio.Future[DeviceState]] = field(default_factory=list)
 
 
-class Lanes(Transactor):
-    """The settings, stop and keepalive lanes on top of :class:`Transactor`."""
+class Lanes:
+    """The settings, stop and keepalive lanes over one :class:`Link`.
 
-    _gap: float
-    _keepalive_s: float
-    _queue: dict[str, Queued]
-    _queue_values: dict[str, int]
-    _in_flight: dict[str, int]
-    _wake: asyncio.Event
-    _helpers: set[asyncio.Task[None]]
-    _stop_epoch: int
-    _stop_task: asyncio.Task[DeviceState] | None
-    _last_setting_at: float
+    Args:
+        link: the link the lanes send on.
+        controls: the strategy of each setting (see :func:`~massager_ctl.drivers.control.controls_for`).
+        gap_s: the least time between two setting commands.
+        keepalive_s: how long the link may be quiet before a ping (``None``: the model has no
+            watchdog to feed, and the keepalive lane does not run).
+        stop_confirmed: whether the model reports its state, so a stop is resent until the status
+            confirms it (else it is sent repeatedly and the stopped state is ``assumed``).
+    """
 
-    async def _submit(self, key: str, value: int, command: Callable[[int], SettingCommand]) -> DeviceState:
-        self._check_usable()
+    def __init__(
+        self,
+        link: Link,
+        *,
+        controls: dict[Setting, Control],
+        gap_s: float,
+        keepalive_s: float | None,
+        stop_confirmed: bool = True,
+    ) -> None:
+        self._link = link
+        self._controls = controls
+        self._gap = gap_s
+        self._keepalive_s = keepalive_s
+        self._stop_confirmed = stop_confirmed
+        self._queue: dict[Setting, Queued] = {}
+        self._queue_values: dict[Setting, int] = {}
+        self._in_flight: dict[Setting, int] = {}
+        self._wake = asyncio.Event()
+        self._keepalive_on = asyncio.Event()
+        self._helpers: set[asyncio.Task[None]] = set()
+        self._stop_epoch = 0
+        self._stop_task: asyncio.Task[DeviceState] | None = None
+        self._last_setting_at = -float("inf")
+        link.on_lost(self._on_lost)
+
+    @property
+    def wanted(self) -> list[tuple[Setting, int]]:
+        """The settings in flight, then those queued, each with its value."""
+        return [*self._in_flight.items(), *self._queue_values.items()]
+
+    @property
+    def keepalive(self) -> bool:
+        return self._keepalive_on.is_set()
+
+    @keepalive.setter
+    def keepalive(self, enabled: bool) -> None:
+        if enabled:
+            self._keepalive_on.set()
+        else:
+            self._keepalive_on.clear()
+
+    async def settings_loop(self) -> None:
+        """The settings lane (runs until cancelled or the link is lost)."""
+        try:
+            await self._send_settings()
+        except Exception as e:
+            # a bug, not a device answer: with the lane gone no setting would ever go out again
+            lost = e if isinstance(e, LinkLostError) else self._link.failure("the settings lane failed", e)
+            self._link.link_lost(lost)
+
+    async def cancel_helpers(self) -> None:
+        """Cancel the tasks that answer callers overtaken by a stop (on close)."""
+        for helper in self._helpers:
+            helper.cancel()
+        await asyncio.gather(*self._helpers, return_exceptions=True)
+
+    async def submit(self, key: Setting, value: int, command: Callable[[int], SettingCommand]) -> DeviceState:
+        """Queue ``key`` at ``value`` (replacing a queued value) and return the state once it is applied.
+
+        Raises:
+            CommandTimeoutError, DeviceRefusedError, LinkLostError, ProtocolError: as the control
+                strategy of ``key`` raises them.
+        """
+        self._link.check_usable()
         waiter: asyncio.Future[DeviceState] = asyncio.get_running_loop().create_future()
         queued = self._queue.setdefault(key, Queued(command))
         queued.command = command
@@ -71,14 +134,6 @@ class Lanes(Transactor):
         self._queue_values[key] = value
         self._wake.set()
         return await waiter
-
-    async def _settings_loop(self) -> None:
-        try:
-            await self._send_settings()
-        except Exception as e:
-            # a bug, not a device answer: with the lane gone no setting would ever go out again
-            lost = e if isinstance(e, LinkLostError) else self._failure("the settings lane failed", e)
-            self._link_lost(lost)
 
     async def _send_settings(self) -> None:
         loop = asyncio.get_running_loop()
@@ -101,52 +156,59 @@ class Lanes(Transactor):
                 self._last_setting_at = loop.time()
                 self._in_flight = {key: value}
                 try:
-                    await self._run_setting(queued, value)
+                    await self._run_setting(key, queued, value)
                 finally:
                     self._in_flight = {}
 
-    async def _run_setting(self, queued: Queued, value: int) -> None:
+    async def _run_setting(self, key: Setting, queued: Queued, value: int) -> None:
         epoch = self._stop_epoch
         try:
-            await self._transact(
-                lambda seq: replace(queued.command(value), seq=seq), abort=lambda: self._stop_epoch != epoch
+            await self._controls[key].apply(
+                self._link, key, value, queued.command, abort=lambda: self._stop_epoch != epoch
             )
         except Superseded:
             await self._resolve_after_stop(queued.waiters)
         except DeviceError as e:
-            self._fail_waiters(queued.waiters, e)
+            fail_waiters(queued.waiters, e)
         except Exception as e:
             # a bug, not a device answer: the callers get an error, never a hang
-            error = self._failure("the settings lane failed", e)
-            self._fail_waiters(queued.waiters, error)
+            error = self._link.failure("the settings lane failed", e)
+            fail_waiters(queued.waiters, error)
             raise error from e
         except BaseException:
             # cancelled by close: the setting in flight will never be confirmed
-            self._fail_waiters(queued.waiters, self._closed_error())
+            fail_waiters(queued.waiters, self._link.closed_error())
             raise
         else:
             for waiter in queued.waiters:
                 if not waiter.done():
-                    waiter.set_result(self._state)
+                    waiter.set_result(self._link.state)
 
     # -- stop lane -----------------------------------------------------------------------------
 
     async def stop(self) -> DeviceState:
-        if self._lost is not None:
-            raise self._lost
+        """Motor and heat off, ahead of anything queued (see the module docstring).
+
+        Raises:
+            CommandTimeoutError: the device never confirmed after every retry.
+            LinkLostError: the link is down.
+        """
+        if self._link.lost is not None:
+            raise self._link.lost
         if self._stop_task is None or self._stop_task.done():
             self._stop_epoch += 1
             superseded = [w for q in self._queue.values() for w in q.waiters]
             self._queue.clear()
             self._queue_values.clear()
             self._in_flight = {}
-            self._stop_task = asyncio.create_task(self._confirmed_stop(), name=f"{self.profile.id} stop")
+            stopping = self._confirmed_stop() if self._stop_confirmed else self._unconfirmed_stop()
+            self._stop_task = asyncio.create_task(stopping, name=f"{self._link.profile.id} stop")
             # the outcome reaches every caller through the shield below; this keeps asyncio from
             # reporting it as unretrieved when all callers were cancelled
             self._stop_task.add_done_callback(_retrieve)
             if superseded:
                 helper = asyncio.create_task(
-                    self._resolve_after_stop(superseded), name=f"{self.profile.id} superseded"
+                    self._resolve_after_stop(superseded), name=f"{self._link.profile.id} superseded"
                 )
                 self._helpers.add(helper)
                 helper.add_done_callback(self._helpers.discard)
@@ -154,33 +216,45 @@ class Lanes(Transactor):
         return await asyncio.shield(self._stop_task)
 
     async def _confirmed_stop(self) -> DeviceState:
-        attempts = max(self._retries + 1, 3)
+        attempts = max(self._link.retries + 1, 3)
         last_error: DeviceError | None = None
         for _ in range(attempts):
             try:
-                await self._transact(lambda seq: Stop(seq=seq))
-                if not self._state.safe:
-                    await self._transact(lambda seq: GetStatus(seq=seq))
+                await self._link.transact(lambda seq: Stop(seq=seq))
+                if not self._link.state.safe:
+                    await self._link.transact(lambda seq: GetStatus(seq=seq))
             except (CommandTimeoutError, ProtocolError, DeviceRefusedError) as e:
                 last_error = e
                 continue
-            if self._state.safe:
-                return self._state
+            if self._link.state.safe:
+                return self._link.state
         raise CommandTimeoutError(
-            f"{self.transport.description}: stop was not confirmed after {attempts} attempts"
+            f"{self._link.transport.description}: stop was not confirmed after {attempts} attempts"
             + (f" ({last_error})" if last_error else "")
         )
 
+    async def _unconfirmed_stop(self) -> DeviceState:
+        """A model that reports nothing: send the stop several times, then show it as assumed."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(max(self._link.retries + 1, 3)):
+            if attempt:
+                await asyncio.sleep(self._gap)
+            await self._link.send_only(Stop())
+            self._last_setting_at = loop.time()
+        stopped = replace(self._link.state, motor=False, intensity=0, heat=0)
+        self._link.assume(stopped)
+        return self._link.state
+
     async def _resolve_after_stop(self, waiters: list[asyncio.Future[DeviceState]]) -> None:
         task = self._stop_task
-        outcome: DeviceState | BaseException = self._state
+        outcome: DeviceState | BaseException = self._link.state
         if task is not None:
             try:
                 outcome = await asyncio.shield(task)
             except DeviceError as e:
                 outcome = e
             except asyncio.CancelledError:
-                self._fail_waiters(waiters, self._closed_error())
+                fail_waiters(waiters, self._link.closed_error())
                 raise
         for waiter in waiters:
             if waiter.done():
@@ -192,12 +266,15 @@ class Lanes(Transactor):
 
     # -- keepalive -----------------------------------------------------------------------------
 
-    async def _keepalive_loop(self) -> None:
+    async def keepalive_loop(self) -> None:
+        """The keepalive lane (runs until cancelled or the link is lost; idle without a keepalive period)."""
+        if self._keepalive_s is None:
+            return
         loop = asyncio.get_running_loop()
         while True:
             await self._keepalive_on.wait()
             # any valid frame feeds the watchdog: ping only when the link has been quiet
-            wait = self._last_sent_at + self._keepalive_s - loop.time()
+            wait = self._link.last_sent_at + self._keepalive_s - loop.time()
             if wait > _CLOCK_SLACK_S:  # a float hair's breadth early must not spin (virtual clocks)
                 await asyncio.sleep(wait)
                 continue
@@ -211,12 +288,14 @@ class Lanes(Transactor):
             except CommandTimeoutError as e:
                 # silence through every retry is how a serial link dies (a pty or a dead bridge
                 # never hangs up): from here on the device is unreachable
-                lost = LinkLostError(f"{self.transport.description}: the device stopped answering ({e})")
+                lost = LinkLostError(
+                    f"{self._link.transport.description}: the device stopped answering ({e})"
+                )
                 lost.__cause__ = e
-                self._link_lost(lost)
+                self._link.link_lost(lost)
                 return
             except (ProtocolError, DeviceRefusedError) as e:
-                logger.warning("%s: keepalive failed: %s", self.transport.description, e)
+                logger.warning("%s: keepalive failed: %s", self._link.transport.description, e)
 
     async def _keepalive_exchange(self) -> None:
         """One keepalive: a status request while the state is stale, else (or if unanswered) a ping.
@@ -226,17 +305,21 @@ class Lanes(Transactor):
                 LinkLostError as for any command; Superseded: the keepalive was turned off meanwhile.
         """
         off = lambda: not self._keepalive_on.is_set()  # noqa: E731
-        if self._state.stale:
+        if self._link.state.stale:
             try:
-                await self._transact(lambda seq: GetStatus(seq=seq), abort=off)
+                await self._link.transact(lambda seq: GetStatus(seq=seq), abort=off)
                 return
             except (CommandTimeoutError, ProtocolError) as e:
-                logger.info("%s: state still unknown: %s", self.transport.description, e)
-        await self._transact(lambda seq: Ping(seq=seq), abort=off)
+                logger.info("%s: state still unknown: %s", self._link.transport.description, e)
+        await self._link.transact(lambda seq: Ping(seq=seq), abort=off)
 
-    def _fail_all(self, error: DeviceError) -> None:
-        super()._fail_all(error)
+    def fail_queued(self, error: DeviceError) -> None:
+        """Fail every caller whose setting is still queued (the link is lost or closed)."""
         for queued in self._queue.values():
-            self._fail_waiters(queued.waiters, error)
+            fail_waiters(queued.waiters, error)
         self._queue.clear()
         self._queue_values.clear()
+
+    def _on_lost(self, error: LinkLostError) -> None:
+        self._keepalive_on.clear()
+        self.fail_queued(error)

@@ -20,6 +20,7 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.drivers.base import DeviceState, Driver, Identity
 from massager_ctl.errors import ConfigError
 from massager_ctl.models import DeviceProfile
+from massager_ctl.models.device import HeatSpec, IntensitySpec
 
 SCHEME = "manual://"
 
@@ -28,19 +29,75 @@ def is_manual(url: str) -> bool:
     return url.strip().lower().startswith(SCHEME)
 
 
+#: Generic kinds, for a massager that is not in the catalog: each is planned on the heads, modes and
+#: fail-safe of a reference model of its kind, with as many speeds and heat levels as the person says.
+GENERIC_KINDS: dict[str, str] = {"massage-gun": "pulse-gun-p5", "cushion": "shiatsu-cushion-s3"}
+#: Names for 1, 2 and 3 heat levels (above off); more are numbered.
+_HEAT_NAMES = {1: ["on"], 2: ["low", "high"], 3: ["low", "medium", "high"]}
+_FORM = "expected manual://MODEL (a catalog model id) or manual://KIND?speeds=N[&heat=H] (KIND: {kinds})"
+
+
 def manual_profile(url: str, catalog: Catalog) -> DeviceProfile:
-    """The profile a ``manual://MODEL`` session plans against: the model's, every head fitted by hand.
+    """The profile a ``manual://MODEL`` or ``manual://KIND?speeds=N`` session plans against.
+
+    Every head is fitted by hand, and every setting is the person's to make and confirm.
 
     Raises:
-        ConfigError: no model named, or options given (the form is ``manual://MODEL``).
-        CatalogError: the model is not in the catalog.
+        ConfigError: no model named, options on a catalog model, or a bad option of a generic kind.
+        CatalogError: the model is neither a generic kind nor in the catalog.
     """
-    model = url.strip()[len(SCHEME) :]
-    if not model or any(c in model for c in "/?#"):
-        raise ConfigError(f"device URL {url!r}: expected manual://MODEL (a catalog model id)")
-    profile = catalog.device(model)
+    model, _, query = url.strip()[len(SCHEME) :].partition("?")
+    form = _FORM.format(kinds=", ".join(GENERIC_KINDS))
+    if not model or any(c in model for c in "/#"):
+        raise ConfigError(f"device URL {url!r}: {form}")
+    if model in GENERIC_KINDS:
+        profile = _generic(model, _options(url, query, form), catalog.device(GENERIC_KINDS[model]))
+    elif query or url.strip().endswith("?"):
+        raise ConfigError(f"device URL {url!r}: options go with a generic kind only; {form}")
+    else:
+        profile = catalog.device(model)
     heads = [head.model_copy(update={"change": "manual"}) for head in profile.heads]
-    return profile.model_copy(update={"heads": heads, "head_detection": False})
+    return profile.model_copy(update={"heads": heads, "head_detection": False, "set_by_person": True})
+
+
+def _options(url: str, query: str, form: str) -> dict[str, int]:
+    """``speeds`` (or ``levels``) and ``heat`` from a generic kind's query string.
+
+    Raises:
+        ConfigError: an unknown option, or a value that is not a whole number in range.
+    """
+    ranges = {"speeds": (1, 100), "heat": (0, 9)}
+    options: dict[str, int] = {}
+    for pair in filter(None, query.split("&")):
+        key, _, value = pair.partition("=")
+        key = "speeds" if key == "levels" else key
+        if key not in ranges:
+            raise ConfigError(f"device URL {url!r}: unknown option {key!r}; {form}")
+        low, high = ranges[key]
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise ConfigError(f"device URL {url!r}: {key} must be a whole number from {low} to {high}")
+        options[key] = int(value)
+    return options
+
+
+def _generic(kind: str, options: dict[str, int], template: DeviceProfile) -> DeviceProfile:
+    """A ``kind`` massager with the speeds and heat levels given, else those of its reference model."""
+    speeds = options.get("speeds", template.intensity.max_level)
+    heat = template.heat
+    if "heat" in options:
+        count = options["heat"]
+        names = _HEAT_NAMES.get(count, [str(n) for n in range(1, count + 1)])
+        max_on_s = heat.max_on_s if heat else 900  # a heated pad's usual auto-off, 15 min
+        heat = HeatSpec(levels=["off", *names], max_on_s=max_on_s) if count else None
+    return template.model_copy(
+        update={
+            "id": f"manual-{kind}",
+            "name": f"A {kind.replace('-', ' ')} with {speeds} speeds",
+            "description": f"A {kind.replace('-', ' ')} set by hand; planned on {template.id}'s heads.",
+            "intensity": IntensitySpec(max_level=speeds),
+            "heat": heat,
+        }
+    )
 
 
 class ManualDriver(Driver):

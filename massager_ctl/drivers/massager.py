@@ -1,12 +1,15 @@
-"""The driver of every catalog model: one link, confirmed state, coalesced settings, a stop lane.
+"""The driver of every catalog model: one link, reported state, coalesced settings, a stop lane.
 
-The protocol family (``mbin`` / ``mascii``) is an adaptor (:mod:`massager_ctl.drivers.families`);
-everything else — acks, retries, the minimum gap, coalescing, the stop lane, the keepalive,
-link loss — is the same for both.
+The driver is a façade over collaborating objects, each with its own state:
 
-The driver is a façade over two layers: :mod:`massager_ctl.drivers.transact` (one command on
-the wire, the reader, link loss) and :mod:`massager_ctl.drivers.lanes` (the settings, stop and
-keepalive lanes).
+* a **codec** — the protocol adaptor of the model's family (:mod:`massager_ctl.drivers.families`):
+  framing, encoding, decoding and which reply answers which command;
+* a **link** (:class:`~massager_ctl.drivers.transact.Link`) — the transport, one command on the
+  wire with its retries, the reader, the reported state and link loss;
+* a **control strategy** per setting (:mod:`massager_ctl.drivers.control`), chosen by the
+  catalog's ``control`` section: absolute, +/- steps, toggle or open loop;
+* the **lanes** (:class:`~massager_ctl.drivers.lanes.Lanes`) — coalesced settings with a minimum
+  gap, the stop lane and the keepalive, the same for every family and control style.
 """
 
 from __future__ import annotations
@@ -14,20 +17,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import replace
 from typing import Any
 
 from massager_ctl.drivers.base import DeviceState, Driver, DriverOptions, Identity
+from massager_ctl.drivers.control import controls_for, with_setting
 from massager_ctl.drivers.families import Family, family_for
-from massager_ctl.drivers.lanes import Lanes, Queued
-from massager_ctl.drivers.transact import END, Pending
-from massager_ctl.errors import (
-    ConfigError,
-    DeviceError,
-    DeviceRefusedError,
-    LinkLostError,
-    ProtocolError,
-)
+from massager_ctl.drivers.lanes import Lanes
+from massager_ctl.drivers.transact import END, STATES_BACKLOG, Link
+from massager_ctl.errors import ConfigError, DeviceError, DeviceRefusedError, ProtocolError
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol.messages import (
     GetStatus,
@@ -41,106 +38,106 @@ from massager_ctl.protocol.messages import (
 )
 from massager_ctl.transports.base import Transport
 
+__all__ = ["STATES_BACKLOG", "MassagerDriver"]
+
 logger = logging.getLogger(__name__)
 
-#: States kept for a ``states()`` reader that falls behind; older ones are dropped (latest wins).
-STATES_BACKLOG = 16
 
-
-class MassagerDriver(Lanes, Driver):
+class MassagerDriver(Driver):
     """A driver for one catalog model over one transport.
 
     Args:
         profile: the model's catalog entry.
         transport: an unopened link to the device; the driver opens and closes it.
         options: timing overrides (``None`` fields take the catalog's values).
+        codec: the protocol adaptor (default: the one of the model's protocol family).
     """
 
     def __init__(
-        self, profile: DeviceProfile, transport: Transport, *, options: DriverOptions | None = None
+        self,
+        profile: DeviceProfile,
+        transport: Transport,
+        *,
+        options: DriverOptions | None = None,
+        codec: Family | None = None,
     ) -> None:
         options = options or DriverOptions()
         self.profile = profile
         self.transport = transport
-        self._family: Family = family_for(profile)
-        self._ack_timeout = options.ack_timeout_s or profile.protocol.ack_timeout_s
-        self._retries = profile.protocol.retries if options.retries is None else options.retries
+        self._link = Link(
+            profile,
+            transport,
+            codec or family_for(profile),
+            ack_timeout_s=options.ack_timeout_s or profile.protocol.ack_timeout_s,
+            retries=profile.protocol.retries if options.retries is None else options.retries,
+        )
         gap = options.min_command_gap_s
-        self._gap = profile.protocol.min_command_gap_s if gap is None else gap
-        self._keepalive_s = options.keepalive_s or profile.watchdog.keepalive_s
+        watchdog = profile.watchdog_spec
+        self._lanes = Lanes(
+            self._link,
+            controls=controls_for(profile),
+            gap_s=profile.protocol.min_command_gap_s if gap is None else gap,
+            keepalive_s=options.keepalive_s or (watchdog.keepalive_s if watchdog else None),
+            stop_confirmed=profile.control_for("stop").confirmation != "none",
+        )
         self._stop_on_open = options.stop_on_open
         self._keepalive_on_open = options.keepalive_on_open
         self._identity: Identity | None = None
-        self._state = DeviceState()
-        self._queue: dict[str, Queued] = {}
-        self._queue_values: dict[str, int] = {}
-        self._in_flight: dict[str, int] = {}
-        self._wake = asyncio.Event()
-        self._keepalive_on = asyncio.Event()
-        self._pending: list[Pending] = []
-        self._awaiting_status: list[asyncio.Future[StatusReport]] = []
-        self._subscribers: list[asyncio.Queue[DeviceState | None]] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._helpers: set[asyncio.Task[None]] = set()
-        self._seq = 0
-        self._stop_epoch = 0
-        self._stop_task: asyncio.Task[DeviceState] | None = None
-        self._last_setting_at = -float("inf")
-        self._last_sent_at = -float("inf")
-        self._lost: LinkLostError | None = None
-        self._opened = False
-        self._closed = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self._opened:
+        link = self._link
+        if link.opened:
             return
-        self._opened = True
+        link.opened = True
         try:
             await self.transport.open()
-            self._spawn(self._read_loop(), "reader")
+            self._spawn(link.read_loop(), "reader")
             if self._stop_on_open:
                 # before the hello: that too would feed the watchdog of a device still running
-                await self._transact(lambda seq: Stop(seq=seq))
-            self._identity = await self._identify()
+                await link.transact(lambda seq: Stop(seq=seq))
+            self._identity = await link.identify()
             await self.refresh()
-            self._spawn(self._settings_loop(), "settings")
-            self._spawn(self._keepalive_loop(), "keepalive")
+            self._spawn(self._lanes.settings_loop(), "settings")
+            self._spawn(self._lanes.keepalive_loop(), "keepalive")
             if self._keepalive_on_open:
-                self._keepalive_on.set()
+                self._lanes.keepalive = True
         except BaseException:
-            self._closed = True
+            link.closed = True
             await self._shutdown()
             raise
 
     async def close(self) -> None:
-        if self._closed or not self._opened:
-            self._closed = True
+        link = self._link
+        if link.closed or not link.opened:
+            link.closed = True
             return
         try:
-            if self._lost is None:
+            if link.lost is None:
                 await self.stop()
         except DeviceError as e:
             logger.warning("%s: stop on close was not confirmed: %s", self.transport.description, e)
         finally:
-            self._closed = True
+            link.closed = True
             await self._shutdown()
 
     async def _shutdown(self) -> None:
-        self._keepalive_on.clear()
+        link = self._link
+        self._lanes.keepalive = False
         for task in self._tasks:
             task.cancel()
         # the tasks only ever end by cancellation or link loss, never with an error worth raising
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        self._fail_all(self._closed_error())
-        for helper in self._helpers:
-            helper.cancel()
-        await asyncio.gather(*self._helpers, return_exceptions=True)
+        error = link.closed_error()
+        link.fail_all(error)
+        self._lanes.fail_queued(error)
+        await self._lanes.cancel_helpers()
         await self.transport.close()
-        self._state = replace(self._state, connected=False)
-        self._end_streams()
+        link.disconnected()
+        link.end_streams()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
         self._tasks.append(asyncio.create_task(coroutine, name=f"{self.profile.id} {name}"))
@@ -155,44 +152,44 @@ class MassagerDriver(Lanes, Driver):
 
     @property
     def state(self) -> DeviceState:
-        return self._state
+        return self._link.state
 
     @property
     def desired(self) -> DeviceState:
-        """The confirmed state with every setting asked for but not yet confirmed applied."""
-        desired = self._state
-        for key, value in [*self._in_flight.items(), *self._queue_values.items()]:
-            desired = self._with_setting(desired, key, value)
+        """The reported state with every setting asked for but not yet confirmed applied."""
+        desired = self._link.state
+        for key, value in self._lanes.wanted:
+            desired = with_setting(self.profile, desired, key, value)
         return desired
 
     async def states(self) -> AsyncIterator[DeviceState]:
-        queue: asyncio.Queue[DeviceState | None] = asyncio.Queue(maxsize=STATES_BACKLOG)
-        if self._closed or self._lost is not None:
+        link = self._link
+        if link.closed or link.lost is not None:
             return
-        self._subscribers.append(queue)
+        queue = link.subscribe()
         try:
             while (state := await queue.get()) is not END:
                 assert state is not None
                 yield state
         finally:
-            self._subscribers.remove(queue)
+            link.unsubscribe(queue)
 
     @property
     def keepalive(self) -> bool:
-        return self._keepalive_on.is_set()
+        return self._lanes.keepalive
 
     @keepalive.setter
     def keepalive(self, enabled: bool) -> None:
-        if enabled:
-            self._keepalive_on.set()
-        else:
-            self._keepalive_on.clear()
+        self._lanes.keepalive = enabled
 
     # -- settings ------------------------------------------------------------------------------
 
+    async def stop(self) -> DeviceState:
+        return await self._lanes.stop()
+
     async def set_intensity(self, level: int) -> DeviceState:
         level = max(0, min(self.profile.intensity.max_level, int(level)))
-        return await self._submit("intensity", level, lambda v: SetIntensity(level=v))
+        return await self._lanes.submit("intensity", level, lambda v: SetIntensity(level=v))
 
     async def set_head(self, head_id: str) -> DeviceState:
         head = self.profile.head(head_id)
@@ -204,23 +201,23 @@ class MassagerDriver(Lanes, Driver):
                 f"{self.profile.id}: the {head.name} head is changed by hand; ask the person to fit it",
                 code="not_supported",
             )
-        return await self._submit("head", head.code, lambda v: SetHead(code=v))
+        return await self._lanes.submit("head", head.code, lambda v: SetHead(code=v))
 
     async def set_heat(self, level: int) -> DeviceState:
         heat = self.profile.heat
         if heat is None:
             if level <= 0:
-                return self._state
+                return self._link.state
             raise DeviceRefusedError(f"{self.profile.id} has no heater", code="not_supported")
         level = max(0, min(len(heat.levels) - 1, int(level)))
-        return await self._submit("heat", level, lambda v: SetHeat(level=v))
+        return await self._lanes.submit("heat", level, lambda v: SetHeat(level=v))
 
     async def set_mode(self, mode: str) -> DeviceState:
         if mode not in self.profile.modes:
             raise ConfigError(
                 f"{self.profile.id} has no mode {mode!r}; modes: {', '.join(self.profile.modes)}"
             )
-        return await self._submit("mode", self.profile.modes.index(mode), lambda v: SetMode(mode=v))
+        return await self._lanes.submit("mode", self.profile.modes.index(mode), lambda v: SetMode(mode=v))
 
     async def set_direction(self, direction: str) -> DeviceState:
         if not self.profile.directions:
@@ -229,26 +226,11 @@ class MassagerDriver(Lanes, Driver):
             known = ", ".join(self.profile.directions)
             raise ConfigError(f"{self.profile.id} has no direction {direction!r}; directions: {known}")
         index = self.profile.directions.index(direction)
-        return await self._submit("direction", index, lambda v: SetDirection(direction=v))
+        return await self._lanes.submit("direction", index, lambda v: SetDirection(direction=v))
 
     async def refresh(self) -> DeviceState:
-        self._check_usable()
-        report = await self._transact(lambda seq: GetStatus(seq=seq))
+        self._link.check_usable()
+        report = await self._link.transact(lambda seq: GetStatus(seq=seq))
         if not isinstance(report, StatusReport):
             raise ProtocolError(f"{self.transport.description}: expected a status, got {report}")
-        return self._state
-
-    def _with_setting(self, state: DeviceState, key: str, value: int) -> DeviceState:
-        profile = self.profile
-        match key:
-            case "intensity":
-                return replace(state, intensity=value, motor=value > 0)
-            case "head":
-                head = profile.head_by_code(value)
-                return replace(state, head=head.id if head else None)
-            case "heat":
-                return replace(state, heat=value)
-            case "mode":
-                return replace(state, mode=profile.modes[value])
-            case _:
-                return replace(state, direction=profile.directions[value])
+        return self._link.state

@@ -1,8 +1,10 @@
 """One command on the wire: sequence numbers, replies in flight, retries, the reader and link loss.
 
-The base of :class:`~massager_ctl.drivers.massager.MassagerDriver`: it sends a command and waits
-for the reply that answers it (and the status that follows an ack), reads and routes every frame,
-keeps the confirmed state, and fails everyone waiting when the link is lost.
+:class:`Link` is the transport side of :class:`~massager_ctl.drivers.massager.MassagerDriver`: it
+sends a command through the protocol adaptor (the codec) and waits for the reply that answers it
+(and the status that follows an ack), reads and routes every frame, keeps the reported state, and
+fails everyone waiting when the link is lost. The lanes and control strategies use it; it knows
+nothing of them, except that it tells the callbacks given to :meth:`Link.on_lost` when it dies.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from massager_ctl.drivers.base import DeviceState, Identity
-from massager_ctl.drivers.families import ANY_COMMAND, Family
+from massager_ctl.drivers.families import ANY_COMMAND, Family, KeyPress, StepKey, ToggleKey
 from massager_ctl.errors import (
     CommandTimeoutError,
     ConfigError,
@@ -49,6 +51,16 @@ _DAMAGED = frozenset({"bad_checksum", "bad_length", "syntax", "bad_sync"})
 END = None
 """The end-of-stream marker in a ``states()`` queue."""
 
+#: States kept for a ``states()`` reader that falls behind; older ones are dropped (latest wins).
+STATES_BACKLOG = 16
+
+
+def fail_waiters(waiters: list[asyncio.Future[DeviceState]], error: DeviceError) -> None:
+    """Fail every waiter not yet answered."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(error)
+
 
 def offer(queue: asyncio.Queue[DeviceState | None], item: DeviceState | None) -> None:
     """Queue ``item``, dropping the oldest entry when a slow reader has let the queue fill up."""
@@ -74,29 +86,81 @@ class Pending:
     status: asyncio.Future[StatusReport] | None
 
 
-class Transactor:
-    """Commands and replies over one transport; the driver sets these attributes up."""
+class Link:
+    """Commands and replies over one transport, in one protocol family's wire form.
 
-    profile: DeviceProfile
-    transport: Transport
-    _family: Family
-    _ack_timeout: float
-    _retries: int
-    _pending: list[Pending]
-    _awaiting_status: list[asyncio.Future[StatusReport]]
-    _subscribers: list[asyncio.Queue[DeviceState | None]]
-    _keepalive_on: asyncio.Event
-    _state: DeviceState
-    _seq: int
-    _last_sent_at: float
-    _lost: LinkLostError | None
-    _opened: bool
-    _closed: bool
+    Args:
+        profile: the model's catalog entry (ranges a status is checked against).
+        transport: the unopened link; the driver opens and closes it.
+        codec: the protocol adaptor that frames, encodes, decodes and matches replies.
+        ack_timeout_s: how long one attempt waits for its answer.
+        retries: further attempts after the first.
+    """
+
+    def __init__(
+        self,
+        profile: DeviceProfile,
+        transport: Transport,
+        codec: Family,
+        *,
+        ack_timeout_s: float,
+        retries: int,
+    ) -> None:
+        self.profile = profile
+        self.transport = transport
+        self.codec = codec
+        self.ack_timeout_s = ack_timeout_s
+        self.retries = retries
+        self.opened = False
+        self.closed = False
+        self.last_sent_at = -float("inf")
+        self._pending: list[Pending] = []
+        self._awaiting_status: list[asyncio.Future[StatusReport]] = []
+        self._subscribers: list[asyncio.Queue[DeviceState | None]] = []
+        self._on_lost: list[Callable[[LinkLostError], None]] = []
+        self._state = DeviceState()
+        self._seq = 0
+        self._lost: LinkLostError | None = None
+
+    @property
+    def state(self) -> DeviceState:
+        """The last reported state (``stale`` once a report waited for is overdue)."""
+        return self._state
+
+    @property
+    def lost(self) -> LinkLostError | None:
+        """Why the link was lost, or ``None`` while it is up."""
+        return self._lost
+
+    def on_lost(self, callback: Callable[[LinkLostError], None]) -> None:
+        """Call ``callback`` once, with the error, when the link is lost."""
+        self._on_lost.append(callback)
+
+    def subscribe(self) -> asyncio.Queue[DeviceState | None]:
+        """A queue that gets each state change, then :data:`END` when the link ends."""
+        queue: asyncio.Queue[DeviceState | None] = asyncio.Queue(maxsize=STATES_BACKLOG)
+        self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[DeviceState | None]) -> None:
+        self._subscribers.remove(queue)
+
+    def disconnected(self) -> None:
+        """The transport is closed: the state says so."""
+        self._state = replace(self._state, connected=False)
 
     # -- one command on the wire -----------------------------------------------------------
 
-    async def _identify(self) -> Identity:
-        report = await self._transact(lambda seq: Hello(seq=seq))
+    async def identify(self) -> Identity:
+        """Ask the device who it is (a device that cannot say is taken for the catalog's model).
+
+        Raises:
+            ProtocolError: the device is another model.
+            CommandTimeoutError, LinkLostError: as for any command.
+        """
+        if not self.codec.identifies:
+            return Identity(self.profile.id, self.profile.protocol.model_code, "unknown", "")
+        report = await self.transact(lambda seq: Hello(seq=seq))
         if not isinstance(report, IdentityReport):
             raise ProtocolError(f"{self.transport.description}: expected an identity, got {report}")
         expected = self.profile.protocol.model_code
@@ -115,8 +179,8 @@ class Transactor:
                 return self._seq
         raise ProtocolError("no free sequence number: 255 commands in flight")
 
-    async def _transact(
-        self, build: Callable[[int], Command], *, abort: Callable[[], bool] | None = None
+    async def transact(
+        self, build: Callable[[int], Command | KeyPress], *, abort: Callable[[], bool] | None = None
     ) -> Report:
         """Send a command, retrying with the same frame until it is answered.
 
@@ -126,35 +190,24 @@ class Transactor:
         Raises:
             CommandTimeoutError, DeviceRefusedError, LinkLostError; ``Superseded`` when ``abort``.
         """
-        self._check_usable()
-        command = build(self._next_seq() if self._family.uses_seq else 0)
-        frame = self._family.encode(command)
-        key = self._family.request_key(command)
-        changes_state = isinstance(command, SetIntensity | SetHead | SetHeat | SetMode | SetDirection | Stop)
-        loop = asyncio.get_running_loop()
-        for attempt in range(self._retries + 1):
+        self.check_usable()
+        command = build(self._next_seq() if self.codec.uses_seq else 0)
+        # no frame at all: the device reports unasked, and its next report is the answer
+        frames: list[bytes | None] = [*self.codec.frames(command)] or [None]
+        key = self.codec.request_key(command)
+        changes_state = isinstance(
+            command, SetIntensity | SetHead | SetHeat | SetMode | SetDirection | Stop | StepKey | ToggleKey
+        )
+        for attempt in range(self.retries + 1):
             if abort is not None and abort():
                 raise Superseded
-            pending = Pending(key, loop.create_future(), loop.create_future() if changes_state else None)
-            self._pending.append(pending)
             try:
-                await self.transport.send(frame)
-                self._last_sent_at = loop.time()
-                async with asyncio.timeout(self._ack_timeout):
-                    reply = await pending.reply
+                reply, status = await self._exchange(frames, key, changes_state)
             except TimeoutError:
                 logger.info(
                     "%s: no answer to %s (attempt %d)", self.transport.description, command, attempt + 1
                 )
                 continue
-            except LinkLostError as e:
-                # the error reaches the caller from here: its reply must not be failed (and left unread)
-                self._pending.remove(pending)
-                self._link_lost(e)
-                raise
-            finally:
-                if pending in self._pending:
-                    self._pending.remove(pending)
             if isinstance(reply, Nak):
                 if reply.error in _DAMAGED:
                     logger.info(
@@ -167,31 +220,93 @@ class Transactor:
                 raise DeviceRefusedError(
                     f"{self.profile.id} refused {command.name}: {reply.error}", code=reply.error
                 )
-            if pending.status is not None:
-                await self._confirm_after_ack(command, pending.status)
+            if isinstance(reply, Ack) and status is not None:
+                await self._confirm_after_ack(command, status)
             return reply
         if changes_state:
             # the device may have applied it and only its answers were lost
-            self._mark_stale()
+            self.mark_stale()
         raise CommandTimeoutError(
-            f"{self.transport.description}: no answer to {command.name} after {self._retries + 1} attempts"
+            f"{self.transport.description}: no answer to {command.name} after {self.retries + 1} attempts"
         )
 
-    async def _confirm_after_ack(self, command: Command, status: asyncio.Future[StatusReport]) -> None:
+    async def send_only(self, command: Command | KeyPress) -> None:
+        """Send a command to a device that answers nothing (open loop): no reply is waited for.
+
+        Raises:
+            LinkLostError: the link is down or dropped while sending.
+        """
+        self.check_usable()
+        try:
+            for frame in self.codec.frames(command):
+                await self.transport.send(frame)
+        except LinkLostError as e:
+            self.link_lost(e)
+            raise
+        self.last_sent_at = asyncio.get_running_loop().time()
+
+    def assume(self, state: DeviceState) -> None:
+        """Open loop: show ``state`` — what the commands sent should have produced — as assumed."""
+        assumed = replace(state, connected=True, stale=False, assumed=True)
+        if assumed != self._state:
+            self._state = assumed
+            self._publish()
+
+    async def _exchange(
+        self, frames: list[bytes | None], key: int | str, changes_state: bool
+    ) -> tuple[Report, asyncio.Future[StatusReport] | None]:
+        """Send each frame (``None``: send nothing) and wait for its reply; the last reply is the answer.
+
+        A Nak ends it early. Returns the answer and, for a state-changing command, the status that
+        follows its ack (see :meth:`_confirm_after_ack`).
+
+        Raises:
+            TimeoutError: a frame went unanswered for the ack timeout.
+            LinkLostError: the link dropped.
+        """
+        loop = asyncio.get_running_loop()
+        reply: Report | None = None
+        status: asyncio.Future[StatusReport] | None = None
+        for frame in frames:
+            pending = Pending(key, loop.create_future(), loop.create_future() if changes_state else None)
+            self._pending.append(pending)
+            try:
+                if frame is not None:
+                    await self.transport.send(frame)
+                    self.last_sent_at = loop.time()
+                async with asyncio.timeout(self.ack_timeout_s):
+                    reply = await pending.reply
+            except LinkLostError as e:
+                # the error reaches the caller from here: its reply must not be failed (and left unread)
+                self._pending.remove(pending)
+                self.link_lost(e)
+                raise
+            finally:
+                if pending in self._pending:
+                    self._pending.remove(pending)
+            status = pending.status
+            if isinstance(reply, Nak):
+                break
+        assert reply is not None
+        return reply, status
+
+    async def _confirm_after_ack(
+        self, command: Command | KeyPress, status: asyncio.Future[StatusReport]
+    ) -> None:
         """Wait for the status that follows an ack; if it was lost on the way, ask for one.
 
         From the moment that status is overdue the state is stale: the device acked a change
         it has not reported, so the last report no longer says what it does.
         """
         try:
-            async with asyncio.timeout(self._ack_timeout):
+            async with asyncio.timeout(self.ack_timeout_s):
                 await status
             return
         except TimeoutError:
-            self._mark_stale()
+            self.mark_stale()
             logger.info("%s: no status after the ack of %s; asking", self.transport.description, command)
         try:
-            await self._transact(lambda seq: GetStatus(seq=seq))
+            await self.transact(lambda seq: GetStatus(seq=seq))
         except (CommandTimeoutError, ProtocolError) as e:
             # the command itself was acked; the state stays stale until the device reports
             logger.warning(
@@ -203,24 +318,24 @@ class Transactor:
 
     # -- the reader --------------------------------------------------------------------------
 
-    async def _read_loop(self) -> None:
+    async def read_loop(self) -> None:
         try:
             await self._read_frames()
         except Exception as e:
             # without the reader every command would time out one by one: fail them all now
-            self._link_lost(self._failure("the reader failed", e))
+            self.link_lost(self.failure("the reader failed", e))
 
     async def _read_frames(self) -> None:
-        framer = self._family.framer(message_oriented=self.transport.message_oriented)
+        framer = self.codec.framer(message_oriented=self.transport.message_oriented)
         while True:
             try:
                 chunk = await self.transport.recv()
             except LinkLostError as e:
-                self._link_lost(e)
+                self.link_lost(e)
                 return
             for data in framer.feed(chunk):
                 try:
-                    self._dispatch(self._family.decode(data))
+                    self._dispatch(self.codec.decode(data))
                 except ProtocolError as e:
                     logger.warning("%s: dropped a bad frame %r: %s", self.transport.description, data, e)
 
@@ -235,7 +350,7 @@ class Transactor:
         if not isinstance(message, Ack | Nak | IdentityReport | StatusReport):
             logger.warning("%s: device sent a command frame %s; ignored", self.transport.description, message)
             return
-        key = self._family.reply_key(message)
+        key = self.codec.reply_key(message)
         for pending in self._pending:
             if pending.reply.done():
                 continue
@@ -260,7 +375,7 @@ class Transactor:
             heat=report.heat,
             mode=profile.modes[report.mode],
             direction=directions[report.direction] if directions else None,
-            temperature_c=report.temperature_c,
+            temperature_c=report.temperature_c if self.codec.reports_temperature else None,
             battery=report.battery if profile.battery else None,
             watchdog_tripped=report.watchdog_tripped,
             low_battery=report.low_battery,
@@ -276,7 +391,7 @@ class Transactor:
         if changed:
             self._publish()
 
-    def _mark_stale(self) -> None:
+    def mark_stale(self) -> None:
         """The device may have changed since its last report: say so until it reports again."""
         if self._state.stale or not self._state.connected:
             return
@@ -309,39 +424,34 @@ class Transactor:
 
     # -- failure ---------------------------------------------------------------------------------
 
-    def _check_usable(self) -> None:
-        if not self._opened:
+    def check_usable(self) -> None:
+        if not self.opened:
             raise ConfigError("the driver is not open; use 'async with driver:' first")
         if self._lost is not None:
             raise self._lost
-        if self._closed:
+        if self.closed:
             raise LinkLostError(f"{self.transport.description}: the driver is closed")
 
-    @staticmethod
-    def _fail_waiters(waiters: list[asyncio.Future[DeviceState]], error: DeviceError) -> None:
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(error)
-
-    def _closed_error(self) -> LinkLostError:
+    def closed_error(self) -> LinkLostError:
         return self._lost or LinkLostError(f"{self.transport.description}: driver closed")
 
-    def _failure(self, what: str, cause: Exception) -> LinkLostError:
+    def failure(self, what: str, cause: Exception) -> LinkLostError:
         error = LinkLostError(f"{self.transport.description}: {what}: {cause!r}")
         error.__cause__ = cause
         return error
 
-    def _link_lost(self, error: LinkLostError) -> None:
+    def link_lost(self, error: LinkLostError) -> None:
         if self._lost is not None:
             return
         logger.warning("%s: link lost: %s", self.transport.description, error)
         self._lost = error
-        self._keepalive_on.clear()
         self._state = replace(self._state, connected=False)
-        self._fail_all(error)
-        self._end_streams()
+        self.fail_all(error)
+        for callback in self._on_lost:
+            callback(error)
+        self.end_streams()
 
-    def _fail_all(self, error: DeviceError) -> None:
+    def fail_all(self, error: DeviceError) -> None:
         for pending in self._pending:
             if not pending.reply.done():
                 pending.reply.set_exception(error)
@@ -351,6 +461,6 @@ class Transactor:
             if not status.done():
                 status.set_exception(error)
 
-    def _end_streams(self) -> None:
+    def end_streams(self) -> None:
         for queue in self._subscribers:
             offer(queue, END)

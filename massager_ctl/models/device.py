@@ -28,7 +28,7 @@ HeadKind = Literal[
 ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat", "none"]
 #: The families the driver speaks today; the real product families are catalogued ahead of it.
 #: ``none`` is the built-in "no device" profile's (:mod:`massager_ctl.drivers.nodevice`): nothing to speak to.
-DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii", "none"})
+DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii", "reverie", "none"})
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low-medium", "low"]
 Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", "stop"]
 
@@ -251,6 +251,11 @@ class DeviceProfile(_Strict):
     protocol: ProtocolSpec
     heads: list[HeadSpec] = Field(min_length=1)
     head_detection: bool = False
+    set_by_person: bool = Field(
+        False,
+        description="Settings are instructions a person carries out (manual://): a heat change waits for"
+        " their confirm, and the final stop is asked of them, never confirmed by a device.",
+    )
     default_head: str
     intensity: IntensitySpec
     heat: HeatSpec | None = None

@@ -3,16 +3,17 @@
 Topics live under ``<prefix>/<device_id>/``: ``availability`` (retained
 ``online``/``offline``, also the will), ``state`` and ``session`` (retained
 JSON snapshots), ``events`` (the event stream), ``cmd`` (JSON commands) and
-``cmd/result`` (their answers). Home Assistant finds the device through one
+``cmd/result`` (their answers). The commands, their answers and the ``serve``
+engine are the orchestrator's (:mod:`massager_ctl.orchestrator.service`); this
+package only carries them. Home Assistant finds the device through one
 retained device-based discovery config on ``homeassistant/device/<id>/config``.
 """
 
-from massager_ctl.mqtt.commands import Command, CommandError, parse_command
 from massager_ctl.mqtt.discovery import discovery_payload
 from massager_ctl.mqtt.link import Availability, MqttLink
-from massager_ctl.mqtt.payloads import SessionSnapshot, state_payload
-from massager_ctl.mqtt.remote import RemoteController, SessionCommands, session_status
-from massager_ctl.mqtt.service import CommandHandler, MqttStatus
+from massager_ctl.mqtt.payloads import SessionPayload, state_payload
+from massager_ctl.mqtt.remote import service_status, session_status
+from massager_ctl.mqtt.service import MqttStatus
 from massager_ctl.mqtt.status import StatusPublisher
 from massager_ctl.mqtt.topics import DEFAULT_PREFIX, Topics, device_id_for, device_id_from_url, make_topics
 from massager_ctl.mqtt.url import BrokerConfig, parse_broker_url
@@ -23,14 +24,9 @@ __all__ = [
     "Availability",
     "Backoff",
     "BrokerConfig",
-    "Command",
-    "CommandError",
-    "CommandHandler",
     "MqttLink",
     "MqttStatus",
-    "RemoteController",
-    "SessionCommands",
-    "SessionSnapshot",
+    "SessionPayload",
     "StatusPublisher",
     "Topics",
     "device_id_for",
@@ -38,7 +34,7 @@ __all__ = [
     "discovery_payload",
     "make_topics",
     "parse_broker_url",
-    "parse_command",
+    "service_status",
     "session_status",
     "state_payload",
 ]

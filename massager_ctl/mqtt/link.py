@@ -34,9 +34,9 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
 from massager_ctl.errors import BrokerAuthError, BrokerError
-from massager_ctl.mqtt.tasks import cancel_and_wait
 from massager_ctl.mqtt.url import BrokerConfig
 from massager_ctl.retry import Backoff
+from massager_ctl.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 

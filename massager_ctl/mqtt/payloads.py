@@ -10,7 +10,7 @@ from massager_ctl.drivers.base import DeviceState
 from massager_ctl.models import DeviceProfile
 
 
-class SessionSnapshot(BaseModel):
+class SessionPayload(BaseModel):
     """What ``<prefix>/<id>/session`` says about the current (or last) session.
 
     ``status`` is the orchestrator's state name (``idle``, ``running``,

@@ -25,13 +25,12 @@ from massager_ctl.events import (
     SessionStarted,
     StepExtended,
     StepStarted,
-    Subscription,
     Suspended,
     WaitingForConfirm,
 )
 from massager_ctl.models import DeviceProfile
 from massager_ctl.mqtt.link import MqttLink
-from massager_ctl.mqtt.payloads import SessionSnapshot, state_payload
+from massager_ctl.mqtt.payloads import SessionPayload, state_payload
 from massager_ctl.mqtt.topics import Topics
 
 # Events with a retained topic of their own do not go to the ``events`` stream as well.
@@ -69,7 +68,7 @@ class StatusPublisher:
         self._profile = profile
         self._min_interval_s = min_interval_s
         self._loop = asyncio.get_running_loop()
-        self._session = SessionSnapshot()
+        self._session = SessionPayload()
         # The step's own prompt, shown again once a wait for the person is confirmed.
         self._step_prompt: str | None = None
         self._last_session_body: dict[str, Any] | None = None
@@ -78,12 +77,12 @@ class StatusPublisher:
         self._pending: asyncio.TimerHandle | None = None
 
     @property
-    def session(self) -> SessionSnapshot:
+    def session(self) -> SessionPayload:
         return self._session
 
     def idle(self, *, routine: str | None) -> None:
         """Say no session is running; ``routine`` is what a ``start`` would run."""
-        self._session = SessionSnapshot(routine=routine, status="idle")
+        self._session = SessionPayload(routine=routine, status="idle")
         self._send_session()
 
     def device_state(self, state: DeviceState) -> None:
@@ -107,17 +106,6 @@ class StatusPublisher:
         else:
             self._send_session()
 
-    async def follow(self, subscription: Subscription) -> None:
-        """Publish every event of a bus subscription until it ends.
-
-        While the link's queue is full this waits, so events back up in the subscription's own
-        bounded buffer (which coalesces progress and reports what it cannot keep) instead of being
-        dropped by the link.
-        """
-        async for event in subscription:
-            await self._link.wait_for_room()
-            self.event(event)
-
     def close(self) -> None:
         """Send any progress still held back. Safe to call twice."""
         if self._pending is not None:
@@ -129,7 +117,7 @@ class StatusPublisher:
         snap = self._session
         match event:
             case SessionStarted():
-                return SessionSnapshot(
+                return SessionPayload(
                     session_id=event.session_id,
                     routine=event.routine_id,
                     title=event.routine_title,

@@ -170,6 +170,23 @@ class Actuator:
             )
         return None
 
+    @property
+    def heat_level(self) -> int:
+        """The heat level last set (or, on a person-set massager, last asked of the person)."""
+        return self._heat_level
+
+    def heat_target(self, wanted: int | None) -> int:
+        """The level :meth:`apply_heat` would end at for ``wanted``, from the heat as it is now."""
+        if self._plan.profile.heat is None:
+            return 0
+        if self.heat_declined:
+            return 0
+        if wanted is None:
+            return self._heat_level
+        if wanted and (self._heat_blocked or self._heat.left(self._clock.now()) <= EPS):
+            return 0
+        return wanted
+
     async def apply_heat(self, wanted: int | None) -> None:
         """Heat to ``wanted`` (``None``: as it is), within the budget, unless the person declined it.
 

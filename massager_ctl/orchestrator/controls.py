@@ -6,7 +6,8 @@ import enum
 from dataclasses import dataclass
 
 from massager_ctl.errors import ControlError
-from massager_ctl.events import SessionStatus
+from massager_ctl.events import SessionStatus, StopCheck
+from massager_ctl.models import DeviceProfile
 from massager_ctl.retry import Backoff
 
 __all__ = ["RECONNECT", "ControlError", "SessionResult", "SessionState", "TransitionError"]
@@ -32,6 +33,14 @@ class SessionState(enum.StrEnum):
         return self in _FINISHED
 
 
+#: The final stop in words (see :data:`~massager_ctl.events.StopCheck`).
+STOP_TEXT: dict[StopCheck, str] = {
+    "confirmed": "the device confirmed motor and heat off",
+    "unconfirmed": "the device did NOT confirm motor and heat off: check it",
+    "asked_of_person": "stop asked of the person, not confirmed by a device",
+    "no_device": "no device: nothing to stop",
+}
+
 _FINISHED = {SessionState.COMPLETED, SessionState.STOPPED, SessionState.ABORTED, SessionState.FAILED}
 
 
@@ -41,14 +50,35 @@ class TransitionError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class SessionResult:
-    """How a session ended."""
+    """How a session ended.
+
+    Attributes:
+        device_safe: a device confirmed motor and heat off, or there was none to stop; never on a
+            massager the person sets by hand (``manual://``), whose stop is only asked of them.
+        stop: how the final stop is known.
+    """
 
     session_id: str
     status: SessionStatus
     reason: str
     active_s: float
     device_safe: bool
+    stop: StopCheck = "confirmed"
+
+    @property
+    def stop_text(self) -> str:
+        """The final stop in words, for a summary or a log."""
+        return STOP_TEXT[self.stop]
 
     @property
     def completed(self) -> bool:
         return self.status == "completed"
+
+
+def stop_check(profile: DeviceProfile, *, safe: bool) -> StopCheck:
+    """How the final stop is known: a person-set massager's stop is theirs to do, whatever its driver says."""
+    if profile.set_by_person:
+        return "asked_of_person"
+    if profile.transport == "none":
+        return "no_device"
+    return "confirmed" if safe else "unconfirmed"

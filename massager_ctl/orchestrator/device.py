@@ -27,6 +27,7 @@ from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConfigError, MassagerError
 from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson, Person
 from massager_ctl.registry import DeviceSource, OpenContext, Registry, default_registry
+from massager_ctl.transports.wirelog import WireLog
 from massager_ctl.urls import DeviceURL, parse_device_url
 
 
@@ -39,6 +40,7 @@ class DeviceConnector:
         speed: the device's clock speed, for schemes that take a ``speed`` option (a simulator);
             overrides the URL's ``speed``.
         registry: where schemes come from (default: built-ins and installed plug-ins).
+        wire_log: where every link writes its frames (one log across reconnects).
 
     Raises:
         ConfigError: (on enter) a bad URL, an unknown model, or a link that does not fit the model.
@@ -51,8 +53,10 @@ class DeviceConnector:
         catalog: Catalog | None = None,
         speed: float | None = None,
         registry: Registry | None = None,
+        wire_log: WireLog | None = None,
     ) -> None:
         self._registry = registry or default_registry()
+        self._wire_log = wire_log
         self.url: DeviceURL = parse_device_url(url, registry=self._registry)
         self.catalog = catalog or Catalog()
         self.speed = speed if speed is not None else self.url.number("speed", 1.0)
@@ -73,7 +77,7 @@ class DeviceConnector:
         return self.url.model
 
     async def __aenter__(self) -> Self:
-        context = OpenContext(catalog=self.catalog, speed=self.speed)
+        context = OpenContext(catalog=self.catalog, speed=self.speed, wire_log=self._wire_log)
         try:
             self.source = await self._stack.enter_async_context(
                 open_source(self.url, context, registry=self._registry)

@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from massager_ctl.catalog import Catalog
+from massager_ctl.drivers.manual import ManualConnector
 from massager_ctl.events import BaseEvent, EventBus, Notice, SessionFinished, StepFinished, StepStarted
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.orchestrator.plan import Plan
 from massager_ctl.orchestrator.session import Session
 from massager_ctl.orchestrator.vclock import VirtualClockLoop
@@ -70,9 +72,16 @@ def simulate(plan: Plan, *, catalog: Catalog | None = None) -> Timeline:
 
 async def simulate_async(plan: Plan, *, catalog: Catalog | None = None) -> Timeline:
     """:func:`simulate` inside an already running (virtual-time) loop."""
-    url = f"sim://{plan.profile.id}?link=virtual"
     bus = EventBus()
     events = bus.subscribe(maxsize=1_000_000, name="dry-run")
+    if plan.profile.set_by_person:  # manual://: no simulator, the person's instructions as they come
+        manual = ManualConnector(plan.profile)
+        url = f"manual://{plan.profile.id}"
+        session = Session(plan, connect=manual.connect, device_url=url, bus=bus, person=AutoPerson())
+        await session.run()
+        bus.close()
+        return timeline(plan, [event async for event in events])
+    url = f"sim://{plan.profile.id}?link=virtual"
     async with DeviceConnector(url, catalog=catalog) as device:
         session = Session(
             plan,

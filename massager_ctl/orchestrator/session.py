@@ -30,7 +30,7 @@ from massager_ctl.errors import MassagerError
 from massager_ctl.events import EventBus, SessionFinished, SessionStarted, SessionStatus
 from massager_ctl.orchestrator.actuator import Actuator
 from massager_ctl.orchestrator.clock import SessionClock
-from massager_ctl.orchestrator.controls import RECONNECT, SessionResult, SessionState
+from massager_ctl.orchestrator.controls import RECONNECT, SessionResult, SessionState, stop_check
 from massager_ctl.orchestrator.link import Connector, LinkSupervisor
 from massager_ctl.orchestrator.panel import ControlPanel
 from massager_ctl.orchestrator.person import AttendingPerson, AutoPerson, HandsOnPerson, Person
@@ -325,11 +325,13 @@ class Session:
         self.actuator.device_off()
         now = self.clock.now()
         active = round(self.timeline.active_s(now), 3)
+        stop = stop_check(self.plan.profile, safe=safe)
         self._result = SessionResult(
-            session_id=self.id, status=status, reason=reason, active_s=active, device_safe=safe
-        )
+            session_id=self.id, status=status, reason=reason, active_s=active,
+            device_safe=safe and stop != "asked_of_person", stop=stop,
+        )  # fmt: skip
         self.timeline.enter(SessionState(status), now)
-        self.events.emit(SessionFinished, status=status, reason=reason, active_s=active)
+        self.events.emit(SessionFinished, status=status, reason=reason, active_s=active, stop=stop)
         if self._close_device:
             await self.link.close()
 

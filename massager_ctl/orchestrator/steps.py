@@ -115,13 +115,39 @@ class StepRunner:
     def _request(self, step: ResolvedStep) -> Request | None:
         """What the person must do before the step's time starts, if anything."""
         head = step.head
+        fit: str | None = None
         if head is not None and head.change == "manual" and self._current_head() != head.id:
-            fit = f"Fit the {head.name} head ({head.use})" if head.use else f"Fit the {head.name} head"
-            text = f"{fit}, then confirm." + (f" Next: {step.prompt}" if step.prompt else "")
-            return Request(step.index, "head_change", head.id, text)
+            fit = f"fit the {head.name} head ({head.use})" if head.use else f"fit the {head.name} head"
+        if todo := self._heat_todo(step, fit):
+            text = f"{_sentence(todo)}, then confirm." + (f" Next: {step.prompt}" if step.prompt else "")
+            fitting = head.id if head is not None and fit is not None else None
+            return Request(step.index, "head_change" if fitting else "confirm", fitting, text)
         if step.confirm:
             return Request(step.index, "confirm", None, step.prompt or step.title)
         return None
+
+    def _heat_todo(self, step: ResolvedStep, fit: str | None) -> list[str]:
+        """What the person does before the step: ``fit``, and on a massager they set by hand, the heat.
+
+        A heat change there waits for their confirm like a head does, so its time (and its heat budget)
+        counts from the confirm. A wait holds heat off: heat on now is switched off first, and switched
+        (back) on last, just before the confirm.
+        """
+        todo = [fit] if fit else []
+        if not self._plan.profile.set_by_person:
+            return todo
+        actuator = self._actuator
+        now = actuator.heat_level
+        waits = bool(todo) or step.confirm or actuator.heat_target(step.heat) != now
+        if not waits:
+            return todo
+        after = actuator.heat_target(step.heat if step.heat is not None else 0)
+        off_first = bool(now) and bool(todo or step.confirm or not after)
+        if off_first:
+            todo.insert(0, "switch the heat off")
+        if after:
+            todo.append(f"switch {'it back' if off_first else 'the heat'} to {self._plan.heat_name(after)}")
+        return todo
 
     async def _wait_for_person(self, step: ResolvedStep) -> bool:
         """Hold the device and wait for the person when the step needs them; False when skipped."""
@@ -313,3 +339,8 @@ class DeviceWatch:
 
     def link_lost(self, generation: int, reason: str) -> None:
         self._inbox.put(Signal("link_lost", (generation, reason)))
+
+
+def _sentence(parts: list[str]) -> str:
+    text = ", ".join(parts)
+    return text[:1].upper() + text[1:]

@@ -25,6 +25,7 @@ from massager_ctl.events import (
     Suspended,
     WaitingForConfirm,
 )
+from massager_ctl.orchestrator.controls import STOP_TEXT
 from massager_ctl.ui.timefmt import clock
 
 #: How an instruction for an unconnected massager starts.
@@ -124,7 +125,9 @@ class LineFormatter:
                 return f"step {event.index + 1} {event.outcome}" if event.outcome != "completed" else None
             case SessionFinished():
                 line = f"session {event.status}: {event.reason} (active {clock(event.active_s)})"
-                return line + ("\n    > Switch the massager off now." if self._manual else "")
+                if event.stop != "asked_of_person":
+                    return line
+                return line + f"\n    > {STOP_TEXT[event.stop]}.\n    > Switch the massager off now."
             case EventsDropped():
                 return f"({event.count} events not shown: the display fell behind)"
         return None

@@ -32,9 +32,12 @@ from massager_ctl.events import (
     WaitingForConfirm,
 )
 from massager_ctl.orchestrator import Session
+from massager_ctl.orchestrator.controls import STOP_TEXT
 from massager_ctl.ui.keys import HELP
 from massager_ctl.ui.lines import TOLD, LineFormatter, unconfirmed
 from massager_ctl.ui.timefmt import clock
+
+_STOP_STYLE = {"confirmed": "green", "unconfirmed": "bold red"}
 
 _STATE_LABELS = {
     "preparing": "connecting…",
@@ -162,14 +165,12 @@ class LiveView:
         lines = Text.assemble((f"Session {end.status}", f"bold {style}"), f": {end.reason}\n")
         steps = f"{self._completed_steps}/{len(self.session.plan.steps)}"
         lines.append(f"active {clock(end.active_s)} · steps done {steps}\n")
-        if self._manual:
+        stop = result.stop if result is not None else end.stop
+        if stop == "asked_of_person":
+            lines.append(STOP_TEXT[stop] + "\n")
             lines.append("Switch the massager off now.", style="bold yellow")
-        elif self.session.plan.profile.transport == "none":
-            lines.append("no device: nothing to stop")
-        elif result is not None and result.device_safe:
-            lines.append("the device confirmed motor and heat off", style="green")
         else:
-            lines.append("the device did NOT confirm motor and heat off: check it", style="bold red")
+            lines.append(STOP_TEXT[stop], style=_STOP_STYLE.get(stop, ""))
         return Panel(lines, padding=(1, 2), border_style=style, title="the end")
 
     def _device_line(self) -> Text:

@@ -165,6 +165,31 @@ def end_cues(plan: Plan) -> Iterable[Cue]:
         yield Cue("end", text, "end", status)
 
 
+def manual_cues(plan: Plan) -> Iterable[Cue]:
+    """On a massager the person sets by hand (``manual://``): each setting as a spoken instruction.
+
+    A speed change is said at the step's start; a heat change is said while the session waits for the
+    person's confirm (the engine waits for one there); at the end, to switch the massager off.
+    """
+    if not plan.profile.set_by_person:
+        return
+    level, heat = 0, 0
+    for step in plan.steps:
+        if step.level is not None and step.level != level:
+            level = step.level
+            text = f"Set the speed to {level}." if level else "Switch the motor off."
+            yield Cue("instruction", text, "step_start", step.index)
+        if step.heat is not None and step.heat != heat:
+            heat = step.heat
+            text = f"switch the heat to {plan.heat_name(heat)}" if heat else "switch the heat off"
+            fitted = step.head is not None and step.head.change == "manual"
+            waits_for: Trigger = "head_change" if fitted else "confirm"
+            said = f"And {text}." if fitted else f"{text[:1].upper()}{text[1:]}, then confirm."
+            yield Cue("instruction", said, waits_for, step.index)
+    for status in _ENDINGS:
+        yield Cue("instruction", "Switch the massager off now.", "end", status)
+
+
 DEFAULT_RULES: tuple[CueRule, ...] = (
     safety_cues,
     step_cues,
@@ -173,6 +198,7 @@ DEFAULT_RULES: tuple[CueRule, ...] = (
     warning_cues,
     state_cues,
     end_cues,
+    manual_cues,
 )
 
 

@@ -12,7 +12,12 @@ Needs the ``web`` extra: ``pip install 'massager-ctl[web]'``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from massager_ctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from massager_ctl.web.access import Bind
 
 #: The install hint given when Starlette or uvicorn is missing.
 INSTALL_HINT = "pip install 'massager-ctl[web]'"
@@ -29,3 +34,15 @@ def require_web() -> None:
         import uvicorn  # noqa: F401
     except ImportError as e:
         raise ConfigError(f"--http needs the web extra; install it with: {INSTALL_HINT}") from e
+
+
+def web_bind(http: str) -> Bind:
+    """The ``--http [HOST:]PORT`` address, with the web extra checked, before anything starts.
+
+    Raises:
+        ConfigError: a bad address, or the web extra is not installed.
+    """
+    from massager_ctl.web.access import parse_bind
+
+    require_web()
+    return parse_bind(http)

@@ -23,10 +23,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from massager_ctl.errors import CommandError, MassagerError
 from massager_ctl.events import Subscription
-from massager_ctl.mqtt.commands import MAX_PAYLOAD_BYTES, parse_command
+from massager_ctl.orchestrator.commands import MAX_PAYLOAD_BYTES, parse_command
+from massager_ctl.orchestrator.gate import one_line
 from massager_ctl.pictures import routine_timeline
 from massager_ctl.web.access import COMMAND_HEADER, TOKEN_HEADER, TOKEN_QUERY, Access
-from massager_ctl.web.remote import Answer, Remote, one_line
+from massager_ctl.web.remote import Remote, Reply
 
 log = logging.getLogger(__name__)
 
@@ -225,10 +226,10 @@ class WebRemote:
         try:
             parsed = parse_command(body)
         except CommandError as e:
-            answer = await self.remote.command(e)
+            reply = await self.remote.command(e)
         else:
-            answer = await self.remote.command(parsed)
-        return JSONResponse(answer.body, status_code=_status(answer), headers=_SECURITY_HEADERS)
+            reply = await self.remote.command(parsed)
+        return JSONResponse(reply.answer.to_json(), status_code=_status(reply), headers=_SECURITY_HEADERS)
 
     # ------------------------------------------------------------------ routines
 
@@ -271,12 +272,12 @@ class WebRemote:
         return Response(svg, media_type="image/svg+xml", headers=headers)
 
 
-def _status(answer: Answer) -> int:
-    if answer.ok:
+def _status(reply: Reply) -> int:
+    if reply.answer.ok:
         return 200
-    if answer.busy:
+    if reply.answer.busy:
         return 429
-    if answer.malformed:
+    if reply.malformed:
         return 400
     return 409  # understood, but it does not apply now
 

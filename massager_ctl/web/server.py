@@ -78,6 +78,7 @@ async def web_remote(
             raise
         finally:
             sock.close()
+            await remote.close()
 
 
 class _InLoopServer(uvicorn.Server):

@@ -1,20 +1,27 @@
 """A driver never leaves a caller hanging: a bug in a lane or the reader, or a close mid-command.
 
 The device is the real simulator; the bugs are injected into the driver's own protocol adaptor
-(wrapping the real codec), since no well-formed device behaviour can trigger them.
+(wrapping the real codec, handed to the driver as its ``codec``), since no well-formed device
+behaviour can trigger them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 
+from firmware_sim import SimulatedDevice
+from firmware_sim.opener import serve_sim
 from massager_ctl.catalog import Catalog
 from massager_ctl.drivers import DriverOptions, MassagerDriver
-from massager_ctl.drivers.families import Family, MasciiFamily
+from massager_ctl.drivers.families import KeyPress, MasciiFamily
 from massager_ctl.errors import LinkLostError
 from massager_ctl.protocol import Message, SetHeat, StatusReport
+from massager_ctl.registry import OpenContext
+from massager_ctl.urls import parse_device_url
 from tests.drivers.driver_support import sim_device
 
 
@@ -25,7 +32,7 @@ class _Buggy(MasciiFamily):
         self.encode_fails = encode_fails
         self.decode_fails = decode_fails
 
-    def encode(self, message: Message) -> bytes:
+    def encode(self, message: Message | KeyPress) -> bytes:
         if self.encode_fails and isinstance(message, SetHeat):
             raise RuntimeError("encoder bug")
         return super().encode(message)
@@ -37,14 +44,24 @@ class _Buggy(MasciiFamily):
         return message
 
 
-def _inject(device: MassagerDriver, family: Family) -> None:
-    device._family = family
+@contextlib.asynccontextmanager
+async def _device_with(
+    codec: _Buggy, *, catalog: Catalog
+) -> AsyncIterator[tuple[MassagerDriver, SimulatedDevice]]:
+    """The open driver of the simulated ``serial-cushion-z3`` on a pty, speaking through ``codec``."""
+    url = parse_device_url("sim://serial-cushion-z3?link=pty")
+    async with (
+        serve_sim(url, OpenContext(catalog=catalog)) as served,
+        MassagerDriver(served.profile, served.new_transport(), codec=codec) as device,
+    ):
+        yield device, served.simulator
 
 
 async def test_a_bug_in_the_settings_lane_fails_the_callers_instead_of_hanging(catalog: Catalog) -> None:
-    async with sim_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as (device, _):
+    codec = _Buggy()
+    async with _device_with(codec, catalog=catalog) as (device, _):
         await device.set_intensity(2)
-        _inject(device, _Buggy(encode_fails=True))
+        codec.encode_fails = True
         queued = asyncio.create_task(device.set_intensity(3))
         async with asyncio.timeout(5):
             with pytest.raises(LinkLostError, match="the settings lane failed: RuntimeError") as caught:
@@ -59,9 +76,10 @@ async def test_a_bug_in_the_settings_lane_fails_the_callers_instead_of_hanging(c
 
 
 async def test_a_bug_in_the_reader_is_a_lost_link_not_a_string_of_timeouts(catalog: Catalog) -> None:
-    async with sim_device("sim://serial-cushion-z3?link=pty", catalog=catalog) as (device, sim):
+    codec = _Buggy()
+    async with _device_with(codec, catalog=catalog) as (device, sim):
         device.keepalive = False
-        _inject(device, _Buggy(decode_fails=True))
+        codec.decode_fails = True
         async with asyncio.timeout(device.profile.protocol.ack_timeout_s):  # less than one command timeout
             with pytest.raises(LinkLostError, match="the reader failed: KeyError") as caught:
                 await device.set_intensity(3)

@@ -118,7 +118,7 @@ def test_timeouts_and_lost_links_are_also_the_builtin_kinds(
 
 
 def test_errors_raised_outside_errors_py_are_in_the_tree() -> None:
-    from massager_ctl.mqtt.commands import CommandError
+    from massager_ctl.orchestrator.commands import CommandError
     from massager_ctl.orchestrator.controls import ControlError
 
     assert CommandError is errors.CommandError

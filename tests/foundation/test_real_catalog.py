@@ -18,6 +18,9 @@ from tests.foundation.cli_support import isolate
 
 CATALOG = Catalog()
 PRODUCTS = {p.id: p for p in CATALOG.devices().values() if p.kind == "product"}
+#: The product families the driver speaks so far; the others stay refused until it does.
+SPOKEN = {"reverie"}
+UNSPOKEN = {m: p for m, p in PRODUCTS.items() if p.protocol.family not in SPOKEN}
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def test_product_models_are_honest_about_what_they_know(model: str) -> None:
     assert profile.watchdog_spec is None
     with pytest.raises(ConfigError, match="has no watchdog"):
         _ = profile.watchdog
-    assert not profile.driver_available
+    assert profile.driver_available == (profile.protocol.family in SPOKEN)
     feedback = profile.ble is None or profile.ble.notify_uuid is not None
     confirmations = {profile.control_for(c).confirmation for c in ("intensity", "stop")}
     assert ("none" in confirmations) == (not feedback)
@@ -160,13 +163,13 @@ def test_devices_list_table_shows_each_fail_safe(
     assert "device timer 10/20/30 min" in out
 
 
-@pytest.mark.parametrize("model", sorted(PRODUCTS))
+@pytest.mark.parametrize("model", sorted(UNSPOKEN))
 def test_routines_check_refuses_a_product_until_its_driver_exists(
     isolated: None, capsys: pytest.CaptureFixture[str], model: str
 ) -> None:
     code, _, err = run_cli(capsys, "routines", "check", "upper-back-hands", "--model", model)
     assert code == 2
-    family = PRODUCTS[model].protocol.family
+    family = UNSPOKEN[model].protocol.family
     assert f"protocol {family}: driver not available yet" in err
 
 

@@ -23,8 +23,9 @@ import pytest
 from firmware_sim.opener import ServedSim
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
-from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
+from massager_ctl.mqtt import make_topics, parse_broker_url, service_status
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.service import DeviceService
 from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import NODELAY, Broker, Watcher, free_port, write_routine
 
@@ -104,7 +105,7 @@ async def serving(broker: Broker, tmp_path: Path) -> AsyncIterator[DeviceConnect
     catalog = Catalog(routine_dirs=[tmp_path / "routines"])
     connector = DeviceConnector(DEVICE, catalog=catalog)
     profile = catalog.device("shiatsu-cushion-s3")
-    controller = RemoteController(
+    service = DeviceService(
         connect=connector.connect,
         device_url=DEVICE,
         profile=profile,
@@ -116,16 +117,13 @@ async def serving(broker: Broker, tmp_path: Path) -> AsyncIterator[DeviceConnect
     stop = asyncio.Event()
     async with (
         connector,
-        MqttStatus(
-            parse_broker_url(url, environ={}),
+        service_status(
+            service,
+            broker=parse_broker_url(url, environ={}),
             topics=make_topics(prefix="massager", device_id="dev1"),
-            profile=profile,
-            handler=controller,
-            states_from_events=False,
-        ) as status,
+        ),
     ):
-        controller.attach(status)
-        run = asyncio.create_task(controller.run(stop))
+        run = asyncio.create_task(service.run(stop))
         try:
             yield connector
         finally:

@@ -13,10 +13,11 @@ import pytest
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.mqtt import MqttStatus, make_topics, parse_broker_url
-from massager_ctl.mqtt.commands import Command, Stop
 from massager_ctl.mqtt.link import Availability, MqttLink
-from massager_ctl.mqtt.ratelimit import Rate, RateLimiter
 from massager_ctl.mqtt.url import BrokerConfig
+from massager_ctl.orchestrator.commands import Command, StopCommand
+from massager_ctl.orchestrator.gate import CommandGate
+from massager_ctl.orchestrator.ratelimit import Rate, RateLimiter
 from tests.mqtt.mqtt_support import NODELAY, Broker, watch
 
 pytestmark = pytest.mark.slow  # each test starts mosquitto
@@ -26,15 +27,15 @@ BURST = 3000
 
 
 class Recorder:
-    """A command handler that notes what it was asked to do."""
+    """A command executor that notes what it was asked to do."""
 
     def __init__(self) -> None:
         self.handled: list[Command] = []
 
-    async def handle(self, command: Command) -> str:
+    async def execute(self, command: Command) -> str:
         self.handled.append(command)
         await asyncio.sleep(0)
-        return "stopped" if isinstance(command, Stop) else "done"
+        return "stopped" if isinstance(command, StopCommand) else "done"
 
 
 def burst_command(n: int) -> dict[str, Any]:
@@ -75,7 +76,7 @@ async def test_a_burst_of_3000_commands_gets_3000_answers(broker: Broker) -> Non
             parse_broker_url(broker.url),
             topics=make_topics(prefix="massager", device_id="dev1"),
             profile=profile,
-            handler=handler,
+            commands=CommandGate(handler),
             discovery=False,
         ) as status,
     ):
@@ -103,7 +104,7 @@ async def test_a_burst_of_3000_commands_gets_3000_answers(broker: Broker) -> Non
             assert answer["ok"] is (body["action"] == "pause"), answer
         if "client" in body:
             assert answer["client"] == body["client"]
-    handled_stops = [c for c in handler.handled if isinstance(c, Stop)]
+    handled_stops = [c for c in handler.handled if isinstance(c, StopCommand)]
     assert 1 <= len(handled_stops) <= len([b for b in bodies if b["action"] == "stop"])
     # Only admitted commands reached the handler: admission comes before any work.
     admitted_pauses = [a for a in answers if a["action"] == "pause" and a["ok"]]
@@ -140,9 +141,9 @@ class SlowStop:
         self.release = asyncio.Event()
         self.handled: list[object] = []  # the commands' ids
 
-    async def handle(self, command: Command) -> str:
+    async def execute(self, command: Command) -> str:
         self.handled.append(command.id)
-        if isinstance(command, Stop):
+        if isinstance(command, StopCommand):
             await self.release.wait()
             return f"stopped by {command.id}"
         return "done"
@@ -162,9 +163,8 @@ async def test_stops_are_never_refused_and_share_one_in_progress(broker: Broker)
             parse_broker_url(broker.url),
             topics=make_topics(prefix="massager", device_id="dev1"),
             profile=profile,
-            handler=handler,
+            commands=CommandGate(handler, limiter=limits),
             discovery=False,
-            limiter=limits,
         ),
     ):
 
@@ -208,7 +208,7 @@ async def test_a_stop_after_another_command_in_the_same_burst_is_a_stop_of_its_o
             parse_broker_url(broker.url),
             topics=make_topics(prefix="massager", device_id="dev1"),
             profile=Catalog().device("shiatsu-cushion-s3"),
-            handler=handler,
+            commands=CommandGate(handler),
             discovery=False,
         ) as status,
     ):

@@ -12,7 +12,7 @@ from massager_ctl.cli import EXIT_BAD_INPUT
 from massager_ctl.config import Caps
 from massager_ctl.errors import ConfigError, PreflightError
 from massager_ctl.mqtt.discovery import discovery_payload, runnable_routines
-from massager_ctl.mqtt.payloads import SessionSnapshot
+from massager_ctl.mqtt.payloads import SessionPayload
 from massager_ctl.mqtt.topics import device_id_for, device_id_from_url, make_topics
 from massager_ctl.orchestrator import preflight
 from tests.foundation.cli_support import in_process, isolate
@@ -106,7 +106,7 @@ def test_heat_switch_only_where_there_is_heat() -> None:
 
 def snapshot(**fields: object) -> bytes:
     """A retained ``session`` body as the publisher writes it."""
-    return json.dumps(SessionSnapshot.model_validate(fields).to_json()).encode()
+    return json.dumps(SessionPayload.model_validate(fields).to_json()).encode()
 
 
 def test_confirm_button_and_instruction_sensor() -> None:

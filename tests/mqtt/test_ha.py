@@ -19,9 +19,10 @@ import pytest
 from firmware_sim.opener import ServedSim
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
-from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
+from massager_ctl.mqtt import make_topics, parse_broker_url, service_status
 from massager_ctl.mqtt.discovery import runnable_routines
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.service import DeviceService
 from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, Watcher, render_ha, watch
 
@@ -76,7 +77,7 @@ class HomeAssistant:
     watcher: Watcher
     config: dict[str, Any]
     connector: DeviceConnector
-    controller: RemoteController
+    service: DeviceService
 
     @property
     def firmware_state(self) -> Any:
@@ -88,7 +89,7 @@ class HomeAssistant:
         return found
 
     async def press(self, button: str) -> dict[str, Any]:
-        """Press a button as Home Assistant does; the controller's answer (the press carries no id)."""
+        """Press a button as Home Assistant does; the service's answer (the press carries no id)."""
         entity = self.entity(button)
         assert entity["p"] == "button"
         return await self._send(entity["command_topic"], entity["payload_press"])
@@ -139,7 +140,7 @@ async def home_assistant(
     connector = DeviceConnector(device, catalog=catalog)
     assert connector.model is not None
     profile = catalog.device(connector.model)
-    controller = RemoteController(
+    service = DeviceService(
         connect=connector.connect,
         device_url=device,
         profile=profile,
@@ -151,21 +152,18 @@ async def home_assistant(
     async with (
         watch(broker, f"{BASE}/#", CONFIG) as watcher,
         connector,
-        MqttStatus(
-            parse_broker_url(broker.url),
+        service_status(
+            service,
+            broker=parse_broker_url(broker.url),
             topics=make_topics(prefix="massager", device_id="dev1"),
-            profile=profile,
-            handler=controller,
             routines=runnable_routines(catalog.routines().values(), profile, caps),
-            states_from_events=False,
-        ) as status,
+        ),
     ):
-        controller.attach(status)
-        run = asyncio.create_task(controller.run(stop))
+        run = asyncio.create_task(service.run(stop))
         try:
             await watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["connected"], within_s=10)
             config = json.loads(await watcher.wait_for(CONFIG))
-            yield HomeAssistant(watcher, config, connector, controller)
+            yield HomeAssistant(watcher, config, connector, service)
         finally:
             stop.set()
             await asyncio.wait({run}, timeout=30)
@@ -296,7 +294,7 @@ async def test_heat_off_is_taken_mid_session_and_heat_on_only_within_the_budget(
         assert render_ha(heat["value_template"], cold) == "OFF"
         assert json.loads(cold)["motor"]  # the session runs on, only without heat
         heat_off_at = len(ha.watcher.on(f"{BASE}/state"))
-        assert ha.controller.session is not None
+        assert ha.service.session is not None
 
         # The next step's heat stays off too: its settings are applied (heat first), its heat is not.
         assert (await ha.press("skip"))["ok"]

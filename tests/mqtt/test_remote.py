@@ -1,4 +1,4 @@
-"""The ``serve`` engine in process: RemoteController on the simulator, a real mosquitto, MQTT commands."""
+"""``serve`` in process: the device service on the simulator behind MQTT, a real mosquitto, MQTT commands."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from firmware_sim.messages import SetHead, Stop
 from firmware_sim.opener import ServedSim
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
-from massager_ctl.mqtt import MqttStatus, RemoteController, make_topics, parse_broker_url
+from massager_ctl.mqtt import make_topics, parse_broker_url, service_status
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.service import DeviceService
 from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, Watcher, watch, write_routine
 
@@ -34,7 +35,7 @@ ACK_DELAY_S = 2.0
 
 @dataclass
 class Serving:
-    controller: RemoteController
+    service: DeviceService
     connector: DeviceConnector
     watcher: Watcher
     stop: asyncio.Event
@@ -76,7 +77,7 @@ async def serving(
     assert model is not None
     profile = catalog.device(model)
     topics = make_topics(prefix="massager", device_id="dev1")
-    controller = RemoteController(
+    service = DeviceService(
         connect=connector.connect,
         device_url=device,
         profile=profile,
@@ -90,20 +91,12 @@ async def serving(
     async with (
         watch(broker, f"{BASE}/#") as watcher,
         connector,
-        MqttStatus(
-            parse_broker_url(broker.url),
-            topics=topics,
-            profile=profile,
-            handler=controller,
-            discovery=False,
-            states_from_events=False,
-        ) as status,
+        service_status(service, broker=parse_broker_url(broker.url), topics=topics, discovery=False),
     ):
-        controller.attach(status)
-        run = asyncio.create_task(controller.run(stop))
+        run = asyncio.create_task(service.run(stop))
         try:
             await watcher.wait_for(f"{BASE}/state", lambda p: json.loads(p)["connected"], within_s=10)
-            yield Serving(controller, connector, watcher, stop, run)
+            yield Serving(service, connector, watcher, stop, run)
         finally:
             stop.set()
             await asyncio.wait({run}, timeout=30)
@@ -203,13 +196,13 @@ async def test_a_cancel_during_shutdown_is_kept_and_the_device_still_ends_safe(
         serve.stop.set()
         async with asyncio.timeout(10):  # shutting down: the session's stop is on the wire, its ack held back
             await wire.received(Stop)
-        assert serve.controller.session is not None
+        assert serve.service.session is not None
         serve.run.cancel()
         await asyncio.wait({serve.run}, timeout=15)
         assert serve.run.cancelled()  # the cancel that came during the shutdown is not lost
         state = serve.firmware_state
         assert (state.motor, state.intensity, state.heat) == (False, 0, 0)
-        assert serve.controller.session is None
+        assert serve.service.session is None
 
 
 CRASHING_ROUTINE = """\
@@ -239,7 +232,7 @@ async def test_a_crashed_session_is_logged_and_serve_goes_on_with_the_device_saf
     def broken_person(head: str) -> None:  # a bug in the code that plays the person
         raise RuntimeError(f"cannot fit {head}")
 
-    caplog.set_level(logging.ERROR, logger="massager_ctl.mqtt.remote")
+    caplog.set_level(logging.ERROR, logger="massager_ctl.orchestrator.service")
     device = "sim://pulse-gun-p5?link=virtual"
     async with serving(broker, device, catalog=catalog, auto_confirm=True, fit_head=broken_person) as serve:
         await serve.send({"action": "start", "routine": "crash-test", "id": "start"})
@@ -279,7 +272,7 @@ async def test_a_crashed_session_is_logged_and_serve_goes_on_with_the_device_saf
             "id": "after",
             "message": "selected crash-test",
         }
-        assert not serve.controller.session
+        assert not serve.service.session
 
 
 def alias_bomb(levels: int = 6) -> str:

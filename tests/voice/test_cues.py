@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from massager_ctl.config import Caps
+from massager_ctl.drivers.manual import manual_profile
 from massager_ctl.orchestrator import Plan, preflight
 from massager_ctl.voice.cues import DEFAULT_RULES, Cue, plan_cues
-from tests.orchestrator.orch_support import CATALOG, make_plan
+from tests.orchestrator.orch_support import CATALOG, make_plan, make_routine
 
 
 def gun_plan() -> Plan:
@@ -136,3 +137,22 @@ def test_the_first_head_is_named_and_a_change_is_asked_for() -> None:
     warnings = [c.text for c in plan_cues(plan).cues if c.kind == "warning"]
     # the ball may already be on (the session only asks when it is not): named, not "fit"
     assert warnings[:2] == ["Ten seconds, then the large ball head.", "Ten seconds, then fit the fork head."]
+
+
+def test_a_massager_set_by_hand_hears_each_setting_as_an_instruction() -> None:
+    steps = [
+        {"title": "Low", "duration": 30, "device": {"intensity": 1, "heat": "low"}},
+        {"title": "High", "duration": 30, "device": {"intensity": 2}},
+        {"title": "Cool", "duration": 30, "device": {"intensity": 2, "heat": "off"}},
+    ]
+    manual = preflight(make_routine(steps), manual_profile("manual://shiatsu-cushion-s3", CATALOG), Caps())
+    sheet = plan_cues(manual)
+    assert [c.text for c in sheet.at("step_start", 1)] == ["High.", "Set the speed to 2."]
+    assert [c.text for c in sheet.at("confirm", 0)] == ["Switch the heat to low, then confirm."]
+    assert [c.text for c in sheet.at("confirm", 2)] == ["Switch the heat off, then confirm."]
+    assert [c.text for c in sheet.at("end", "completed")] == [
+        "Session complete. Well done.",
+        "Switch the massager off now.",
+    ]
+    on_a_device = plan_cues(preflight(make_routine(steps), CATALOG.device("shiatsu-cushion-s3"), Caps()))
+    assert not [c for c in on_a_device.cues if c.kind == "instruction"]

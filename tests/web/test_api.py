@@ -8,7 +8,7 @@ import json
 import pytest
 
 from massager_ctl.errors import ConfigError
-from massager_ctl.mqtt.commands import MAX_PAYLOAD_BYTES
+from massager_ctl.orchestrator.commands import MAX_PAYLOAD_BYTES
 from massager_ctl.web.access import Bind, parse_bind
 from tests.web.web_support import Served, served, two_step_plan
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from massager_ctl.mqtt.ratelimit import Rate, RateLimiter
+from massager_ctl.orchestrator.ratelimit import Rate, RateLimiter
 
 
 class Clock:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from massager_ctl.mqtt.tasks import cancel_and_wait
+from massager_ctl.tasks import cancel_and_wait
 
 pytestmark = pytest.mark.looptime  # the slow cleanup and the cancel's moment pass in virtual time
 

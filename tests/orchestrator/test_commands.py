@@ -8,14 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from massager_ctl.mqtt.commands import (
+from massager_ctl.orchestrator.commands import (
     ACTIONS,
+    Answer,
     CommandError,
     Extend,
     Intensity,
     Start,
     parse_command,
-    result_payload,
 )
 
 
@@ -96,17 +96,24 @@ def test_extend_takes_whole_and_fractional_seconds() -> None:
     assert extend.seconds == 1.5
 
 
-def test_result_payload_shapes() -> None:
-    assert result_payload(ok=True, action="pause", request_id="x", message="paused") == {
+def test_answer_shapes() -> None:
+    assert Answer(ok=True, action="pause", id="x", message="paused").to_json() == {
         "ok": True,
         "action": "pause",
         "id": "x",
         "message": "paused",
     }
-    assert result_payload(ok=False, action=None, request_id=None, message="bad")["error"] == "bad"
-    assert result_payload(
-        ok=False, action="pause", request_id="y", client="phone", message="busy: ...", busy=True
-    ) == {"ok": False, "action": "pause", "id": "y", "client": "phone", "busy": True, "error": "busy: ..."}
+    assert Answer(ok=False, action=None, id=None, message="bad").to_json()["error"] == "bad"
+    assert Answer(
+        ok=False, action="pause", id="y", client="phone", message="busy: ...", busy=True
+    ).to_json() == {
+        "ok": False,
+        "action": "pause",
+        "id": "y",
+        "client": "phone",
+        "busy": True,
+        "error": "busy: ...",
+    }
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -158,9 +165,9 @@ def test_an_id_of_any_json_type_is_kept_as_it_came(request_id: object) -> None:
         parse_command(json.dumps({"action": "extend", "seconds": -1, "id": request_id}).encode())
     assert info.value.request_id == request_id
     assert type(info.value.request_id) is type(request_id)
-    echoed = json.loads(
-        json.dumps(result_payload(ok=True, action="pause", request_id=command.id, message=""))
-    )
+    refused = json.loads(json.dumps(Answer.to(info.value, ok=False, message="no").to_json()))
+    assert refused["id"] == request_id
+    echoed = json.loads(json.dumps(Answer.to(command, ok=True, message="").to_json()))
     assert echoed["id"] == request_id
 
 

@@ -1,12 +1,13 @@
-"""Remote commands on ``<prefix>/<id>/cmd`` and their answers on ``.../cmd/result``.
+"""Commands to a device service and the one answer each gets, whatever front end carries them.
 
 A command is a JSON object with an ``action`` and, optionally, an ``id`` of any
 JSON type that the answer echoes unchanged and a ``client`` naming the sender (commands are rate-limited per
 client). Parsing never raises anything but :class:`CommandError`, whose message
-is one plain line meant for the person who sent the command.
+is one plain line meant for the person who sent the command. Every command gets
+exactly one :class:`Answer`: done, refused with a reason, or "busy" (send it again).
 
-A routine in a command is a library id, never a file path: anyone who may write
-``cmd`` must not be able to make the controller open files.
+A routine in a command is a library id, never a file path: anyone who may send
+commands must not be able to make the controller open files.
 """
 
 from __future__ import annotations
@@ -67,39 +68,41 @@ class _Command(BaseModel):
 
 
 class Start(_Command):
-    action: Literal["start"]
+    action: Literal["start"] = "start"
     routine: RoutineId | None = Field(None, description="A library id; default: the selected one.")
 
 
 class Pause(_Command):
-    action: Literal["pause"]
+    action: Literal["pause"] = "pause"
 
 
 class Resume(_Command):
-    action: Literal["resume"]
+    action: Literal["resume"] = "resume"
 
 
 class Skip(_Command):
-    action: Literal["skip"]
+    action: Literal["skip"] = "skip"
 
 
-class Stop(_Command):
-    action: Literal["stop"]
+class StopCommand(_Command):
+    """Stop the session, or make the device safe when none runs; never queued behind anything."""
+
+    action: Literal["stop"] = "stop"
 
 
 class Confirm(_Command):
-    action: Literal["confirm"]
+    action: Literal["confirm"] = "confirm"
 
 
 class Extend(_Command):
-    action: Literal["extend"]
+    action: Literal["extend"] = "extend"
     seconds: float = Field(gt=0, le=1800, strict=True)  # strict: "1" and true are mistakes, not 1
 
 
 class Intensity(_Command):
     """Either an absolute ``level`` or a ``delta`` from the current level."""
 
-    action: Literal["intensity"]
+    action: Literal["intensity"] = "intensity"
     level: int | None = Field(None, ge=0, le=100, strict=True)
     delta: int | None = Field(None, ge=-100, le=100, strict=True)
 
@@ -115,22 +118,22 @@ class Intensity(_Command):
 class Select(_Command):
     """Choose the routine a later ``start`` without ``routine`` runs (Home Assistant's select)."""
 
-    action: Literal["select"]
+    action: Literal["select"] = "select"
     routine: RoutineId
 
 
 class Head(_Command):
-    action: Literal["head"]
+    action: Literal["head"] = "head"
     head: str = Field(min_length=1, max_length=64)
 
 
 class Heat(_Command):
-    action: Literal["heat"]
+    action: Literal["heat"] = "heat"
     on: bool = Field(strict=True)
 
 
 Command = Annotated[
-    Start | Pause | Resume | Skip | Stop | Confirm | Extend | Intensity | Select | Head | Heat,
+    Start | Pause | Resume | Skip | StopCommand | Confirm | Extend | Intensity | Select | Head | Heat,
     Field(discriminator="action"),
 ]
 ACTIONS = (
@@ -213,24 +216,48 @@ def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def result_payload(
-    *,
-    ok: bool,
-    action: str | None,
-    request_id: object,
-    message: str,
-    client: str | None = None,
-    busy: bool = False,
-) -> dict[str, Any]:
-    """The JSON object published on ``cmd/result``; ``request_id`` is the command's ``id``, as it came.
+class Answer(BaseModel):
+    """The one answer to a command.
 
-    ``client`` is echoed when the command named one; ``busy`` marks a command refused unheard
-    because its sender (or everyone together) is over the rate limit: it may be sent again later.
+    ``message`` is the confirmation when ``ok``, else the reason it was refused. ``busy`` marks a
+    command refused unheard because its sender (or everyone together) is over the rate limit, or too
+    many are in progress: it may be sent again later. ``action``, ``id`` and ``client`` echo the
+    command's, as far as they could be read.
     """
-    body: dict[str, Any] = {"ok": ok, "action": action, "id": request_id}
-    if client is not None:
-        body["client"] = client
-    if busy:
-        body["busy"] = True
-    body["message" if ok else "error"] = message
-    return body
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    message: str
+    action: str | None = None
+    # The command's id as it came, any JSON value (see _Command.id).
+    id: Annotated[JsonValue, SkipValidation] = None
+    client: str | None = None
+    busy: bool = False
+
+    @classmethod
+    def to(cls, command: Command | CommandError, *, ok: bool, message: str, busy: bool = False) -> Answer:
+        """The answer to ``command`` (or to what could be read of a malformed one)."""
+        if isinstance(command, CommandError):
+            return cls(
+                ok=ok,
+                message=message,
+                action=command.action,
+                id=command.request_id,
+                client=command.client,
+                busy=busy,
+            )
+        return cls(
+            ok=ok, message=message, action=command.action, id=command.id, client=command.client, busy=busy
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The answer as a JSON object: ``ok``, ``action``, ``id``, ``client`` and ``busy`` when set,
+        then ``message`` when ok or ``error`` when not."""
+        body: dict[str, Any] = {"ok": self.ok, "action": self.action, "id": self.id}
+        if self.client is not None:
+            body["client"] = self.client
+        if self.busy:
+            body["busy"] = True
+        body["message" if self.ok else "error"] = self.message
+        return body
