@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
+import httpx
 import pytest
 
 from massager_ctl.errors import ConfigError
@@ -180,3 +182,45 @@ def test_bind_addresses() -> None:
             parse_bind(bad)
 
 
+
+
+async def test_a_flood_of_requests_neither_stalls_the_session_nor_holds_up_a_stop() -> None:
+    token = "flood-token-0123456789"
+    async with served(two_step_plan(), host="127.0.0.2", token=token) as serve:
+        await running(serve)
+        base = serve.base
+        underway = threading.Event()
+
+        def flood() -> list[int]:
+            # Another client, on its own thread: strangers without the token and a chatty page with it.
+            statuses = []
+            with httpx.Client(timeout=10) as client:
+                for i in range(300):
+                    if i % 2:
+                        reply = client.post(
+                            f"{base}/api/cmd", json={"action": "stop"}, headers={"x-massager": "1"}
+                        )
+                    else:
+                        reply = client.post(
+                            f"{base}/api/cmd",
+                            json={"action": "intensity", "delta": 1 if i % 4 else -1},
+                            headers={"x-pairing-token": token},
+                        )
+                    statuses.append(reply.status_code)
+                    if i == 20:
+                        underway.set()
+            return statuses
+
+        flooding = asyncio.create_task(asyncio.to_thread(flood))
+        assert await asyncio.to_thread(underway.wait, 10)
+        assert not flooding.done()
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        stop = await serve.command({"action": "stop"}, token=token)
+        assert stop.status_code == 200
+        assert loop.time() - sent < 1.0
+        result = await asyncio.wait_for(serve.run, 10)
+        assert (result.status, result.reason) == ("stopped", "stopped from the web remote")
+        statuses = await flooding
+        assert statuses.count(401) == 150  # no stop without the token got through
+        assert 429 in statuses  # the chatty page ran out of its burst
