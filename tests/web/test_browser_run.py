@@ -46,3 +46,18 @@ async def test_the_page_follows_and_drives_a_running_session(tmp_path: Path) -> 
         assert firmware.heat == 0
         await expect(page.locator("#ended-title")).to_contain_text("stopped", timeout=2_000)
         await keep_screenshot(page, "run-stopped", tmp_path)
+
+
+async def test_paired_by_url_the_page_sends_its_commands_with_the_token(tmp_path: Path) -> None:
+    async with (
+        served(two_step_plan(), host="127.0.0.2", token="paired-0123456789") as serve,
+        phone_page(tmp_path / "profile") as page,
+    ):
+        unpaired = await page.goto(serve.base + "/")
+        assert unpaired is not None
+        assert unpaired.status == 401
+        await page.goto(serve.access.url())
+        await expect(page.locator("#step-title")).to_have_text("Warm up", timeout=10_000)
+        await page.locator("#btn-pause").click()
+        await expect(page.locator("#state")).to_have_text("paused", timeout=1_000)
+        assert serve.rig.session.state.value == "paused"
