@@ -19,7 +19,9 @@ PREFIX = "massager"
 DISCOVERY_PREFIX = "homeassistant"
 
 
-@app.command(cls=PlainHelpCommand, short_help="Serve a device over MQTT: run routines on remote commands.")
+@app.command(
+    cls=PlainHelpCommand, short_help="Serve a device over MQTT or a web page: run routines on command."
+)
 def serve(
     ctx: typer.Context,
     device: str = typer.Option(
@@ -31,7 +33,14 @@ def serve(
         metavar="URL",
         help="Broker URL mqtt://user@host:port or mqtts://... (user and port optional). Give the password "
         "in MASSAGER_MQTT_PASSWORD (or the config file), not in the URL: a password in --mqtt shows in ps. "
-        "Default: the mqtt_url setting.",
+        "Default: the mqtt_url setting, unless --http is given.",
+    ),
+    http: str | None = typer.Option(
+        None,
+        "--http",
+        metavar="[HOST:]PORT",
+        help="Serve a phone remote (a web page) on HOST:PORT, default host 127.0.0.1. Any other host needs"
+        " the pairing token the terminal prints as a URL and QR code.",
     ),
     prefix: str = typer.Option(PREFIX, "--prefix", metavar="TEXT", help="Topic prefix."),
     device_id: str | None = typer.Option(
@@ -57,7 +66,7 @@ def serve(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
     wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
-    """Keep a device connected and idle-safe; run routines on MQTT commands and publish everything.
+    """Keep a device connected and idle-safe; run routines on MQTT commands or from a web page.
 
     SIGINT or SIGTERM stops any session, leaves the device with motor and heat off, publishes
     'offline' and exits.
@@ -77,13 +86,20 @@ def serve(
     from massager_ctl.orchestrator import preflight
     from massager_ctl.orchestrator.device import DeviceConnector
     from massager_ctl.orchestrator.service import DeviceService
+    from massager_ctl.orchestrator.session_commands import REMOTE_STOP_REASON
     from massager_ctl.transports.wirelog import open_wire_log
+    from massager_ctl.web import web_bind
 
     state = use(ctx)
     user = state.settings
-    if not (mqtt or user.mqtt_url):
-        raise ConfigError("serve needs a broker: --mqtt mqtt://host[:port] (or the mqtt_url setting)")
-    broker = state.broker(mqtt, ca_file=ca_file)
+    if not (mqtt or http or user.mqtt_url):
+        raise ConfigError(
+            "serve needs a remote: --mqtt mqtt://host[:port] (or the mqtt_url setting), --http [HOST:]PORT,"
+            " or both"
+        )
+    bind = web_bind(http) if http is not None else None
+    # --http alone serves the page only; the mqtt_url setting is the broker when --mqtt is left out otherwise.
+    broker = state.broker(mqtt, ca_file=ca_file) if mqtt or bind is None else None
     parsed = device_url(device)
     model = parsed.model
     if model is None:
@@ -115,18 +131,27 @@ def serve(
             speed=connector.speed,
             auto_confirm=auto_confirm,
             fit_head=connector.fit_head,
-            stop_reason=MQTT_STOP_REASON,
+            stop_reason=MQTT_STOP_REASON if bind is None else REMOTE_STOP_REASON,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with (
-                connector,
-                service_status(service, broker=broker, topics=topics, discovery=discovery, routines=runnable),
-            ):
-                typer.echo(f"serving {device} as {topics.base} on {broker.display}", err=True)
+            async with connector, contextlib.AsyncExitStack() as remotes:
+                if broker is not None:
+                    await remotes.enter_async_context(
+                        service_status(
+                            service, broker=broker, topics=topics, discovery=discovery, routines=runnable
+                        )
+                    )
+                    typer.echo(f"serving {device} as {topics.base} on {broker.display}", err=True)
+                if bind is not None:
+                    from massager_ctl.web.remote import ServiceRemote
+                    from massager_ctl.web.server import web_remote
+
+                    page = ServiceRemote(service, catalog=cat, caps=user.caps)
+                    await remotes.enter_async_context(web_remote(page, bind, announce=_to_stderr))
                 await service.run(stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -135,3 +160,7 @@ def serve(
 
     asyncio.run(main())
     typer.echo("stopped; the device is off", err=True)
+
+
+def _to_stderr(text: str) -> None:
+    typer.echo(text, err=True)
