@@ -129,8 +129,7 @@ def serve(
             caps=user.caps,
             selected=routine,
             speed=connector.speed,
-            auto_confirm=auto_confirm,
-            fit_head=connector.fit_head,
+            person=connector.auto_person() if auto_confirm else None,
             stop_reason=MQTT_STOP_REASON if bind is None else REMOTE_STOP_REASON,
         )
         stop = asyncio.Event()

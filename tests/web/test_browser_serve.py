@@ -40,7 +40,6 @@ async def serving() -> AsyncIterator[tuple[DeviceService, DeviceConnector, Acces
         catalog=CATALOG,
         caps=Caps(),
         speed=connector.speed,
-        fit_head=connector.fit_head,
         backoff=Backoff(initial_s=0.05, max_s=0.2),
     )
     stop = asyncio.Event()
