@@ -149,7 +149,7 @@ async def run_sessions(urls: list[str], steps: int, step_s: float) -> Result:
     async def one(index: int, url: str) -> None:
         await asyncio.sleep(index * step_s / n)
         async with DeviceConnector(url, catalog=catalog) as device:
-            session = Session(plan, connect=device.connect, device_url=url, bus=bus, auto_confirm=True)
+            session = Session(plan, connect=device.connect, device_url=url, bus=bus)
             await session.run()
 
     sampler = asyncio.create_task(sample())

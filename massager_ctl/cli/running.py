@@ -35,6 +35,7 @@ from massager_ctl.ui.live import LiveView, show_live
 if TYPE_CHECKING:
     from massager_ctl.mqtt import BrokerConfig
     from massager_ctl.voice.session import VoiceSettings
+    from massager_ctl.web.access import Bind
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ async def run_session(
     tty: bool,
     speech: VoiceSettings | None = None,
     wire_log: Path | None = None,
+    http: Bind | None = None,
 ) -> int:
     """Run ``plan`` on the device at ``url`` (``None``: no device) until it ends; the exit code.
 
@@ -123,6 +125,12 @@ async def run_session(
                     from massager_ctl.mqtt.remote import session_status  # MQTT is loaded only when asked for
 
                     await astack.enter_async_context(session_status(session, broker=broker))
+                if http is not None:  # a port in use ends the run before anything starts
+                    from massager_ctl.web.remote import SessionRemote
+                    from massager_ctl.web.server import web_remote
+
+                    remote = web_remote(SessionRemote(session), http, announce=_to_stderr)
+                    await astack.enter_async_context(remote)
                 if speech is not None:  # before the other subscribers: its task is woken first
                     from massager_ctl.voice.session import spoken_cues
 
@@ -216,6 +224,10 @@ def _exit_code(session: Session, received: list[int], plan: Plan) -> int:
     if final is not None and final.status in ("completed", "stopped"):
         return EXIT_OK
     return EXIT_FAILURE
+
+
+def _to_stderr(text: str) -> None:
+    typer.echo(text, err=True)
 
 
 def _auto_person(connector: DeviceConnector | NoDeviceConnector | ManualConnector) -> Person:

@@ -16,7 +16,9 @@ from massager_ctl.cli.serve_plan import plan_devices
 from massager_ctl.errors import ConfigError, ControlError, MassagerError
 
 if TYPE_CHECKING:
+    from massager_ctl.models import DeviceProfile
     from massager_ctl.orchestrator.controller import Outcome
+    from massager_ctl.orchestrator.service import DeviceService
 
 log = logging.getLogger("massager_ctl.serve")
 
@@ -25,7 +27,9 @@ PREFIX = "massager"
 DISCOVERY_PREFIX = "homeassistant"
 
 
-@app.command(cls=PlainHelpCommand, short_help="Serve devices over MQTT: run routines on remote commands.")
+@app.command(
+    cls=PlainHelpCommand, short_help="Serve devices over MQTT or a web page: run routines on command."
+)
 def serve(
     ctx: typer.Context,
     devices: list[str] = typer.Option(
@@ -41,7 +45,14 @@ def serve(
         metavar="URL",
         help="Broker URL mqtt://user@host:port or mqtts://... (user and port optional). Give the password "
         "in MASSAGER_MQTT_PASSWORD (or the config file), not in the URL: a password in --mqtt shows in ps. "
-        "Default: the mqtt_url setting.",
+        "Default: the mqtt_url setting, unless --http is given.",
+    ),
+    http: str | None = typer.Option(
+        None,
+        "--http",
+        metavar="[HOST:]PORT",
+        help="Serve a phone remote (a web page) on HOST:PORT, default host 127.0.0.1 (one device only). Any"
+        " other host needs the pairing token the terminal prints as a URL and QR code.",
     ),
     prefix: str = typer.Option(PREFIX, "--prefix", metavar="TEXT", help="Topic prefix."),
     device_ids: list[str] = typer.Option(
@@ -76,7 +87,7 @@ def serve(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
     wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
-    """Keep devices connected and idle-safe; run routines on MQTT commands and publish everything.
+    """Keep devices connected and idle-safe; run routines on MQTT commands or from a web page.
 
     Each device has its own session, topics, availability and broker connection: one device's
     lost link or failure leaves the others alone. SIGINT or SIGTERM stops every session, leaves
@@ -99,13 +110,20 @@ def serve(
     from massager_ctl.orchestrator import preflight
     from massager_ctl.orchestrator.controller import Controller, DeviceSpec
     from massager_ctl.orchestrator.device import DeviceConnector
+    from massager_ctl.orchestrator.session_commands import REMOTE_STOP_REASON
     from massager_ctl.transports.wirelog import open_wire_log
+    from massager_ctl.web import web_bind
 
     state = use(ctx)
     user = state.settings
-    if not (mqtt or user.mqtt_url):
-        raise ConfigError("serve needs a broker: --mqtt mqtt://host[:port] (or the mqtt_url setting)")
-    broker = state.broker(mqtt, ca_file=ca_file)
+    if not (mqtt or http or user.mqtt_url):
+        raise ConfigError(
+            "serve needs a remote: --mqtt mqtt://host[:port] (or the mqtt_url setting), --http [HOST:]PORT,"
+            " or both"
+        )
+    bind = web_bind(http) if http is not None else None
+    # --http alone serves the page only; the mqtt_url setting is the broker when --mqtt is left out otherwise.
+    broker = state.broker(mqtt, ca_file=ca_file) if mqtt or bind is None else None
     cat = state.catalog
     prefix = check_prefix(prefix)
     discovery_prefix = check_prefix(discovery_prefix, what="discovery prefix")
@@ -138,9 +156,35 @@ def serve(
             )
         )
     several = len(specs) > 1
+    if several and bind is not None:
+        raise ConfigError("--http serves one device's page: give one --device (several devices: use --mqtt)")
+    on_broker = (
+        mqtt_front(
+            broker=broker,
+            catalog=cat,
+            caps=user.caps,
+            controller_id=ctl_id,
+            prefix=prefix,
+            discovery_prefix=discovery_prefix,
+            discovery=discovery,
+        )
+        if broker is not None
+        else None
+    )
 
-    def ready(spec: DeviceSpec) -> None:
-        typer.echo(f"serving {spec.url} as {prefix}/{spec.device_id} on {broker.display}", err=True)
+    @contextlib.asynccontextmanager
+    async def front(service: DeviceService, spec: DeviceSpec, profile: DeviceProfile) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as remotes:
+            if on_broker is not None and broker is not None:
+                await remotes.enter_async_context(on_broker(service, spec, profile))
+                typer.echo(f"serving {spec.url} as {prefix}/{spec.device_id} on {broker.display}", err=True)
+            if bind is not None:
+                from massager_ctl.web.remote import ServiceRemote
+                from massager_ctl.web.server import web_remote
+
+                page = ServiceRemote(service, catalog=cat, caps=user.caps)
+                await remotes.enter_async_context(web_remote(page, bind, announce=_to_stderr))
+            yield
 
     def failed(spec: DeviceSpec, error: Exception) -> None:
         if several:  # one device alone: its error is the command's, said once at the end
@@ -162,19 +206,10 @@ def serve(
             specs,
             catalog=cat,
             caps=user.caps,
-            front=mqtt_front(
-                broker=broker,
-                catalog=cat,
-                caps=user.caps,
-                controller_id=ctl_id,
-                prefix=prefix,
-                discovery_prefix=discovery_prefix,
-                discovery=discovery,
-            ),
+            front=front,
             auto_confirm=auto_confirm,
-            stop_reason=MQTT_STOP_REASON,
+            stop_reason=MQTT_STOP_REASON if bind is None else REMOTE_STOP_REASON,
             open_device=open_device,
-            on_ready=ready,
             on_failed=failed,
         )
         stop = asyncio.Event()
@@ -219,3 +254,7 @@ def _report(outcomes: list[Outcome]) -> None:
             f"{len(failed)} of {len(outcomes)} devices failed: " + ", ".join(o.device_id for o in failed)
         )
     typer.echo(f"stopped; {sum(o.safe for o in outcomes)} of {len(outcomes)} devices confirmed off", err=True)
+
+
+def _to_stderr(text: str) -> None:
+    typer.echo(text, err=True)

@@ -317,6 +317,13 @@ def run_command(
         help="Publish the session to this MQTT broker (mqtt://user@host:port). The password comes from"
         " MASSAGER_MQTT_PASSWORD or mqtt_password in config.toml, not the URL, where ps would show it.",
     ),
+    http: str | None = typer.Option(
+        None,
+        "--http",
+        metavar="[HOST:]PORT",
+        help="Serve a phone remote (a web page) on HOST:PORT, default host 127.0.0.1. Any other host needs"
+        " the pairing token the terminal prints as a URL and QR code.",
+    ),
     voice: bool | None = typer.Option(
         None, "--voice/--no-voice", help="Speak the cues (default: on where there is audio output)."
     ),
@@ -344,6 +351,7 @@ def run_command(
     from massager_ctl.drivers.nodevice import NO_DEVICE, needs_device
     from massager_ctl.orchestrator import preflight
     from massager_ctl.voice.session import voice_settings
+    from massager_ctl.web import web_bind
 
     state = use(ctx)
     routine = state.catalog.routine(routine_ref)
@@ -369,10 +377,11 @@ def run_command(
             raise ConfigError(f"{url} does not name a model; add ?model=MODEL")
         plan = preflight(routine, state.catalog.device(parsed.model), state.settings.caps)
     tty = sys.stdin.isatty() and sys.stdout.isatty()
-    if not tty and not yes and _needs_person(plan):
+    bind = web_bind(http) if http is not None else None  # refused before anything moves
+    if not tty and not yes and bind is None and _needs_person(plan):
         raise ConfigError(
             f"{plan.routine.id} waits for you at some steps and there is no terminal to confirm on;"
-            " pass --yes to confirm automatically"
+            " pass --yes to confirm automatically, or --http PORT to confirm on a phone"
         )
     broker = state.broker(mqtt) if mqtt is not None else None  # refused before anything moves
     # "voice off" is for a person at a terminal; a piped or service run keeps its stderr for errors
@@ -391,6 +400,7 @@ def run_command(
             tty=tty,
             speech=speech,
             wire_log=wire_log,
+            http=bind,
         )
     )
     raise typer.Exit(code)

@@ -135,8 +135,7 @@ class Controller:
                     caps=self._caps,
                     selected=device.routine,
                     speed=connector.speed,
-                    auto_confirm=self._auto_confirm,
-                    fit_head=connector.fit_head,
+                    person=connector.auto_person() if self._auto_confirm else None,
                     stop_reason=self._stop_reason,
                 )
                 self.services[device.device_id] = service

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
@@ -48,6 +47,7 @@ from massager_ctl.orchestrator.commands import (
 from massager_ctl.orchestrator.device_commands import DeviceCommands
 from massager_ctl.orchestrator.device_link import DeviceLink
 from massager_ctl.orchestrator.gate import CommandGate
+from massager_ctl.orchestrator.person import Person
 from massager_ctl.orchestrator.plan import preflight, resolve
 from massager_ctl.orchestrator.ratelimit import RateLimiter
 from massager_ctl.orchestrator.safety import drive_safe, shielded
@@ -77,10 +77,9 @@ class DeviceService:
         caps: the user's limits, applied to every routine.
         selected: the routine a ``start`` without ``routine`` runs.
         speed: session clock speed (for a simulator running at the same speed).
-        auto_confirm: confirm waits for the person at once (no one may be there to confirm).
+        person: who confirms steps and fits heads in each session (default: someone who confirms
+            with a ``confirm`` command; ``--yes`` passes the connector's ``auto_person()``).
         backoff: delays between attempts to reopen the device.
-        fit_head: plays the person's part in a manual head change confirmed by ``auto_confirm``
-            on a simulator (see :class:`Session`).
         limiter: admission control for commands (default: :class:`RateLimiter`'s default rates).
         stop_reason: the reason a session stopped by a command ends with.
     """
@@ -95,21 +94,19 @@ class DeviceService:
         caps: Caps,
         selected: str | None = None,
         speed: float = 1.0,
-        auto_confirm: bool = False,
+        person: Person | None = None,
         backoff: Backoff | None = None,
-        fit_head: Callable[[str], None] | None = None,
         limiter: RateLimiter | None = None,
         stop_reason: str = REMOTE_STOP_REASON,
     ) -> None:
         self.profile = profile
         self.bus = EventBus()
-        self._fit_head = fit_head
         self._device_url = device_url
         self._catalog = catalog
         self._caps = caps
         self._selected = selected
         self._speed = speed
-        self._auto_confirm = auto_confirm
+        self._person = person
         self._stop_reason = stop_reason
         self._backoff = backoff or Backoff(initial_s=0.5, max_s=15.0, jitter=0.2)
         self._wake = asyncio.Event()
@@ -313,10 +310,9 @@ class DeviceService:
             connect=self._link.for_session,
             device_url=self._device_url,
             bus=self.bus,
-            auto_confirm=self._auto_confirm,
+            person=self._person,
             speed=self._speed,
             close_device=False,
-            fit_head=self._fit_head,
         )
         self._session = session
         self._selected = routine.id

@@ -33,7 +33,7 @@ from massager_ctl.orchestrator.clock import SessionClock
 from massager_ctl.orchestrator.controls import RECONNECT, SessionResult, SessionState, stop_check
 from massager_ctl.orchestrator.link import Connector, LinkSupervisor
 from massager_ctl.orchestrator.panel import ControlPanel
-from massager_ctl.orchestrator.person import AttendingPerson, AutoPerson, HandsOnPerson, Person
+from massager_ctl.orchestrator.person import AttendingPerson, Person
 from massager_ctl.orchestrator.plan import Plan
 from massager_ctl.orchestrator.reporter import ProgressTicker, Reporter, tick_progress
 from massager_ctl.orchestrator.safety import drive_safe, shielded
@@ -66,9 +66,6 @@ class Session:
         progress_every_s: session seconds between ``progress`` events.
         progress: the progress ticker (a test may pass its own).
         close_device: close the driver when the session ends.
-        auto_confirm: shorthand for ``person=AutoPerson()`` (``--yes``), kept for callers that
-            do not pass a person yet; ignored when ``person`` is given.
-        fit_head: with ``auto_confirm``, the hands of a :class:`HandsOnPerson` instead.
 
     Raises:
         ValueError: ``speed`` is not positive.
@@ -88,8 +85,6 @@ class Session:
         progress: ProgressTicker = tick_progress,
         close_device: bool = True,
         session_id: str | None = None,
-        auto_confirm: bool = False,
-        fit_head: Callable[[str], None] | None = None,
     ) -> None:
         self.clock = SessionClock(speed)
         self.id = session_id or uuid.uuid4().hex[:12]
@@ -118,10 +113,7 @@ class Session:
         )
         self.actuator = Actuator(plan, clock=self.clock, events=self.events, driver=lambda: self.link.driver)
         if person is None:
-            if auto_confirm:
-                person = HandsOnPerson(fit_head) if fit_head is not None else AutoPerson()
-            else:
-                person = AttendingPerson()
+            person = AttendingPerson()
         self.panel = ControlPanel(self.plan, timeline=self.timeline, inbox=self.inbox, actuator=self.actuator)
         self.steps = StepRunner(
             plan,

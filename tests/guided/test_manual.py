@@ -15,6 +15,7 @@ from massager_ctl.drivers.manual import ManualConnector, manual_profile
 from massager_ctl.errors import ConfigError
 from massager_ctl.events import EventBus
 from massager_ctl.orchestrator import Session, preflight
+from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.ui.live import LiveView
 from tests.foundation.cli_support import Cli, in_process, isolate
 
@@ -86,7 +87,7 @@ async def test_the_live_view_shows_what_to_set_and_to_switch_it_off() -> None:
     bus = EventBus()
     connector = ManualConnector(plan.profile, speed=2000.0)
     session = Session(
-        plan, connect=connector.connect, device_url="manual://pulse-gun-p5", bus=bus, auto_confirm=True,
+        plan, connect=connector.connect, device_url="manual://pulse-gun-p5", bus=bus, person=AutoPerson(),
         speed=connector.speed,
     )  # fmt: skip
     view = LiveView(session)

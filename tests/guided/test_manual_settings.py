@@ -16,6 +16,7 @@ from massager_ctl.drivers.manual import ManualConnector, manual_profile
 from massager_ctl.errors import ConfigError
 from massager_ctl.events import BaseEvent, EventBus, Notice, WaitingForConfirm
 from massager_ctl.orchestrator import Session, preflight
+from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.ui.live import LiveView
 from tests.foundation.cli_support import Cli, in_process, isolate
 from tests.orchestrator.orch_support import make_routine
@@ -116,7 +117,7 @@ async def test_the_stop_is_the_persons_to_do_not_a_devices() -> None:
         connect=ManualConnector(plan.profile, speed=2000.0).connect,
         device_url="manual://massage-gun",
         bus=bus,
-        auto_confirm=True,
+        person=AutoPerson(),
         speed=2000.0,
     )
     view = LiveView(session)

@@ -16,6 +16,7 @@ from massager_ctl.drivers.base import DeviceState
 from massager_ctl.drivers.nodevice import NO_DEVICE, NoDeviceConnector, needs_device
 from massager_ctl.errors import ConfigError, DeviceRefusedError
 from massager_ctl.orchestrator import Session, preflight
+from massager_ctl.orchestrator.person import AutoPerson
 from tests.foundation.cli_support import Cli, in_process, isolate
 
 CATALOG = Catalog()
@@ -111,7 +112,7 @@ async def test_the_engine_runs_a_prompt_only_plan_on_no_device() -> None:
     plan = preflight(CATALOG.routine("upper-back-foam-roller"), NO_DEVICE, Caps())
     connector = NoDeviceConnector(speed=1000.0)
     session = Session(
-        plan, connect=connector.connect, device_url="no device", auto_confirm=True, speed=connector.speed
+        plan, connect=connector.connect, device_url="no device", person=AutoPerson(), speed=connector.speed
     )
     result = await session.run()
     assert (result.status, result.device_safe) == ("completed", True)

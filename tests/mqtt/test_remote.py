@@ -22,6 +22,7 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.mqtt import make_topics, parse_broker_url, service_status
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson
 from massager_ctl.orchestrator.service import DeviceService
 from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, Watcher, watch, write_routine
@@ -83,8 +84,7 @@ async def serving(
         profile=profile,
         catalog=catalog,
         caps=Caps(),
-        auto_confirm=auto_confirm,
-        fit_head=fit_head,
+        person=HandsOnPerson(fit_head) if fit_head else AutoPerson() if auto_confirm else None,
         backoff=Backoff(initial_s=0.05, max_s=0.2),
     )
     stop = asyncio.Event()

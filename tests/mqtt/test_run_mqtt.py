@@ -17,6 +17,7 @@ from massager_ctl.mqtt import session_status
 from massager_ctl.mqtt.url import parse_broker_url
 from massager_ctl.orchestrator import Session, preflight
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.retry import Backoff
 from tests.mqtt.mqtt_support import Broker, cli_env, retained, watch, write_routine
 
@@ -124,7 +125,7 @@ async def test_broker_outage_across_a_step_boundary(broker: Broker, tmp_path: Pa
     loop = asyncio.get_running_loop()
     starts: list[StepStarted] = []
     async with DeviceConnector(DEVICE, catalog=catalog) as connector:
-        session = Session(plan, connect=connector.connect, device_url=DEVICE, auto_confirm=True)
+        session = Session(plan, connect=connector.connect, device_url=DEVICE, person=AutoPerson())
         steps = session.bus.subscribe(maxsize=1024, name="test")
 
         async def next_start() -> StepStarted:
@@ -185,7 +186,7 @@ async def test_a_run_takes_its_controls_from_cmd(broker: Broker, tmp_path: Path)
         return lambda p: json.loads(p)["id"] == request_id
 
     async with watch(broker, f"{BASE}/#") as watcher, DeviceConnector(DEVICE, catalog=catalog) as connector:
-        session = Session(plan, connect=connector.connect, device_url=DEVICE, auto_confirm=True)
+        session = Session(plan, connect=connector.connect, device_url=DEVICE, person=AutoPerson())
         async with session_status(session, broker=parse_broker_url(broker.url)):
             run = asyncio.create_task(session.run())
             await watcher.wait_for(f"{BASE}/session", lambda p: json.loads(p)["status"] == "running")

@@ -91,7 +91,11 @@ async def test_progress_is_coalesced_and_lifecycle_is_not(
     assert all(b - a >= 0.25 for a, b in itertools.pairwise(times)), times
     bodies = [json.loads(p) for p in watcher.on(TOPICS.session)]
     progress_updates = [b for b in bodies if b["status"] == "running"]
-    assert progress_updates == [b for _, b in running]  # the broker saw exactly what was handed over
+    # The broker saw what was handed over, in order; the link keeps only the latest retained payload
+    # per topic, so an update superseded before it went out (by the next one, or the pause) is skipped.
+    handed_running = iter(b for _, b in running)
+    assert progress_updates
+    assert all(any(b == h for h in handed_running) for b in progress_updates), progress_updates
     # Each update carried the newest progress of its moment, not a stale one.
     assert progress_updates[-1]["progress"] > 0.04
     assert bodies[0]["status"] == "preparing"

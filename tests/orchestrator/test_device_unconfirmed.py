@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from massager_ctl.events import DeviceStateEvent
+from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.ui.lines import LineFormatter
 from massager_ctl.ui.live import LiveView
 from tests.orchestrator.orch_support import Rig, make_plan
@@ -34,7 +35,7 @@ async def test_the_session_events_and_log_lines_mark_an_unreported_change_unconf
             if isinstance(event, DeviceStateEvent):
                 states.append(event)
 
-    async with Rig(plan, faults=faults, session_options={"auto_confirm": True}) as rig:
+    async with Rig(plan, faults=faults, session_options={"person": AutoPerson()}) as rig:
         reader = asyncio.create_task(follow(rig))
         result = await rig.run()
         await asyncio.sleep(0)

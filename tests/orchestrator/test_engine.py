@@ -12,7 +12,7 @@ import pytest
 from massager_ctl.config import Caps
 from massager_ctl.journal import Journal
 from massager_ctl.orchestrator import ControlError, Session, SessionState, preflight
-from massager_ctl.orchestrator.person import HandsOnPerson
+from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson
 from massager_ctl.retry import Backoff
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
 
@@ -23,7 +23,7 @@ async def test_30_minute_routine_step_starts_are_exact() -> None:
     routine = CATALOG.routine("full-session-30-cushion")
     plan = preflight(routine, CATALOG.device("serial-cushion-z3"), Caps())
     assert plan.duration_s == 1800
-    async with Rig(plan, session_options={"auto_confirm": True}) as rig:
+    async with Rig(plan, session_options={"person": AutoPerson()}) as rig:
         result = await rig.run()
     assert result.status == "completed"
     assert result.device_safe
@@ -346,7 +346,7 @@ async def test_controls_refuse_in_the_wrong_state() -> None:
 async def test_a_subscriber_that_never_reads_does_not_delay_the_timeline() -> None:
     routine = CATALOG.routine("full-session-30-cushion")
     plan = preflight(routine, CATALOG.device("serial-cushion-z3"), Caps())
-    async with Rig(plan, session_options={"auto_confirm": True}) as rig:
+    async with Rig(plan, session_options={"person": AutoPerson()}) as rig:
         stuck = rig.bus.subscribe(maxsize=8, name="never reads")
         result = await rig.run()
     assert result.status == "completed"

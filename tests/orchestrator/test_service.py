@@ -32,6 +32,7 @@ from massager_ctl.orchestrator.commands import (
     parse_command,
 )
 from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.orchestrator.service import DeviceService
 from massager_ctl.orchestrator.service_events import DeviceUpdate, ServiceIdle
 from massager_ctl.retry import Backoff
@@ -190,7 +191,7 @@ async def test_a_routine_runs_on_command_and_stops_with_the_device_safe(tmp_path
 
 
 async def test_bad_commands_are_answered_with_an_error_while_the_session_goes_on(tmp_path: Path) -> None:
-    async with served(tmp_path, auto_confirm=True) as serve:
+    async with served(tmp_path, person=AutoPerson()) as serve:
         service = serve.service
         assert (await service.handle(Start(routine="service-test"))).ok
         await serve.device(lambda s: s.motor)
@@ -222,7 +223,7 @@ async def test_bad_commands_are_answered_with_an_error_while_the_session_goes_on
 
 
 async def test_between_sessions_the_device_is_held_safe_and_commands_act_on_it(tmp_path: Path) -> None:
-    async with served(tmp_path, auto_confirm=True) as serve:
+    async with served(tmp_path, person=AutoPerson()) as serve:
         service = serve.service
         first = serve.seen[0]  # before anything else: no session, none selected
         assert isinstance(first, ServiceIdle)
@@ -264,7 +265,7 @@ async def test_between_sessions_the_device_is_held_safe_and_commands_act_on_it(t
 
 async def test_a_link_dropped_while_idle_is_reopened(tmp_path: Path) -> None:
     device = f"{DEVICE}&faults=drop_link_at=20,reconnect_after=5"
-    async with served(tmp_path, device, auto_confirm=True) as serve:
+    async with served(tmp_path, device, person=AutoPerson()) as serve:
         dropped = await serve.device(lambda s: not s.connected, within_s=60)
         assert dropped.state.connected is False
         refused = await serve.service.handle(Start(routine="service-test"))
@@ -294,7 +295,7 @@ async def test_a_stop_is_not_queued_behind_a_slow_head_change(tmp_path: Path) ->
 
 
 async def test_two_services_run_side_by_side_in_one_process(tmp_path: Path) -> None:
-    async with served(tmp_path / "a", auto_confirm=True) as one, served(tmp_path / "b") as two:
+    async with served(tmp_path / "a", person=AutoPerson()) as one, served(tmp_path / "b") as two:
         assert (await one.service.handle(Start(routine="service-test"))).ok
         await one.device(lambda s: s.motor)
         assert two.service.session is None
@@ -305,7 +306,7 @@ async def test_two_services_run_side_by_side_in_one_process(tmp_path: Path) -> N
 
 
 async def test_while_shutting_down_a_start_is_refused_and_a_stop_still_answered(tmp_path: Path) -> None:
-    async with served(tmp_path, auto_confirm=True) as serve:
+    async with served(tmp_path, person=AutoPerson()) as serve:
         assert (await serve.service.handle(Start(routine="service-test"))).ok
         await serve.device(lambda s: s.motor)
         serve.stop.set()
@@ -322,7 +323,7 @@ async def test_while_shutting_down_a_start_is_refused_and_a_stop_still_answered(
 async def test_heat_goes_to_the_session_while_one_runs_and_to_the_device_between_sessions(
     tmp_path: Path,
 ) -> None:
-    async with served(tmp_path, auto_confirm=True) as serve:
+    async with served(tmp_path, person=AutoPerson()) as serve:
         service = serve.service
         assert (await service.handle(Start(routine="service-test"))).ok
         await serve.device(lambda s: s.motor and s.heat == 1)

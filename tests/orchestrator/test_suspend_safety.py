@@ -23,6 +23,7 @@ from massager_ctl.config import Caps
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.errors import ConnectError
 from massager_ctl.orchestrator import Session, SessionResult, SessionState, preflight
+from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.retry import Backoff
 from massager_ctl.transports.virtual import VirtualTransport
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
@@ -160,7 +161,7 @@ async def test_the_issues_run_keeps_the_device_off_while_suspended() -> None:
     # the reproduction from the issue: a 30-minute session on a flaky serial link, seed 0
     plan = preflight(CATALOG.routine("full-session-30-cushion"), CATALOG.device("serial-cushion-z3"), Caps())
     faults = "corrupt_frame_p=0.1,drop_frame_p=0.1,drop_link_p=0.002,reconnect_after=3"
-    async with Rig(plan, faults=faults, seed=0, session_options={"auto_confirm": True}) as rig:
+    async with Rig(plan, faults=faults, seed=0, session_options={"person": AutoPerson()}) as rig:
         result, recorder = await _run(rig)
     assert result.status == "completed", result.reason
     assert len(recorder.suspensions()) > 10  # the run is a real test of reconnects
