@@ -11,6 +11,7 @@ from massager_ctl.cli.serve_plan import DevicePlan, plan_devices
 from massager_ctl.config import ServedDevice, load_settings
 from massager_ctl.errors import ConfigError
 from massager_ctl.mqtt.topics import check_device_id, device_id_from_url
+from tests.foundation.cli_support import Cli
 
 
 def plan(
@@ -87,3 +88,19 @@ def test_a_devices_table_with_an_unknown_key_is_refused(
     config.write_text('[[devices]]\nurl = "sim://pulse-gun-p5"\nadress = "x"\n')
     with pytest.raises(ConfigError, match=r"devices\.0\.adress"):
         load_settings()
+
+
+def test_serve_refuses_bad_device_lists_before_connecting_anything(cli: Cli) -> None:
+    two = ["--device", "sim://pulse-gun-p5", "--device", "sim://pulse-gun-p5"]
+    shared = cli("serve", "--mqtt", "mqtt://127.0.0.1:1", *two)
+    assert shared.code == 2
+    assert "would both be 'pulse-gun-p5-sim'" in shared.err
+    paired = [*two[:2], "--device-id", "a", *two[2:], "--device-id", "b"]
+    web = cli("serve", "--http", "127.0.0.1:1", *paired)
+    assert web.code == 2
+    assert (
+        web.err.strip() == "--http serves one device's page: give one --device (several devices: use --mqtt)"
+    )
+    none = cli("serve", "--mqtt", "mqtt://127.0.0.1:1")
+    assert none.code == 2
+    assert "serve needs a device" in none.err
