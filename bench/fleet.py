@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import cProfile
 import io
+import logging
 import os
 import pstats
 import resource
@@ -224,6 +225,8 @@ def main() -> None:
         asyncio.run(host_simulators(args.simulators))
         return
     sizes = [int(n) for n in args.sizes.split(",")]
+    # Under cProfile's own overhead a few links time out; their warnings would bury the table.
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(message)s")
     # 1000 sessions hold a few thousand sockets between them
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 8 * max(sizes) + 256)), hard))
