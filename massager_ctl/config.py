@@ -58,6 +58,17 @@ class Caps(BaseModel):
     max_session_minutes: float = Field(45.0, gt=0, le=24 * 60)
 
 
+class ServedDevice(BaseModel):
+    """One device ``serve`` keeps, from a ``[[devices]]`` table of ``config.toml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(min_length=1, description="Device URL, e.g. ble://ADDR?model=MODEL.")
+    id: str | None = Field(None, description="Device id in topics (default: model + address).")
+    name: str | None = Field(None, description="Name shown in Home Assistant (default: the model's).")
+    routine: str | None = Field(None, description="Routine a start command without one runs.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
@@ -73,6 +84,12 @@ class Settings(BaseSettings):
     )
     mqtt_url: str | None = None
     mqtt_password: SecretStr | None = None
+    controller_id: str | None = Field(
+        None, description="Names this controller on the broker (serve); default: the host name."
+    )
+    devices: list[ServedDevice] = Field(
+        default_factory=list, description="Devices serve keeps when no --device is given."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -90,7 +90,15 @@ def _root(
 
 
 # command modules: each registers its commands on the apps above when imported.
-from massager_ctl.cli import catalog, devices_cmd, pictures_cmd, serve, session, settings_cmd  # noqa: E402, F401
+from massager_ctl.cli import (  # noqa: E402, F401
+    catalog,
+    devices_cmd,
+    fleet_cmd,
+    pictures_cmd,
+    serve,
+    session,
+    settings_cmd,
+)
 
 
 def main(argv: list[str] | None = None) -> None:

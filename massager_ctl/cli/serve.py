@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from massager_ctl.cli import PlainHelpCommand, app
 from massager_ctl.cli.context import WIRE_LOG_OPTION, complete_routines, device_url, use
-from massager_ctl.errors import ConfigError
+from massager_ctl.cli.serve_plan import plan_devices
+from massager_ctl.errors import ConfigError, ControlError, MassagerError
+
+if TYPE_CHECKING:
+    from massager_ctl.models import DeviceProfile
+    from massager_ctl.orchestrator.controller import Outcome
+    from massager_ctl.orchestrator.service import DeviceService
 
 log = logging.getLogger("massager_ctl.serve")
 
@@ -20,12 +28,16 @@ DISCOVERY_PREFIX = "homeassistant"
 
 
 @app.command(
-    cls=PlainHelpCommand, short_help="Serve a device over MQTT or a web page: run routines on command."
+    cls=PlainHelpCommand, short_help="Serve devices over MQTT or a web page: run routines on command."
 )
 def serve(
     ctx: typer.Context,
-    device: str = typer.Option(
-        ..., "--device", metavar="URL", help="Device URL, e.g. sim://pulse-gun-p5 or ble://ADDR?model=M."
+    devices: list[str] = typer.Option(
+        [],
+        "--device",
+        metavar="URL",
+        help="Device URL, e.g. sim://pulse-gun-p5 or ble://ADDR?model=M; repeat for several devices "
+        "(default: the [[devices]] tables of config.toml).",
     ),
     mqtt: str | None = typer.Option(
         None,
@@ -39,12 +51,21 @@ def serve(
         None,
         "--http",
         metavar="[HOST:]PORT",
-        help="Serve a phone remote (a web page) on HOST:PORT, default host 127.0.0.1. Any other host needs"
-        " the pairing token the terminal prints as a URL and QR code.",
+        help="Serve a phone remote (a web page) on HOST:PORT, default host 127.0.0.1 (one device only). Any"
+        " other host needs the pairing token the terminal prints as a URL and QR code.",
     ),
     prefix: str = typer.Option(PREFIX, "--prefix", metavar="TEXT", help="Topic prefix."),
-    device_id: str | None = typer.Option(
-        None, "--device-id", metavar="ID", help="Device id in topics (default: model + address)."
+    device_ids: list[str] = typer.Option(
+        [],
+        "--device-id",
+        metavar="ID",
+        help="Device id in topics (default: model + address); with several --device, one each, in order.",
+    ),
+    controller_id: str | None = typer.Option(
+        None,
+        "--controller-id",
+        metavar="ID",
+        help="Names this controller on the broker (default: the controller_id setting, else the host name).",
     ),
     discovery: bool = typer.Option(True, "--discovery/--no-discovery", help="Home Assistant discovery."),
     discovery_prefix: str = typer.Option(
@@ -57,7 +78,7 @@ def serve(
         None,
         "--routine",
         metavar="ROUTINE",
-        help="Routine a start command without one runs.",
+        help="Routine a start command without one runs (a device's own routine in config.toml wins).",
         autocompletion=complete_routines,
     ),
     auto_confirm: bool = typer.Option(
@@ -66,9 +87,11 @@ def serve(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
     wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
-    """Keep a device connected and idle-safe; run routines on MQTT commands or from a web page.
+    """Keep devices connected and idle-safe; run routines on MQTT commands or from a web page.
 
-    SIGINT or SIGTERM stops any session, leaves the device with motor and heat off, publishes
+    Each device has its own session, topics, availability and broker connection: one device's
+    lost link or failure leaves the others alone. SIGINT or SIGTERM stops every session, leaves
+    each device with motor and heat off (or says which could not confirm it), publishes
     'offline' and exits.
     """
     logging.basicConfig(
@@ -79,13 +102,14 @@ def serve(
     import asyncio
     import contextlib
     import signal
+    import socket
 
-    from massager_ctl.mqtt.discovery import runnable_routines
-    from massager_ctl.mqtt.remote import MQTT_STOP_REASON, service_status
-    from massager_ctl.mqtt.topics import device_id_from_url, make_topics
+    from massager_ctl.mqtt.presence import mqtt_front
+    from massager_ctl.mqtt.remote import MQTT_STOP_REASON
+    from massager_ctl.mqtt.topics import check_device_id, check_prefix, device_id_from_url
     from massager_ctl.orchestrator import preflight
+    from massager_ctl.orchestrator.controller import Controller, DeviceSpec
     from massager_ctl.orchestrator.device import DeviceConnector
-    from massager_ctl.orchestrator.service import DeviceService
     from massager_ctl.orchestrator.session_commands import REMOTE_STOP_REASON
     from massager_ctl.transports.wirelog import open_wire_log
     from massager_ctl.web import web_bind
@@ -100,65 +124,136 @@ def serve(
     bind = web_bind(http) if http is not None else None
     # --http alone serves the page only; the mqtt_url setting is the broker when --mqtt is left out otherwise.
     broker = state.broker(mqtt, ca_file=ca_file) if mqtt or bind is None else None
-    parsed = device_url(device)
-    model = parsed.model
-    if model is None:
-        raise ConfigError(f"serve needs to know the model of {device!r}: add ?model=MODEL")
     cat = state.catalog
-    profile = cat.device(model)
-    topics = make_topics(
-        prefix=prefix,
-        device_id=device_id or device_id_from_url(device, profile.id),
-        discovery_prefix=discovery_prefix,
+    prefix = check_prefix(prefix)
+    discovery_prefix = check_prefix(discovery_prefix, what="discovery prefix")
+    ctl_id = check_device_id(controller_id or user.controller_id or _host_id(socket.gethostname()))
+
+    def model_of(url: str) -> str:
+        model = device_url(url).model
+        if model is None:
+            raise ConfigError(f"serve needs to know the model of {url!r}: add ?model=MODEL")
+        return cat.device(model).id
+
+    plans = plan_devices(
+        urls=devices,
+        ids=device_ids,
+        configured=user.devices,
+        routine=routine,
+        model_of=model_of,
+        default_id=device_id_from_url,
+        check_id=check_device_id,
     )
-    runnable = runnable_routines(cat.routines().values(), profile, user.caps)
-    if routine is not None:
-        # The routine select offers only what passes pre-flight: the default must too, told before serving.
-        routine = preflight(cat.routine(routine), profile, user.caps).routine.id
-
-    async def main() -> None:
-        async with open_wire_log(wire_log) as frames:
-            await serve_with(DeviceConnector(device, catalog=cat, wire_log=frames))
-
-    async def serve_with(connector: DeviceConnector) -> None:
-        service = DeviceService(
-            connect=connector.connect,
-            device_url=device,
-            profile=profile,
+    specs = []
+    for plan in plans:
+        chosen = plan.routine
+        if chosen is not None:
+            # The routine select offers only what passes pre-flight: a default must too, told before serving.
+            chosen = preflight(cat.routine(chosen), cat.device(plan.model), user.caps).routine.id
+        specs.append(
+            DeviceSpec(
+                device_id=plan.device_id, url=plan.url, model=plan.model, name=plan.name, routine=chosen
+            )
+        )
+    several = len(specs) > 1
+    if several and bind is not None:
+        raise ConfigError("--http serves one device's page: give one --device (several devices: use --mqtt)")
+    on_broker = (
+        mqtt_front(
+            broker=broker,
             catalog=cat,
             caps=user.caps,
-            selected=routine,
-            speed=connector.speed,
-            person=connector.auto_person() if auto_confirm else None,
+            controller_id=ctl_id,
+            prefix=prefix,
+            discovery_prefix=discovery_prefix,
+            discovery=discovery,
+        )
+        if broker is not None
+        else None
+    )
+
+    @contextlib.asynccontextmanager
+    async def front(service: DeviceService, spec: DeviceSpec, profile: DeviceProfile) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as remotes:
+            if on_broker is not None and broker is not None:
+                await remotes.enter_async_context(on_broker(service, spec, profile))
+                typer.echo(f"serving {spec.url} as {prefix}/{spec.device_id} on {broker.display}", err=True)
+            if bind is not None:
+                from massager_ctl.web.remote import ServiceRemote
+                from massager_ctl.web.server import web_remote
+
+                page = ServiceRemote(service, catalog=cat, caps=user.caps)
+                await remotes.enter_async_context(web_remote(page, bind, announce=_to_stderr))
+            yield
+
+    def failed(spec: DeviceSpec, error: Exception) -> None:
+        if several:  # one device alone: its error is the command's, said once at the end
+            typer.echo(f"error: device {spec.device_id}: {error}", err=True)
+
+    @contextlib.asynccontextmanager
+    async def open_device(spec: DeviceSpec) -> AsyncIterator[DeviceConnector]:
+        path = wire_log
+        if path is not None and several:  # one log per device: FILE.stem.<id>.suffix
+            path = path.with_name(f"{path.stem}.{spec.device_id}{path.suffix}")
+        async with (
+            open_wire_log(path) as frames,
+            DeviceConnector(spec.url, catalog=cat, wire_log=frames) as connector,
+        ):
+            yield connector
+
+    async def main() -> list[Outcome]:
+        controller = Controller(
+            specs,
+            catalog=cat,
+            caps=user.caps,
+            front=front,
+            auto_confirm=auto_confirm,
             stop_reason=MQTT_STOP_REASON if bind is None else REMOTE_STOP_REASON,
+            open_device=open_device,
+            on_failed=failed,
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         try:
-            async with connector, contextlib.AsyncExitStack() as remotes:
-                if broker is not None:
-                    await remotes.enter_async_context(
-                        service_status(
-                            service, broker=broker, topics=topics, discovery=discovery, routines=runnable
-                        )
-                    )
-                    typer.echo(f"serving {device} as {topics.base} on {broker.display}", err=True)
-                if bind is not None:
-                    from massager_ctl.web.remote import ServiceRemote
-                    from massager_ctl.web.server import web_remote
-
-                    page = ServiceRemote(service, catalog=cat, caps=user.caps)
-                    await remotes.enter_async_context(web_remote(page, bind, announce=_to_stderr))
-                await service.run(stop)
+            return await controller.run(stop)
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(ValueError, RuntimeError):
                     loop.remove_signal_handler(sig)
 
-    asyncio.run(main())
-    typer.echo("stopped; the device is off", err=True)
+    outcomes = asyncio.run(main())
+    _report(outcomes)
+
+
+def _host_id(host: str) -> str:
+    """The host name as an id (Home Assistant's characters only)."""
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in host.split(".")[0])[:64] or "controller"
+
+
+def _report(outcomes: list[Outcome]) -> None:
+    """Say how each device ended; a failed device makes the exit status 1.
+
+    Raises:
+        MassagerError: the error of the one device served, or a summary of the devices that failed.
+    """
+    failed = [o for o in outcomes if o.error is not None]
+    if len(outcomes) == 1:
+        (only,) = outcomes
+        if isinstance(only.error, MassagerError):
+            raise only.error
+        if only.error is not None:
+            raise ControlError(f"the device service crashed: {only.error!r}") from only.error
+        typer.echo("stopped; the device is off" if only.safe else only.describe(), err=True)
+        return
+    for outcome in outcomes:
+        typer.echo(outcome.describe(), err=True)
+    if failed:
+        raise ControlError(
+            f"{len(failed)} of {len(outcomes)} devices failed: " + ", ".join(o.device_id for o in failed)
+        )
+    typer.echo(f"stopped; {sum(o.safe for o in outcomes)} of {len(outcomes)} devices confirmed off", err=True)
 
 
 def _to_stderr(text: str) -> None:

@@ -54,6 +54,8 @@ def _value(settings: Settings, name: str) -> Any:
         return "(set)" if settings.mqtt_password is not None else None
     if name == "mqtt_url":
         return _without_password(settings.mqtt_url) if settings.mqtt_url else None
+    if name == "devices":
+        return ", ".join(f"{d.id or '?'}={d.url}" for d in settings.devices) or None
     if name == "devices_dir":
         return str(settings.user_devices_dir)
     if name == "routines_dir":

@@ -39,6 +39,7 @@ async def service_status(
     discovery: bool = True,
     routines: Sequence[tuple[str, str]] = (),
     backoff: Backoff | None = None,
+    name: str | None = None,
 ) -> AsyncIterator[MqttStatus]:
     """Put ``service`` on the broker (``serve``): its commands from ``cmd``, everything it says published.
 
@@ -64,6 +65,7 @@ async def service_status(
             routines=routines,
             states_from_events=False,
             backoff=backoff,
+            name=name,
         ) as mqtt:
             mqtt.follow(subscription)
             try:

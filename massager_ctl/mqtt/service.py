@@ -58,6 +58,7 @@ class MqttStatus:
         discovery: publish the Home Assistant discovery config (and again on HA's birth message).
         routines: ``(id, title)`` pairs offered by the Home Assistant routine select.
         identity: what the device reported (firmware and serial go into discovery).
+        name: the device name shown in Home Assistant (default: the model's name).
         progress_interval_s: the least time between two progress updates of ``session``.
         states_from_events: publish ``state`` from the session's events (``run``); ``serve``'s
             service reports the driver's own.
@@ -74,6 +75,7 @@ class MqttStatus:
         discovery: bool = True,
         routines: Sequence[tuple[str, str]] = (),
         identity: Identity | None = None,
+        name: str | None = None,
         progress_interval_s: float = 1.0,
         states_from_events: bool = True,
         backoff: Backoff | None = None,
@@ -85,6 +87,7 @@ class MqttStatus:
         self._discovery = discovery
         self._routines = list(routines)
         self._identity = identity
+        self._name = name
         self._progress_interval_s = progress_interval_s
         subscriptions = [topics.cmd]
         if discovery:
@@ -196,6 +199,7 @@ class MqttStatus:
             self.topics,
             self._profile,
             routines=self._routines,
+            name=self._name,
             firmware=self._identity.firmware if self._identity else None,
             serial=self._identity.serial if self._identity else None,
         )

@@ -89,6 +89,11 @@ class Topics:
         return f"{self.base}/events"
 
     @property
+    def controller(self) -> str:
+        """Retained ``{"id": ...}``: the ``serve`` process that keeps the device (for ``fleet``)."""
+        return f"{self.base}/controller"
+
+    @property
     def cmd(self) -> str:
         return f"{self.base}/cmd"
 

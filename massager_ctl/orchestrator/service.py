@@ -117,6 +117,8 @@ class DeviceService:
         self._session_task: asyncio.Task[None] | None = None
         self._library: asyncio.Future[dict[str, Routine]] | None = None
         self._closing = False
+        #: Set by the shutdown once the device confirmed motor and heat off; False if it could not.
+        self.stopped_safe = False
 
     @property
     def session(self) -> Session | None:
@@ -179,6 +181,7 @@ class DeviceService:
         if driver is not None and up:
             state = await drive_safe(driver)
             if state is not None:
+                self.stopped_safe = True
                 self._link.publish(state, driver)
         await self._link.release(driver)
         await self._link.stop_mirror()

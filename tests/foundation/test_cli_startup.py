@@ -53,3 +53,11 @@ def test_catalog_commands_load_no_device_or_mqtt_code(tmp_path: Path, args: tupl
     assert "massager_ctl.catalog" in modules
     assert loaded(modules, *DEVICE_AND_MQTT) == set()
     assert loaded(modules, "massager_ctl.mqtt", "massager_ctl.drivers", "massager_ctl.transports") == set()
+
+
+@pytest.mark.slow
+def test_fleet_help_loads_no_mqtt_code(tmp_path: Path) -> None:
+    modules = imported(tmp_path, "fleet", "--help")
+    assert "massager_ctl.cli.fleet_cmd" in modules
+    assert loaded(modules, *DEVICE_AND_MQTT) == set()
+    assert loaded(modules, "massager_ctl.mqtt", "massager_ctl.fleet") == set()
