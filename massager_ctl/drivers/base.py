@@ -181,6 +181,19 @@ class Driver(abc.ABC):
             LinkLostError: the link is down.
         """
 
+    async def arm_timer(self, remaining_s: float) -> int | None:
+        """Set the device's own massage timer to the shortest value that covers ``remaining_s``.
+
+        Returns the seconds the device's timer is now set to (the bound within which it stops by
+        itself if the controller dies), or ``None`` when the model has no timer this controller can
+        set, or nothing runs for one to end. A device without one has nothing to arm.
+
+        Raises:
+            CommandTimeoutError: the device never showed the timer setting.
+            LinkLostError: the link dropped.
+        """
+        return None
+
     @abc.abstractmethod
     async def refresh(self) -> DeviceState:
         """Ask the device for its status and return it."""

@@ -112,6 +112,11 @@ class Family(abc.ABC):
     uses_seq: bool
     identifies: bool = True
     reports_temperature: bool = True
+    #: The values the device's massage timer key steps through, in minutes (``None``: off); empty
+    #: when the controller cannot set the timer.
+    timer_cycle: tuple[int | None, ...] = ()
+    #: The timer setting the device last reported (minutes, ``None``: none).
+    timer_min: int | None = None
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
         """The frames that carry ``message``, in order; each is answered before the next goes out.

@@ -57,6 +57,7 @@ class KeesonFamily(Family):
     uses_seq = False
     identifies = False
     reports_temperature = False
+    timer_cycle = TIMER_CYCLE
 
     def __init__(self, profile: DeviceProfile) -> None:
         head = profile.head(profile.default_head)
@@ -64,7 +65,6 @@ class KeesonFamily(Family):
         self._levels = {_HEAD: 0, _FOOT: 0}
         self._mode = 0
         self._expect = _ANY
-        #: The massage-timer setting the last good status reported (minutes, ``None``: none).
         self.timer_min: int | None = None
         #: Status frames by checksum outcome; the failing ones are never used.
         self.tally = keeson.StatusTally()

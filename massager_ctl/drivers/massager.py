@@ -21,11 +21,18 @@ from typing import Any
 
 from massager_ctl.drivers.base import DeviceState, Driver, DriverOptions, Identity
 from massager_ctl.drivers.control import controls_for, with_setting
-from massager_ctl.drivers.families import Family, family_for
+from massager_ctl.drivers.families import Family, TimerKey, family_for
 from massager_ctl.drivers.lanes import Lanes
 from massager_ctl.drivers.transact import END, STATES_BACKLOG, Link
-from massager_ctl.errors import ConfigError, DeviceError, DeviceRefusedError, ProtocolError
+from massager_ctl.errors import (
+    CommandTimeoutError,
+    ConfigError,
+    DeviceError,
+    DeviceRefusedError,
+    ProtocolError,
+)
 from massager_ctl.models import DeviceProfile
+from massager_ctl.models.device import DeviceTimerFailsafe
 from massager_ctl.protocol.messages import (
     GetStatus,
     SetDirection,
@@ -227,6 +234,33 @@ class MassagerDriver(Driver):
             raise ConfigError(f"{self.profile.id} has no direction {direction!r}; directions: {known}")
         index = self.profile.directions.index(direction)
         return await self._lanes.submit("direction", index, lambda v: SetDirection(direction=v))
+
+    async def arm_timer(self, remaining_s: float) -> int | None:
+        """Step the device's massage timer up to the shortest value covering ``remaining_s``.
+
+        The timer key only steps up and past its longest value turns massage off, so a timer already
+        longer than needed stays as it is: the bound returned is then that longer value. The setting
+        is read back from the status after each press.
+
+        Raises:
+            CommandTimeoutError: the status never showed the setting pressed for.
+            LinkLostError: the link dropped.
+        """
+        failsafe = self.profile.failsafe
+        codec = self._link.codec
+        if not isinstance(failsafe, DeviceTimerFailsafe) or not failsafe.settable or not codec.timer_cycle:
+            return None
+        if not self._link.state.motor:
+            return None  # the base's timer runs only with massage
+        wanted = failsafe.covering(remaining_s) // 60
+        for _ in range(len(codec.timer_cycle) + self._link.retries):
+            if codec.timer_min is not None and codec.timer_min >= wanted:
+                return codec.timer_min * 60
+            await self._link.transact(lambda seq: TimerKey(seq=seq))
+        raise CommandTimeoutError(
+            f"{self.transport.description}: the massage timer is reported at {codec.timer_min} min,"
+            f" not {wanted} min"
+        )
 
     async def refresh(self) -> DeviceState:
         self._link.check_usable()
