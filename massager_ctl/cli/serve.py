@@ -54,6 +54,11 @@ def serve(
     auto_confirm: bool = typer.Option(
         False, "--yes", "-y", help="Confirm every wait for the person at once (else send a confirm command)."
     ),
+    allow_unconfirmed: bool = typer.Option(
+        False,
+        "--allow-unconfirmed",
+        help="Serve a model with neither feedback nor fail-safe (its stop is sent, never confirmed).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
     wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
@@ -90,6 +95,11 @@ def serve(
         raise ConfigError(f"serve needs to know the model of {device!r}: add ?model=MODEL")
     cat = state.catalog
     profile = cat.device(model)
+    risk = profile.unattended_risk
+    if risk is not None and not allow_unconfirmed:
+        raise ConfigError(
+            f"serve refuses it: {risk}. Serving runs it unattended; pass --allow-unconfirmed to accept that"
+        )
     topics = make_topics(
         prefix=prefix,
         device_id=device_id or device_id_from_url(device, profile.id),

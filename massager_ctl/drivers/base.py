@@ -79,6 +79,10 @@ class DeviceState:
         return tuple(name for name in _FLAGS if getattr(self, name))
 
 
+#: How the final stop of a model that reports nothing is told: not confirmed, and not a failure.
+STOP_SENT_UNCONFIRMED = "stop sent, not confirmed by this model"
+
+
 @dataclass(slots=True)
 class DriverOptions:
     """Timing overrides (``None`` takes the model's catalog value) and how a link opens.

@@ -239,6 +239,10 @@ def family_for(profile: DeviceProfile) -> Family:
             from massager_ctl.drivers.reverie import ReverieFamily  # it builds on this module
 
             return ReverieFamily(profile)
+        case "richmat":
+            from massager_ctl.drivers.richmat import RichmatFamily
+
+            return RichmatFamily(profile)
         case "keeson":
             from massager_ctl.drivers.keeson import KeesonFamily
 

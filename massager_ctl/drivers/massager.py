@@ -87,6 +87,8 @@ class MassagerDriver(Driver):
             keepalive_s=options.keepalive_s or (watchdog.keepalive_s if watchdog else None),
             stop_confirmed=profile.control_for("stop").confirmation != "none",
         )
+        #: the model reports its state (else every setting is open loop, shown as assumed)
+        self._reports = profile.ble is None or profile.ble.notify_uuid is not None
         self._stop_on_open = options.stop_on_open
         self._keepalive_on_open = options.keepalive_on_open
         self._identity: Identity | None = None
@@ -102,11 +104,18 @@ class MassagerDriver(Driver):
         try:
             await self.transport.open()
             self._spawn(link.read_loop(), "reader")
-            if self._stop_on_open:
+            if self._stop_on_open and self._reports:  # a silent model is stopped below, open loop
                 # before the hello: that too would feed the watchdog of a device still running
                 await link.transact(lambda seq: Stop(seq=seq))
             self._identity = await link.identify()
-            await self.refresh()
+            if self._reports:
+                await self.refresh()
+            else:
+                # nothing to read: what is known is what the adaptor starts from (the default zone, the
+                # first mode) and what the stop, sent several times, leaves — all of it assumed
+                profile = self.profile
+                link.assume(DeviceState(connected=True, head=profile.default_head, mode=profile.modes[0]))
+                await self._lanes.stop()
             self._spawn(self._lanes.settings_loop(), "settings")
             self._spawn(self._lanes.keepalive_loop(), "keepalive")
             if self._keepalive_on_open:
@@ -264,6 +273,9 @@ class MassagerDriver(Driver):
 
     async def refresh(self) -> DeviceState:
         self._link.check_usable()
+        if not self._reports:
+            # a model that reports nothing has nothing to ask: the state stays assumed
+            return self._link.state
         report = await self._link.transact(lambda seq: GetStatus(seq=seq))
         if not isinstance(report, StatusReport):
             raise ProtocolError(f"{self.transport.description}: expected a status, got {report}")

@@ -41,13 +41,20 @@ class TransitionError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class SessionResult:
-    """How a session ended."""
+    """How a session ended.
+
+    Attributes:
+        device_safe: the device confirmed motor and heat off.
+        stop_unconfirmed: the final stop went to a model that reports nothing: sent several times,
+            not confirmed by this model — neither confirmed nor a failure.
+    """
 
     session_id: str
     status: SessionStatus
     reason: str
     active_s: float
     device_safe: bool
+    stop_unconfirmed: bool = False
 
     @property
     def completed(self) -> bool:

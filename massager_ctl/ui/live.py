@@ -18,6 +18,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from massager_ctl.drivers.base import STOP_SENT_UNCONFIRMED
 from massager_ctl.drivers.manual import is_manual
 from massager_ctl.events import (
     BaseEvent,
@@ -168,6 +169,8 @@ class LiveView:
             lines.append("no device: nothing to stop")
         elif result is not None and result.device_safe:
             lines.append("the device confirmed motor and heat off", style="green")
+        elif result is not None and result.stop_unconfirmed:
+            lines.append(f"{STOP_SENT_UNCONFIRMED}: check that it has stopped", style="bold yellow")
         else:
             lines.append("the device did NOT confirm motor and heat off: check it", style="bold red")
         return Panel(lines, padding=(1, 2), border_style=style, title="the end")
