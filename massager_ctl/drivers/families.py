@@ -112,6 +112,8 @@ class Family(abc.ABC):
     uses_seq: bool
     identifies: bool = True
     reports_temperature: bool = True
+    #: Every frame of a command is answered (else only the last one is: a set, then a status request).
+    answers_each_frame: bool = True
     #: The values the device's massage timer key steps through, in minutes (``None``: off); empty
     #: when the controller cannot set the timer.
     timer_cycle: tuple[int | None, ...] = ()
@@ -243,6 +245,10 @@ def family_for(profile: DeviceProfile) -> Family:
             from massager_ctl.drivers.richmat import RichmatFamily
 
             return RichmatFamily(profile)
+        case "theragun":
+            from massager_ctl.drivers.theragun import TheragunFamily
+
+            return TheragunFamily(profile)
         case "keeson":
             from massager_ctl.drivers.keeson import KeesonFamily
 

@@ -268,7 +268,15 @@ class Link:
         loop = asyncio.get_running_loop()
         reply: Report | None = None
         status: asyncio.Future[StatusReport] | None = None
-        for frame in frames:
+        for index, frame in enumerate(frames):
+            if frame is not None and index < len(frames) - 1 and not self.codec.answers_each_frame:
+                # a device that answers only the last frame (a set, then a status request)
+                try:
+                    await self.transport.send(frame)
+                except LinkLostError as e:
+                    self.link_lost(e)
+                    raise
+                continue
             pending = Pending(key, loop.create_future(), loop.create_future() if changes_state else None)
             self._pending.append(pending)
             try:

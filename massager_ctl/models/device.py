@@ -28,7 +28,9 @@ HeadKind = Literal[
 ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat", "none"]
 #: The families the driver speaks today; the real product families are catalogued ahead of it.
 #: ``none`` is the built-in "no device" profile's (:mod:`massager_ctl.drivers.nodevice`): nothing to speak to.
-DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii", "reverie", "keeson", "richmat", "none"})
+DRIVER_FAMILIES: frozenset[str] = frozenset(
+    {"mbin", "mascii", "reverie", "keeson", "richmat", "theragun", "none"}
+)
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low-medium", "low"]
 Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", "stop"]
 
