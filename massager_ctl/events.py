@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 SessionStatus = Literal["completed", "stopped", "aborted", "failed"]
 #: Who stopped the massager at the end: the device confirmed it (or did not), the person was asked to
 #: (``manual://``: nothing can confirm it), or there was no device to stop.
-StopCheck = Literal["confirmed", "unconfirmed", "asked_of_person", "no_device"]
+StopCheck = Literal["confirmed", "unconfirmed", "sent_unconfirmed", "asked_of_person", "no_device"]
 SessionStateName = Literal[
     "idle",
     "preparing",

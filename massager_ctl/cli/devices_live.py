@@ -22,6 +22,7 @@ from massager_ctl.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
 from massager_ctl.connect import open_device
 from massager_ctl.discovery import recognise_advertisement
 from massager_ctl.drivers import DeviceState, MassagerDriver
+from massager_ctl.drivers.base import STOP_SENT_UNCONFIRMED
 from massager_ctl.errors import CommandTimeoutError, ConnectError, DeviceError, LinkLostError
 from massager_ctl.models import DeviceProfile
 from massager_ctl.openers import open_bumble_central
@@ -184,7 +185,7 @@ def _describe(state: DeviceState) -> str:
         parts.append(f"direction {state.direction}")
     if state.temperature_c is not None:
         parts.append(f"{state.temperature_c:.1f} °C")
-    return ", ".join([*parts, *state.flags])
+    return ", ".join([*parts, *state.flags, *(["assumed"] if state.assumed else [])])
 
 
 Reopen = Callable[[], AbstractAsyncContextManager[MassagerDriver]]
@@ -234,8 +235,13 @@ async def exercise(
         echo("interrupted: stopping the device")
         raise
     finally:
-        state = await make_safe(device, reopen=reopen)
-        echo(f"stopped (confirmed): {_describe(state)}")
+        if device.profile.control_for("stop").confirmation == "none":
+            # nothing comes back from this model: the stop goes out several times and stays unconfirmed
+            state = await device.stop()
+            echo(f"{STOP_SENT_UNCONFIRMED}: {_describe(state)}")
+        else:
+            state = await make_safe(device, reopen=reopen)
+            echo(f"stopped (confirmed): {_describe(state)}")
     return state
 
 

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from massager_ctl.cli import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED
 from massager_ctl.cli.context import CliContext
+from massager_ctl.drivers.base import STOP_SENT_UNCONFIRMED
 from massager_ctl.drivers.manual import ManualConnector, is_manual
 from massager_ctl.drivers.nodevice import NO_DEVICE_URL, NoDeviceConnector
 from massager_ctl.errors import ConfigError
@@ -205,7 +206,13 @@ async def _finish(tasks: list[asyncio.Task[None]]) -> None:
 
 def _exit_code(session: Session, received: list[int], plan: Plan) -> int:
     final = session.result
-    if final is not None and not final.device_safe and final.stop != "asked_of_person":
+    if final is not None and final.stop == "sent_unconfirmed":
+        typer.echo(
+            f"Note: {STOP_SENT_UNCONFIRMED}. {plan.profile.name} reports nothing back, so the stop was"
+            " sent several times and cannot be confirmed; check that it has stopped.",
+            err=True,
+        )
+    elif final is not None and not final.device_safe and final.stop != "asked_of_person":
         # Whatever else happened, the person must know the device may still be running.
         spec = plan.profile.watchdog_spec
         stops = (

@@ -84,6 +84,11 @@ def serve(
     auto_confirm: bool = typer.Option(
         False, "--yes", "-y", help="Confirm every wait for the person at once (else send a confirm command)."
     ),
+    allow_unconfirmed: bool = typer.Option(
+        False,
+        "--allow-unconfirmed",
+        help="Serve a model with neither feedback nor fail-safe (its stop is sent, never confirmed).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log connections and commands."),
     wire_log: Path | None = WIRE_LOG_OPTION,
 ) -> None:
@@ -146,6 +151,12 @@ def serve(
     )
     specs = []
     for plan in plans:
+        risk = cat.device(plan.model).unattended_risk
+        if risk is not None and not allow_unconfirmed:
+            raise ConfigError(
+                f"serve refuses {plan.url}: {risk}. Serving runs it unattended;"
+                " pass --allow-unconfirmed to accept that"
+            )
         chosen = plan.routine
         if chosen is not None:
             # The routine select offers only what passes pre-flight: a default must too, told before serving.

@@ -79,6 +79,10 @@ class DeviceState:
         return tuple(name for name in _FLAGS if getattr(self, name))
 
 
+#: How the final stop of a model that reports nothing is told: not confirmed, and not a failure.
+STOP_SENT_UNCONFIRMED = "stop sent, not confirmed by this model"
+
+
 @dataclass(slots=True)
 class DriverOptions:
     """Timing overrides (``None`` takes the model's catalog value) and how a link opens.
@@ -180,6 +184,19 @@ class Driver(abc.ABC):
             CommandTimeoutError: the device never confirmed after every retry.
             LinkLostError: the link is down.
         """
+
+    async def arm_timer(self, remaining_s: float) -> int | None:
+        """Set the device's own massage timer to the shortest value that covers ``remaining_s``.
+
+        Returns the seconds the device's timer is now set to (the bound within which it stops by
+        itself if the controller dies), or ``None`` when the model has no timer this controller can
+        set, or nothing runs for one to end. A device without one has nothing to arm.
+
+        Raises:
+            CommandTimeoutError: the device never showed the timer setting.
+            LinkLostError: the link dropped.
+        """
+        return None
 
     @abc.abstractmethod
     async def refresh(self) -> DeviceState:

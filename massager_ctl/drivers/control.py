@@ -144,6 +144,7 @@ class KeyedControl(Control):
             if limit is None:
                 # every press that lands moves one level; a few more for presses the device dropped
                 distance = self._values if self._toggle else abs(value - current)
+                distance = link.codec.press_limit(setting, distance)
                 limit = distance + link.retries + 1
             if presses >= limit:
                 raise CommandTimeoutError(

@@ -60,7 +60,18 @@ class ToggleKey:
         return f"{self.setting} toggle"
 
 
-KeyPress = StepKey | ToggleKey
+@dataclass(frozen=True, slots=True)
+class TimerKey:
+    """One press of the key that steps the device's own massage timer (its fail-safe)."""
+
+    seq: int = 0
+
+    @property
+    def name(self) -> str:
+        return "timer step"
+
+
+KeyPress = StepKey | ToggleKey | TimerKey
 """A key press: the command of a family whose settings move by keys, not by value."""
 
 ANY_COMMAND = ""
@@ -101,6 +112,13 @@ class Family(abc.ABC):
     uses_seq: bool
     identifies: bool = True
     reports_temperature: bool = True
+    #: Every frame of a command is answered (else only the last one is: a set, then a status request).
+    answers_each_frame: bool = True
+    #: The values the device's massage timer key steps through, in minutes (``None``: off); empty
+    #: when the controller cannot set the timer.
+    timer_cycle: tuple[int | None, ...] = ()
+    #: The timer setting the device last reported (minutes, ``None``: none).
+    timer_min: int | None = None
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
         """The frames that carry ``message``, in order; each is answered before the next goes out.
@@ -124,7 +142,24 @@ class Family(abc.ABC):
         """
 
     @abc.abstractmethod
-    def decode(self, data: bytes) -> Message: ...
+    def decode(self, data: bytes) -> Message | None:
+        """The message of one frame (``None``: a frame the family counts and never uses).
+
+        Raises:
+            FrameError: a frame that does not decode.
+        """
+
+    def answers(self, report: Report, key: int | str) -> bool:
+        """Whether ``report`` answers the command in flight whose request key is ``key``.
+
+        A family whose device reports unasked (a continuous status) overrides this so that only
+        a report showing a press's effect answers it.
+        """
+        return self.reply_key(report) == key
+
+    def press_limit(self, setting: Setting, distance: int) -> int:
+        """How many key presses bring ``setting`` ``distance`` values along (before the retry margin)."""
+        return distance
 
     @abc.abstractmethod
     def request_key(self, command: Command | KeyPress) -> int | str:
@@ -137,7 +172,7 @@ class Family(abc.ABC):
 
 def _by_value(message: Message | KeyPress) -> Message:
     """The reference families set every value directly: they have no keys to press."""
-    if isinstance(message, StepKey | ToggleKey):
+    if isinstance(message, StepKey | ToggleKey | TimerKey):
         raise FrameError(f"the reference protocols have no {message.name} key", kind="not_supported")
     return message
 
@@ -175,7 +210,7 @@ class MasciiFamily(Family):
         return mascii.decode(data)
 
     def request_key(self, command: Command | KeyPress) -> int | str:
-        if isinstance(command, StepKey | ToggleKey):
+        if isinstance(command, StepKey | ToggleKey | TimerKey):
             raise FrameError(f"the reference protocols have no {command.name} key", kind="not_supported")
         return mascii.WORDS[command.name]
 
@@ -206,4 +241,16 @@ def family_for(profile: DeviceProfile) -> Family:
             from massager_ctl.drivers.reverie import ReverieFamily  # it builds on this module
 
             return ReverieFamily(profile)
+        case "richmat":
+            from massager_ctl.drivers.richmat import RichmatFamily
+
+            return RichmatFamily(profile)
+        case "theragun":
+            from massager_ctl.drivers.theragun import TheragunFamily
+
+            return TheragunFamily(profile)
+        case "keeson":
+            from massager_ctl.drivers.keeson import KeesonFamily
+
+            return KeesonFamily(profile)
     raise ConfigError(f"{profile.id}: protocol {profile.protocol.family}: driver not available yet")

@@ -21,11 +21,18 @@ from typing import Any
 
 from massager_ctl.drivers.base import DeviceState, Driver, DriverOptions, Identity
 from massager_ctl.drivers.control import controls_for, with_setting
-from massager_ctl.drivers.families import Family, family_for
+from massager_ctl.drivers.families import Family, TimerKey, family_for
 from massager_ctl.drivers.lanes import Lanes
 from massager_ctl.drivers.transact import END, STATES_BACKLOG, Link
-from massager_ctl.errors import ConfigError, DeviceError, DeviceRefusedError, ProtocolError
+from massager_ctl.errors import (
+    CommandTimeoutError,
+    ConfigError,
+    DeviceError,
+    DeviceRefusedError,
+    ProtocolError,
+)
 from massager_ctl.models import DeviceProfile
+from massager_ctl.models.device import DeviceTimerFailsafe
 from massager_ctl.protocol.messages import (
     GetStatus,
     SetDirection,
@@ -80,6 +87,8 @@ class MassagerDriver(Driver):
             keepalive_s=options.keepalive_s or (watchdog.keepalive_s if watchdog else None),
             stop_confirmed=profile.control_for("stop").confirmation != "none",
         )
+        #: the model reports its state (else every setting is open loop, shown as assumed)
+        self._reports = profile.ble is None or profile.ble.notify_uuid is not None
         self._stop_on_open = options.stop_on_open
         self._keepalive_on_open = options.keepalive_on_open
         self._identity: Identity | None = None
@@ -95,11 +104,18 @@ class MassagerDriver(Driver):
         try:
             await self.transport.open()
             self._spawn(link.read_loop(), "reader")
-            if self._stop_on_open:
+            if self._stop_on_open and self._reports:  # a silent model is stopped below, open loop
                 # before the hello: that too would feed the watchdog of a device still running
                 await link.transact(lambda seq: Stop(seq=seq))
             self._identity = await link.identify()
-            await self.refresh()
+            if self._reports:
+                await self.refresh()
+            else:
+                # nothing to read: what is known is what the adaptor starts from (the default zone, the
+                # first mode) and what the stop, sent several times, leaves — all of it assumed
+                profile = self.profile
+                link.assume(DeviceState(connected=True, head=profile.default_head, mode=profile.modes[0]))
+                await self._lanes.stop()
             self._spawn(self._lanes.settings_loop(), "settings")
             self._spawn(self._lanes.keepalive_loop(), "keepalive")
             if self._keepalive_on_open:
@@ -228,8 +244,38 @@ class MassagerDriver(Driver):
         index = self.profile.directions.index(direction)
         return await self._lanes.submit("direction", index, lambda v: SetDirection(direction=v))
 
+    async def arm_timer(self, remaining_s: float) -> int | None:
+        """Step the device's massage timer up to the shortest value covering ``remaining_s``.
+
+        The timer key only steps up and past its longest value turns massage off, so a timer already
+        longer than needed stays as it is: the bound returned is then that longer value. The setting
+        is read back from the status after each press.
+
+        Raises:
+            CommandTimeoutError: the status never showed the setting pressed for.
+            LinkLostError: the link dropped.
+        """
+        failsafe = self.profile.failsafe
+        codec = self._link.codec
+        if not isinstance(failsafe, DeviceTimerFailsafe) or not failsafe.settable or not codec.timer_cycle:
+            return None
+        if not self._link.state.motor:
+            return None  # the base's timer runs only with massage
+        wanted = failsafe.covering(remaining_s) // 60
+        for _ in range(len(codec.timer_cycle) + self._link.retries):
+            if codec.timer_min is not None and codec.timer_min >= wanted:
+                return codec.timer_min * 60
+            await self._link.transact(lambda seq: TimerKey(seq=seq))
+        raise CommandTimeoutError(
+            f"{self.transport.description}: the massage timer is reported at {codec.timer_min} min,"
+            f" not {wanted} min"
+        )
+
     async def refresh(self) -> DeviceState:
         self._link.check_usable()
+        if not self._reports:
+            # a model that reports nothing has nothing to ask: the state stays assumed
+            return self._link.state
         report = await self._link.transact(lambda seq: GetStatus(seq=seq))
         if not isinstance(report, StatusReport):
             raise ProtocolError(f"{self.transport.description}: expected a status, got {report}")

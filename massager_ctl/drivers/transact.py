@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from massager_ctl.drivers.base import DeviceState, Identity
-from massager_ctl.drivers.families import ANY_COMMAND, Family, KeyPress, StepKey, ToggleKey
+from massager_ctl.drivers.families import ANY_COMMAND, Family, KeyPress, StepKey, TimerKey, ToggleKey
 from massager_ctl.errors import (
     CommandTimeoutError,
     ConfigError,
@@ -196,7 +196,8 @@ class Link:
         frames: list[bytes | None] = [*self.codec.frames(command)] or [None]
         key = self.codec.request_key(command)
         changes_state = isinstance(
-            command, SetIntensity | SetHead | SetHeat | SetMode | SetDirection | Stop | StepKey | ToggleKey
+            command,
+            SetIntensity | SetHead | SetHeat | SetMode | SetDirection | Stop | StepKey | ToggleKey | TimerKey,
         )
         for attempt in range(self.retries + 1):
             if abort is not None and abort():
@@ -267,7 +268,15 @@ class Link:
         loop = asyncio.get_running_loop()
         reply: Report | None = None
         status: asyncio.Future[StatusReport] | None = None
-        for frame in frames:
+        for index, frame in enumerate(frames):
+            if frame is not None and index < len(frames) - 1 and not self.codec.answers_each_frame:
+                # a device that answers only the last frame (a set, then a status request)
+                try:
+                    await self.transport.send(frame)
+                except LinkLostError as e:
+                    self.link_lost(e)
+                    raise
+                continue
             pending = Pending(key, loop.create_future(), loop.create_future() if changes_state else None)
             self._pending.append(pending)
             try:
@@ -335,7 +344,9 @@ class Link:
                 return
             for data in framer.feed(chunk):
                 try:
-                    self._dispatch(self.codec.decode(data))
+                    message = self.codec.decode(data)
+                    if message is not None:  # a frame the family counts but never uses
+                        self._dispatch(message)
                 except ProtocolError as e:
                     logger.warning("%s: dropped a bad frame %r: %s", self.transport.description, data, e)
 
@@ -354,7 +365,7 @@ class Link:
         for pending in self._pending:
             if pending.reply.done():
                 continue
-            if key == pending.key or (key == ANY_COMMAND and isinstance(message, Nak)):
+            if self.codec.answers(message, pending.key) or (key == ANY_COMMAND and isinstance(message, Nak)):
                 pending.reply.set_result(message)
                 if pending.status is not None and isinstance(message, Ack):
                     self._awaiting_status.append(pending.status)

@@ -28,7 +28,9 @@ HeadKind = Literal[
 ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat", "none"]
 #: The families the driver speaks today; the real product families are catalogued ahead of it.
 #: ``none`` is the built-in "no device" profile's (:mod:`massager_ctl.drivers.nodevice`): nothing to speak to.
-DRIVER_FAMILIES: frozenset[str] = frozenset({"mbin", "mascii", "reverie", "none"})
+DRIVER_FAMILIES: frozenset[str] = frozenset(
+    {"mbin", "mascii", "reverie", "keeson", "richmat", "theragun", "none"}
+)
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low-medium", "low"]
 Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", "stop"]
 
@@ -285,6 +287,17 @@ class DeviceProfile(_Strict):
         """How soon the device stops by itself once the controller falls silent: its watchdog's
         timeout, or ``None`` when nothing stops it that soon (a device timer of minutes, or nothing)."""
         return self.watchdog_spec.timeout_s if self.watchdog_spec is not None else None
+
+    @property
+    def unattended_risk(self) -> str | None:
+        """Why leaving this model unattended is unsafe, or ``None``: with neither feedback nor a
+        fail-safe, nothing confirms its stop and nothing stops it if the controller dies."""
+        if self.control_for("stop").confirmation == "none" and isinstance(self.failsafe, NoFailsafe):
+            return (
+                f"{self.id} reports nothing back (its stop can be sent, never confirmed) and has no"
+                " fail-safe (no watchdog, no massage timer): if this controller dies it may run on"
+            )
+        return None
 
     @property
     def driver_available(self) -> bool:

@@ -56,6 +56,11 @@ class Actuator:
         self._ramp_target: int | None = None
         self._ramp_every = DEFAULT_RAMP_S_PER_LEVEL
         self._ramp_next = 0.0
+        #: what is left of the plan when the current step was applied, and when that was
+        self._left_s = plan.duration_s
+        self._left_at = 0.0
+        #: the device timer's bound last set (seconds), so a change is told once
+        self._timer_s: int | None = None
         heat = plan.profile.heat
         self._heat = HeatBudget(
             contiguous_s=float(heat.max_on_s) if heat else 0.0,
@@ -118,6 +123,36 @@ class Actuator:
     async def _set_level(self, level: int) -> None:
         await self._command(lambda d: d.set_intensity(level))
         self._level = level
+        if level > 0:
+            await self._arm_timer()
+
+    async def _arm_timer(self) -> None:
+        """Keep the device's own timer (its fail-safe, where it has one) covering what is left of the plan.
+
+        Raises:
+            LinkDown: the link failed under a command.
+        """
+        driver = self._driver()
+        if driver is None:
+            return
+        left = max(0.0, self._left_s - (self._clock.now() - self._left_at))
+        try:
+            bound = await driver.arm_timer(left)
+        except LinkLostError as e:
+            raise LinkDown(str(e)) from e
+        except CommandTimeoutError as e:
+            self._events.emit(
+                Notice, level="warning", message=f"the device's own timer was not confirmed: {e}"
+            )
+            return
+        if bound is not None and bound != self._timer_s:
+            self._timer_s = bound
+            self._events.emit(
+                Notice,
+                level="info",
+                message=f"device timer set to {bound // 60} min: the device stops by itself by then if this"
+                " controller goes silent",
+            )
 
     async def _set_heat(self, level: int) -> None:
         if level:
@@ -136,6 +171,7 @@ class Actuator:
         driver = self._driver()
         assert driver is not None
         driver.keepalive = True
+        self._left_s, self._left_at = self._plan.duration_s - step.planned_start_s, self._clock.now()
         state = driver.state
         if step.head is not None and step.head.change == "motorized" and state.head != step.head.id:
             head_id = step.head.id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from massager_ctl.drivers.base import STOP_SENT_UNCONFIRMED
 from massager_ctl.errors import ControlError
 from massager_ctl.events import SessionStatus, StopCheck
 from massager_ctl.models import DeviceProfile
@@ -38,6 +39,7 @@ STOP_TEXT: dict[StopCheck, str] = {
     "confirmed": "the device confirmed motor and heat off",
     "unconfirmed": "the device did NOT confirm motor and heat off: check it",
     "asked_of_person": "stop asked of the person, not confirmed by a device",
+    "sent_unconfirmed": STOP_SENT_UNCONFIRMED,
     "no_device": "no device: nothing to stop",
 }
 
@@ -75,10 +77,13 @@ class SessionResult:
         return self.status == "completed"
 
 
-def stop_check(profile: DeviceProfile, *, safe: bool) -> StopCheck:
-    """How the final stop is known: a person-set massager's stop is theirs to do, whatever its driver says."""
+def stop_check(profile: DeviceProfile, *, safe: bool, sent_unconfirmed: bool = False) -> StopCheck:
+    """How the final stop is known: a person-set massager's stop is theirs to do, whatever its driver
+    says; a model that reports nothing had it sent, unconfirmed (``sent_unconfirmed``)."""
     if profile.set_by_person:
         return "asked_of_person"
     if profile.transport == "none":
         return "no_device"
-    return "confirmed" if safe else "unconfirmed"
+    if safe:
+        return "confirmed"
+    return "sent_unconfirmed" if sent_unconfirmed else "unconfirmed"

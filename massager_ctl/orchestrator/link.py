@@ -78,6 +78,8 @@ class LinkSupervisor:
         self._spawn = spawn
         self._observer = observer
         self.driver: Driver | None = None
+        #: the final stop went to a model that reports nothing: sent, not confirmed (and not a failure)
+        self.stop_unconfirmed = False
         self.generation = 0
         self.watcher: asyncio.Task[None] | None = None
         #: the session is ending: a link that goes now is no news
@@ -197,6 +199,14 @@ class LinkSupervisor:
                     await driver.close()
         self._inbox.discard("link_lost")
 
+    async def start_safe(self, driver: Driver) -> bool:
+        """Stop the device before a session: whether it confirmed (a model that reports nothing is
+        sent the stop several times, and that is all there is to know)."""
+        if driver.profile.control_for("stop").confirmation == "none":
+            await driver.stop()
+            return True
+        return await drive_safe(driver) is not None
+
     async def make_safe(self, *, preparing: bool) -> bool:
         """Drive the device to motor and heat off, confirmed; whether it confirmed.
 
@@ -206,6 +216,13 @@ class LinkSupervisor:
         driver = self.driver
         if driver is None and preparing:
             return True
+        if driver is not None and driver.profile.control_for("stop").confirmation == "none":
+            # nothing can confirm it: sent (several times, by the driver) and told as such, never as safe
+            with contextlib.suppress(MassagerError, TimeoutError):
+                async with asyncio.timeout(5.0):
+                    self._events.device(await driver.stop())
+                    self.stop_unconfirmed = True
+            return False
         state = await drive_safe(driver) if driver is not None else None
         if state is None:
             # The link is down or silent: one fresh connection just to stop the device.

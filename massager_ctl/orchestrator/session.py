@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from massager_ctl.drivers.base import Driver
+from massager_ctl.drivers.base import STOP_SENT_UNCONFIRMED, Driver
 from massager_ctl.errors import MassagerError
 from massager_ctl.events import EventBus, SessionFinished, SessionStarted, SessionStatus
 from massager_ctl.orchestrator.actuator import Actuator
@@ -36,7 +36,7 @@ from massager_ctl.orchestrator.panel import ControlPanel
 from massager_ctl.orchestrator.person import AttendingPerson, Person
 from massager_ctl.orchestrator.plan import Plan
 from massager_ctl.orchestrator.reporter import ProgressTicker, Reporter, tick_progress
-from massager_ctl.orchestrator.safety import drive_safe, shielded
+from massager_ctl.orchestrator.safety import shielded
 from massager_ctl.orchestrator.signals import AbortSession, HelperFailed, Inbox, LinkDown, Signal, StopSession
 from massager_ctl.orchestrator.snapshot import SessionSnapshot, take_snapshot
 from massager_ctl.orchestrator.steps import DeviceWatch, StepRunner
@@ -261,7 +261,7 @@ class Session:
                 f"the device is a {driver.profile.id}, but the routine was planned for {self.plan.profile.id}"
             )
         # Start from a known state: whatever the device was doing before is not part of this session.
-        if await drive_safe(driver) is None:
+        if not await self.link.start_safe(driver):
             raise MassagerError("the device did not confirm motor and heat off before the session")
         self.actuator.start_from_off()
         self.clock.restart()
@@ -308,7 +308,9 @@ class Session:
         # Safety first: nothing a helper task did (or failed to do) may stand between here and the stop.
         safe = await self.link.make_safe(preparing=self.state is _S.PREPARING)
         await self._collect_helpers()
-        if not safe:
+        if not safe and self.link.stop_unconfirmed:
+            reason += f"; {STOP_SENT_UNCONFIRMED}"
+        elif not safe:
             timeout = self.plan.profile.silence_stop_s
             backstop = f"its watchdog stops it in {timeout:g} s" if timeout is not None else "switch it off"
             reason += f"; the device did not confirm motor and heat off ({backstop})"
@@ -317,7 +319,7 @@ class Session:
         self.actuator.device_off()
         now = self.clock.now()
         active = round(self.timeline.active_s(now), 3)
-        stop = stop_check(self.plan.profile, safe=safe)
+        stop = stop_check(self.plan.profile, safe=safe, sent_unconfirmed=self.link.stop_unconfirmed)
         self._result = SessionResult(
             session_id=self.id, status=status, reason=reason, active_s=active,
             device_safe=safe and stop != "asked_of_person", stop=stop,

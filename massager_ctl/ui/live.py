@@ -37,7 +37,7 @@ from massager_ctl.ui.keys import HELP
 from massager_ctl.ui.lines import TOLD, LineFormatter, unconfirmed
 from massager_ctl.ui.timefmt import clock
 
-_STOP_STYLE = {"confirmed": "green", "unconfirmed": "bold red"}
+_STOP_STYLE = {"confirmed": "green", "unconfirmed": "bold red", "sent_unconfirmed": "bold yellow"}
 
 _STATE_LABELS = {
     "preparing": "connecting…",

@@ -251,19 +251,18 @@ def _settled(state: Any) -> Any:
     return dataclasses.replace(state, frames_sent=0) if hasattr(state, "frames_sent") else state
 
 
-async def test_a_product_found_by_its_advertisement_is_refused_until_its_driver_exists() -> None:
+async def test_a_product_found_by_its_advertisement_is_driven_as_that_model() -> None:
     from massager_ctl.connect import open_device
-    from massager_ctl.errors import ConfigError
 
     async with product("keeson-base-i5") as base:
         url = f"ble://{base.radio.address}?timeout=2"  # no model: inferred from the advertised name
-        with pytest.raises(ConfigError, match="keeson-base-i5: protocol keeson: driver not available yet"):
-            async with open_device(
-                url,
-                ble_backend=base.radio.central.client_backend,
-                ble_scanner_backend=base.radio.central.scanner_backend,
-            ):
-                pass
+        async with open_device(
+            url,
+            ble_backend=base.radio.central.client_backend,
+            ble_scanner_backend=base.radio.central.scanner_backend,
+        ) as device:
+            assert device.profile.id == "keeson-base-i5"
+            assert device.state.safe  # its continuous status, read as the Keeson driver reads it
         assert not base.firmware.connected
 
 

@@ -1,0 +1,89 @@
+"""The Richmat WiLinke adaptor: discrete levels sent, nothing ever read back.
+
+The base has a head and a foot massage motor (the catalog's ``head`` and ``foot`` zones), each set
+directly to a level 0-3 by its own command (:mod:`massager_ctl.protocol.richmat`), and reports
+nothing at all: every setting is open loop and the driver shows it as *assumed*. The driver's model is
+one massaging zone at one intensity: a zone change is the new zone at the level, then the old zone off.
+Stop is head off and foot off; the lanes send it several times, since nothing can confirm it.
+"""
+
+from __future__ import annotations
+
+from massager_ctl.drivers.families import Family, Framer, KeyPress, WholeChunks
+from massager_ctl.models import DeviceProfile
+from massager_ctl.protocol import richmat
+from massager_ctl.protocol.messages import (
+    Command,
+    FrameError,
+    Message,
+    Report,
+    SetHead,
+    SetIntensity,
+    SetMode,
+    Stop,
+)
+
+_HEAD, _FOOT = 1, 2  # the zone codes of the catalog's heads
+#: Patterns the pattern key cycles through (0: none); *assumed*, the sources do not say.
+PATTERNS = 3
+
+
+class RichmatFamily(Family):
+    """The adaptor of one Richmat base (one per driver: it remembers what it sent).
+
+    Args:
+        profile: the model (its default head is the zone chosen at first).
+    """
+
+    uses_seq = False
+    identifies = False
+    reports_temperature = False
+
+    def __init__(self, profile: DeviceProfile) -> None:
+        head = profile.head(profile.default_head)
+        self._zone = head.code if head else _HEAD
+        self._level = 0
+        self._pattern = 0
+
+    def framer(self, *, message_oriented: bool) -> Framer:
+        return WholeChunks()
+
+    def frames(self, message: Message | KeyPress) -> list[bytes]:
+        match message:
+            case SetIntensity(level=level):
+                self._level = level
+                return [_zone_frame(self._zone, level)]
+            case SetHead(code=code):
+                old, self._zone = self._zone, code
+                return [_zone_frame(code, self._level), *([_zone_frame(old, 0)] if old != code else [])]
+            case SetMode(mode=mode):
+                presses = (1 if self._pattern == 0 else 0) if mode else (PATTERNS - self._pattern) % PATTERNS
+                self._pattern = (self._pattern + presses) % PATTERNS
+                return [richmat.encode(richmat.RichmatCommand(richmat.CMD_PATTERN_STEP))] * presses
+            case Stop():
+                self._level = 0
+                return [_zone_frame(_HEAD, 0), _zone_frame(_FOOT, 0)]
+        raise FrameError(
+            f"a Richmat base has no {getattr(message, 'name', message)} command: it reports nothing",
+            kind="not_supported",
+        )
+
+    def encode(self, message: Message | KeyPress) -> bytes:
+        frames = self.frames(message)
+        if len(frames) != 1:
+            raise FrameError(f"{message} is {len(frames)} Richmat frames, not one", kind="not_supported")
+        return frames[0]
+
+    def decode(self, data: bytes) -> Message | None:
+        raise FrameError("a Richmat base sends nothing; this frame is not its", kind="not_supported")
+
+    def request_key(self, command: Command | KeyPress) -> int | str:
+        raise FrameError("a Richmat base answers nothing", kind="not_supported")
+
+    def reply_key(self, report: Report) -> int | str:
+        raise FrameError("a Richmat base answers nothing", kind="not_supported")
+
+
+def _zone_frame(zone: int, level: int) -> bytes:
+    command = richmat.RichmatCommand.head_level if zone == _HEAD else richmat.RichmatCommand.foot_level
+    return richmat.encode(command(level))
