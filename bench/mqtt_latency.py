@@ -26,8 +26,9 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 
@@ -159,8 +160,9 @@ async def measure(url: str, count: int) -> None:
     print(summary("device state change -> subscriber", state))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def run_on_a_broker(measure: Callable[[str, int], Coroutine[Any, Any, None]], doc: str | None) -> None:
+    """Parse ``--count/--broker/--mosquitto``; run ``measure(url, count)`` on that broker or a local one."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("--count", type=int, default=200, help="samples per measurement")
     parser.add_argument("--broker", help="broker URL (default: start a local mosquitto)")
     parser.add_argument("--mosquitto", default="/usr/sbin/mosquitto", help="mosquitto binary")
@@ -170,6 +172,10 @@ def main() -> None:
         return
     with local_broker(args.mosquitto) as url:
         asyncio.run(measure(url, args.count))
+
+
+def main() -> None:
+    run_on_a_broker(measure, __doc__)
 
 
 if __name__ == "__main__":

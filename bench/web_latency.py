@@ -19,14 +19,13 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 
 import httpx
-from mqtt_latency import local_broker, raw_round_trips, summary
+from mqtt_latency import raw_round_trips, run_on_a_broker, summary
 
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
@@ -123,16 +122,7 @@ async def measure(url: str, count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--count", type=int, default=200, help="samples per measurement")
-    parser.add_argument("--broker", help="broker URL (default: start a local mosquitto)")
-    parser.add_argument("--mosquitto", default="/usr/sbin/mosquitto", help="mosquitto binary")
-    args = parser.parse_args()
-    if args.broker:
-        asyncio.run(measure(args.broker, args.count))
-        return
-    with local_broker(args.mosquitto) as url:
-        asyncio.run(measure(url, args.count))
+    run_on_a_broker(measure, __doc__)
 
 
 if __name__ == "__main__":
