@@ -69,7 +69,8 @@ async def test_the_driver_runs_a_base_sending_each_status_form(catalog: Catalog,
     readings = [read_status(frame, form) for frame in notified]
     assert (3, 0) in [(head, foot) for head, foot, _, _ in readings]
     running = [(left, timer) for head, _, left, timer in readings if head == 3]
-    assert (20 * 60 - 1 < running[-1][0] <= 20 * 60) and running[-1][1] == 20
+    assert 20 * 60 - 1 < running[-1][0] <= 20 * 60
+    assert running[-1][1] == 20
     assert readings[-1][:2] == (0, 0)
 
 
