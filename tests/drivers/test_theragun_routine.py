@@ -174,3 +174,27 @@ def test_the_lower_back_gun_routine_passes_check_on_the_theragun(
     isolate(monkeypatch, tmp_path)
     code, _, err = run_cli(capsys, "routines", "check", ROUTINE, "--model", model)
     assert code == 0, err
+
+
+def test_run_with_a_wire_log_on_the_theragun_exits_0_and_logs_only_theragun_frames(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    isolate(monkeypatch, tmp_path)
+    path = tmp_path / "wire.jsonl"
+    code, out, err = run_cli(
+        capsys,
+        "run",
+        ROUTINE,
+        "--device",
+        "sim://theragun-pro-4",
+        "--speed",
+        "600",
+        "--yes",
+        "--wire-log",
+        str(path),
+    )
+    assert code == 0, err
+    assert "session completed: the routine ran to its end" in out + err
+    sent = check_theragun_log(read_log(path))
+    assert speed_frame(1900) in sent  # 0.4 of five speeds on the PRO
+    assert sent[-2:] == [STOP, STATUS]
