@@ -13,43 +13,57 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, get_args
 
+from firmware_sim.families.keeson_wire import Form as KeesonStatusForm
 from massager_ctl.errors import ConfigError
 
 Listener = Callable[[], None]
 
 
+#: The Keeson status layouts a unit may send (``docs/devices/keeson.md``, "Status").
+_STATUS_FORMS: tuple[str, ...] = get_args(KeesonStatusForm)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProductFaults:
-    """Faults a real product shows.
+    """Faults a real product shows, and the variant of a unit that differs between real ones.
 
     Attributes:
         refuse_connection: the device is held by another app (a phone): a new link is refused.
         bad_checksum_every: every Nth status frame carries a wrong checksum (Keeson; 0 never).
         stale_checksum_every: every Nth status frame carries the previous frame's checksum (Keeson).
+        status_form: the status layout a Keeson unit sends: ``ed`` (16 bytes), ``f0`` (19) or
+            ``f1`` (20); real units are seen sending each.
     """
 
     refuse_connection: bool = False
     bad_checksum_every: int = 0
     stale_checksum_every: int = 0
+    status_form: KeesonStatusForm = "ed"
 
     @classmethod
     def parse(cls, text: str) -> ProductFaults:
-        """``refuse_connection=1,bad_checksum_every=4`` and the like; empty for none.
+        """``refuse_connection=1,bad_checksum_every=4,status_form=f0`` and the like; empty for none.
 
         Raises:
-            ConfigError: an unknown name or a value that is not a whole number.
+            ConfigError: an unknown name, a count that is not a whole number or an unknown form.
         """
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
             name, _, raw = item.partition("=")
+            name, raw = name.strip(), raw.strip()
             if name not in known:
                 raise ConfigError(f"unknown product fault {name!r}; known: {', '.join(sorted(known))}")
-            if not raw.strip().isdigit():
+            if name == "status_form":
+                if raw not in _STATUS_FORMS:
+                    raise ConfigError(f"status_form={raw!r}: give one of {', '.join(_STATUS_FORMS)}")
+                values[name] = raw
+                continue
+            if not raw.isdigit():
                 raise ConfigError(f"fault {name}={raw!r}: give a whole number")
             values[name] = bool(int(raw)) if name == "refuse_connection" else int(raw)
         return cls(**values)
@@ -221,11 +235,7 @@ class ProductFirmware:
 
     def hold_elsewhere(self, held: bool) -> None:
         """Show (or stop showing) the single-connection refusal: another app holds the device."""
-        self.faults = ProductFaults(
-            refuse_connection=held,
-            bad_checksum_every=self.faults.bad_checksum_every,
-            stale_checksum_every=self.faults.stale_checksum_every,
-        )
+        self.faults = replace(self.faults, refuse_connection=held)
 
     def connect(self, send: Callable[[bytes], None]) -> None:
         """A controller links up.

@@ -43,9 +43,8 @@ class KeesonState:
 class KeesonMachine:
     """The base's behaviour; see the module docstring."""
 
-    def __init__(self, io: MachineIO, *, form: wire.Form = "ed") -> None:
+    def __init__(self, io: MachineIO) -> None:
         self._io = io
-        self._form: wire.Form = form
         self._head = 0
         self._foot = 0
         self._wave = 0
@@ -147,7 +146,7 @@ class KeesonMachine:
             remaining_cs=round(self._timer.remaining_s() * 100),
             timer_min=self._timer_min,
             led_on=self._led,
-            form=self._form,
+            form=faults.status_form,  # the unit's variant, read each time as the faults may change
         )
         frame = wire.encode_status(status, corrupt=corrupt, previous=self._last)
         if corrupt is None:

@@ -18,6 +18,7 @@ steps 10 -> 20 -> 30 min -> off; its setting is read back from the status.
 from __future__ import annotations
 
 from massager_ctl.drivers.families import Family, Framer, KeyPress, Setting, StepKey, TimerKey, WholeChunks
+from massager_ctl.drivers.zones import FOOT, HEAD, ZoneLevels
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import keeson
 from massager_ctl.protocol.messages import (
@@ -31,15 +32,15 @@ from massager_ctl.protocol.messages import (
     Stop,
 )
 
-_HEAD, _FOOT = 1, 2  # the zone codes of the catalog's heads
 _ANY = "status"
-_UP = {_HEAD: keeson.KEY_HEAD_MASSAGE_UP, _FOOT: keeson.KEY_FOOT_MASSAGE_UP}
-_DOWN = {_HEAD: keeson.KEY_HEAD_MASSAGE_DOWN, _FOOT: keeson.KEY_FOOT_MASSAGE_DOWN}
+_UP = {HEAD: keeson.KEY_HEAD_MASSAGE_UP, FOOT: keeson.KEY_FOOT_MASSAGE_UP}
+_DOWN = {HEAD: keeson.KEY_HEAD_MASSAGE_DOWN, FOOT: keeson.KEY_FOOT_MASSAGE_DOWN}
 #: The timer key's cycle, as the status reports it (``None``: no timer).
 TIMER_CYCLE: tuple[int | None, ...] = (None, 10, 20, 30)
 
 
-def _levels_key(head: int, foot: int) -> str:
+def _levels_key(levels: tuple[int, int]) -> str:
+    head, foot = levels
     return f"levels {head} {foot}"
 
 
@@ -60,10 +61,7 @@ class KeesonFamily(Family):
     timer_cycle = TIMER_CYCLE
 
     def __init__(self, profile: DeviceProfile) -> None:
-        head = profile.head(profile.default_head)
-        self._zone = head.code if head else _HEAD
-        self._levels = {_HEAD: 0, _FOOT: 0}
-        self._mode = 0
+        self._zones = ZoneLevels(profile)
         self._expect = _ANY
         self.timer_min: int | None = None
         #: Status frames by checksum outcome; the failing ones are never used.
@@ -73,14 +71,14 @@ class KeesonFamily(Family):
         return WholeChunks()
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
-        levels = dict(self._levels)
+        zones = self._zones
         match message:
             case StepKey(setting="intensity", up=up):
-                levels[self._zone] += 1 if up else -1
-                self._expect = _levels_key(levels[_HEAD], levels[_FOOT])
-                return [_press((_UP if up else _DOWN)[self._zone])]
+                zone = zones.zone
+                self._expect = _levels_key(zones.levels_with(zone, zones.level_of(zone) + (1 if up else -1)))
+                return [_press((_UP if up else _DOWN)[zone])]
             case StepKey(setting="head", start=start):
-                return self._zone_press(start, levels)
+                return self._zone_press(start)
             case TimerKey():
                 at = TIMER_CYCLE.index(self.timer_min) if self.timer_min in TIMER_CYCLE else 0
                 self._expect = _timer_key(TIMER_CYCLE[(at + 1) % len(TIMER_CYCLE)])
@@ -88,12 +86,12 @@ class KeesonFamily(Family):
             case SetMode(mode=mode):
                 # open loop (the status does not say which pattern runs): the wave key cycles
                 # pattern 1, 2, 3 and back to none, so leaving the wave is three presses
-                presses = 0 if mode == self._mode else 1 if mode else 3
-                self._mode = mode
+                presses = 0 if mode == zones.mode else 1 if mode else 3
+                zones.mode = mode
                 return [_press(keeson.KEY_WAVE_STEP)] * presses
             case Stop():
-                self._mode = 0
-                self._expect = _levels_key(0, 0)
+                zones.mode = 0
+                self._expect = _levels_key((0, 0))
                 return [_press(keeson.KEY_MASSAGE_OFF), _press(keeson.KEY_RELEASE)]
             case GetStatus():
                 self._expect = _ANY
@@ -102,17 +100,19 @@ class KeesonFamily(Family):
             f"a Keeson base has no {getattr(message, 'name', message)} command", kind="not_supported"
         )
 
-    def _zone_press(self, start: int, levels: dict[int, int]) -> list[bytes]:
+    def _zone_press(self, start: int) -> list[bytes]:
         """One press towards the other zone: the new zone up to the old one's level, then the old one down."""
-        old, new = start, _FOOT if start == _HEAD else _HEAD
-        if levels[old] == 0:
-            self._zone = new  # nothing runs: choosing the zone moves nothing
+        zones = self._zones
+        old, new = start, FOOT if start == HEAD else HEAD
+        if zones.level_of(old) == 0:
+            zones.choose(new)  # nothing runs: choosing the zone moves nothing
             self._expect = _ANY
             return []
-        key = _UP[new] if levels[new] < levels[old] else _DOWN[old]
-        levels[new if key == _UP[new] else old] += 1 if key == _UP[new] else -1
-        self._expect = _levels_key(levels[_HEAD], levels[_FOOT])
-        return [_press(key)]
+        if zones.level_of(new) < zones.level_of(old):
+            self._expect = _levels_key(zones.levels_with(new, zones.level_of(new) + 1))
+            return [_press(_UP[new])]
+        self._expect = _levels_key(zones.levels_with(old, zones.level_of(old) - 1))
+        return [_press(_DOWN[old])]
 
     def press_limit(self, setting: Setting, distance: int) -> int:
         # a zone change is up to six presses on the new zone and six on the old
@@ -129,22 +129,12 @@ class KeesonFamily(Family):
         self.tally.add(data, status)
         if not status.checksum_ok:
             return None  # counted, never used: its bytes may be the previous frame's or garbage
-        self._levels = {_HEAD: status.head_massage, _FOOT: status.foot_massage}
+        zones = self._zones
+        zones.update(status.head_massage, status.foot_massage)
         self.timer_min = status.timer_min
-        running = [zone for zone, level in self._levels.items() if level > 0]
-        if len(running) == 1:
-            self._zone = running[0]
-        if not running:
-            self._mode = 0  # the wave runs only with massage
-        level = max(self._levels.values())
-        return StatusReport(
-            motor=level > 0,
-            head=self._zone,
-            intensity=level,
-            heat=0,
-            mode=self._mode,
-            temperature_c=0.0,
-        )
+        if zones.level == 0:
+            zones.mode = 0  # the wave runs only with massage
+        return zones.status()
 
     def request_key(self, command: Command | KeyPress) -> int | str:
         return self._expect
@@ -157,7 +147,7 @@ class KeesonFamily(Family):
             return isinstance(report, StatusReport)
         if isinstance(key, str) and key.startswith("timer"):
             return _timer_key(self.timer_min) == key
-        return _levels_key(self._levels[_HEAD], self._levels[_FOOT]) == key
+        return _levels_key((self._zones.head, self._zones.foot)) == key
 
 
 def _press(keys: int) -> bytes:

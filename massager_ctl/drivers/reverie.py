@@ -16,6 +16,7 @@ cannot say (which pattern a wave runs, heat, temperature) it does not report.
 from __future__ import annotations
 
 from massager_ctl.drivers.families import Family, Framer, KeyPress, WholeChunks
+from massager_ctl.drivers.zones import HEAD, ZoneLevels
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import reverie
 from massager_ctl.protocol.messages import (
@@ -27,12 +28,10 @@ from massager_ctl.protocol.messages import (
     SetHead,
     SetIntensity,
     SetMode,
-    StatusReport,
     Stop,
 )
 
 _STATUS = "status"
-_HEAD, _FOOT = 1, 2  # the zone codes of the catalog's heads
 
 
 class ReverieFamily(Family):
@@ -47,27 +46,25 @@ class ReverieFamily(Family):
     reports_temperature = False
 
     def __init__(self, profile: DeviceProfile) -> None:
-        head = profile.head(profile.default_head)
-        self._zone = head.code if head else _HEAD
-        self._levels = {_HEAD: 0, _FOOT: 0}
-        self._mode = 0
+        self._zones = ZoneLevels(profile)
 
     def framer(self, *, message_oriented: bool) -> Framer:
         return WholeChunks()
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
+        zones = self._zones
         match message:
             case SetIntensity(level=level):
-                return [_zone_frame(self._zone, level)]
+                return [_zone_frame(zones.zone, level)]
             case SetHead(code=code):
-                level = max(self._levels.values())
-                old, self._zone = self._zone, code
+                level = zones.level
+                old = zones.choose(code)
                 return [_zone_frame(code, level), *([_zone_frame(old, 0)] if old != code else [])]
             case SetMode(mode=mode):
-                self._mode = mode
+                zones.mode = mode
                 return [reverie.encode(reverie.SetWave(mode))]
             case Stop():
-                self._mode = 0  # stop-massage ends a wave too
+                zones.mode = 0  # stop-massage ends a wave too
                 return [reverie.encode(reverie.StopMassage())]
             case GetStatus():
                 return [reverie.encode(reverie.StopMotors())]
@@ -82,21 +79,10 @@ class ReverieFamily(Family):
 
     def decode(self, data: bytes) -> Message:
         status = reverie.decode_status(data)
+        zones = self._zones
         # while a wave runs the head byte carries its pattern, not the head level
-        head = 0 if self._mode else status.head_massage
-        self._levels = {_HEAD: head, _FOOT: status.foot_massage}
-        running = [zone for zone, level in self._levels.items() if level > 0]
-        if len(running) == 1:
-            self._zone = running[0]
-        level = max(self._levels.values())
-        return StatusReport(
-            motor=level > 0,
-            head=self._zone,
-            intensity=level,
-            heat=0,
-            mode=self._mode,
-            temperature_c=0.0,
-        )
+        zones.update(0 if zones.mode else status.head_massage, status.foot_massage)
+        return zones.status()
 
     def request_key(self, command: Command | KeyPress) -> int | str:
         return _STATUS
@@ -106,5 +92,5 @@ class ReverieFamily(Family):
 
 
 def _zone_frame(zone: int, level: int) -> bytes:
-    command = reverie.SetHeadMassage(level) if zone == _HEAD else reverie.SetFootMassage(level)
+    command = reverie.SetHeadMassage(level) if zone == HEAD else reverie.SetFootMassage(level)
     return reverie.encode(command)

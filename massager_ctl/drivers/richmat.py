@@ -10,6 +10,7 @@ Stop is head off and foot off; the lanes send it several times, since nothing ca
 from __future__ import annotations
 
 from massager_ctl.drivers.families import Family, Framer, KeyPress, WholeChunks
+from massager_ctl.drivers.zones import FOOT, HEAD, ZoneLevels
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import richmat
 from massager_ctl.protocol.messages import (
@@ -23,7 +24,6 @@ from massager_ctl.protocol.messages import (
     Stop,
 )
 
-_HEAD, _FOOT = 1, 2  # the zone codes of the catalog's heads
 #: Patterns the pattern key cycles through (0: none); *assumed*, the sources do not say.
 PATTERNS = 3
 
@@ -40,29 +40,33 @@ class RichmatFamily(Family):
     reports_temperature = False
 
     def __init__(self, profile: DeviceProfile) -> None:
-        head = profile.head(profile.default_head)
-        self._zone = head.code if head else _HEAD
-        self._level = 0
+        self._zones = ZoneLevels(profile)  # the levels as sent: nothing is ever reported
         self._pattern = 0
 
     def framer(self, *, message_oriented: bool) -> Framer:
         return WholeChunks()
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
+        zones = self._zones
         match message:
             case SetIntensity(level=level):
-                self._level = level
-                return [_zone_frame(self._zone, level)]
+                zones.update(*zones.levels_with(zones.zone, level))
+                return [_zone_frame(zones.zone, level)]
             case SetHead(code=code):
-                old, self._zone = self._zone, code
-                return [_zone_frame(code, self._level), *([_zone_frame(old, 0)] if old != code else [])]
+                level = zones.level
+                old = zones.choose(code)
+                if old == code:
+                    return [_zone_frame(code, level)]
+                head, foot = (level, 0) if code == HEAD else (0, level)
+                zones.update(head, foot)
+                return [_zone_frame(code, level), _zone_frame(old, 0)]
             case SetMode(mode=mode):
                 presses = (1 if self._pattern == 0 else 0) if mode else (PATTERNS - self._pattern) % PATTERNS
                 self._pattern = (self._pattern + presses) % PATTERNS
                 return [richmat.encode(richmat.RichmatCommand(richmat.CMD_PATTERN_STEP))] * presses
             case Stop():
-                self._level = 0
-                return [_zone_frame(_HEAD, 0), _zone_frame(_FOOT, 0)]
+                zones.update(0, 0)
+                return [_zone_frame(HEAD, 0), _zone_frame(FOOT, 0)]
         raise FrameError(
             f"a Richmat base has no {getattr(message, 'name', message)} command: it reports nothing",
             kind="not_supported",
@@ -85,5 +89,5 @@ class RichmatFamily(Family):
 
 
 def _zone_frame(zone: int, level: int) -> bytes:
-    command = richmat.RichmatCommand.head_level if zone == _HEAD else richmat.RichmatCommand.foot_level
+    command = richmat.RichmatCommand.head_level if zone == HEAD else richmat.RichmatCommand.foot_level
     return richmat.encode(command(level))

@@ -54,3 +54,17 @@ async def test_status_stops_when_the_controller_leaves_and_the_timer_still_runs(
         assert len(frames) == count
         assert base.state.massage_on
         assert 0 < base.state.remaining_s < 600
+
+
+async def test_the_base_streams_the_status_form_it_is_given_and_keeps_it_when_held_elsewhere() -> None:
+    frames: list[bytes] = []
+    faults = ProductFaults(status_form="f0")
+    async with firmware_for(Catalog().device("keeson-base-i4"), speed=50, faults=faults) as base:
+        base.hold_elsewhere(True)
+        base.hold_elsewhere(False)
+        base.connect(frames.append)
+        base.receive(HEAD_UP)
+        base.disconnect(frames.append)
+    assert [(len(f), f[0]) for f in frames] == [(19, 0xF0)] * 2
+    status = keeson.decode_status(frames[-1])
+    assert (status.form, status.checksum_ok, status.head_massage, status.timer_min) == ("f0", True, 1, 10)
