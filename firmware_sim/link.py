@@ -6,11 +6,11 @@ import asyncio
 from types import TracebackType
 from typing import Self
 
-from firmware_sim.firmware import Firmware
+from firmware_sim.serial_link import SerialFirmware
 
 
 class VirtualLink:
-    """The controller's end of an in-memory link to a running :class:`Firmware`.
+    """The controller's end of an in-memory link to a running firmware (a reference model's or a product's).
 
     mbin: one :meth:`send` is one frame (one BLE write) and :meth:`recv` returns one frame (one
     notification). mascii: :meth:`send` takes any bytes of the stream and :meth:`recv` returns one whole
@@ -20,7 +20,7 @@ class VirtualLink:
         ConnectionRefusedError: (on creation) an injected link drop is in progress.
     """
 
-    def __init__(self, firmware: Firmware) -> None:
+    def __init__(self, firmware: SerialFirmware) -> None:
         self._firmware = firmware
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._reason: str | None = None

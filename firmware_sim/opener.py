@@ -97,12 +97,16 @@ class ServedProduct:
     Attributes:
         firmware: the product's simulated firmware (``firmware_sim.families``).
         profile: its catalog model.
-        radio: the Bumble radio it advertises on, under the product's name and UUIDs.
+        radio: the Bumble radio a BLE product advertises on, under its name and UUIDs, else ``None``.
+        port: the pty a serial product (the chair) is served on, else ``None``.
+        virtual: served on the in-memory link (``link=virtual``) instead of its own transport.
     """
 
     firmware: ProductFirmware
     profile: DeviceProfile
-    radio: Any
+    radio: Any = None
+    port: str | None = None
+    virtual: bool = False
 
     @property
     def fit_head(self) -> None:
@@ -110,10 +114,27 @@ class ServedProduct:
         return None
 
     def new_transport(self) -> Transport:
-        """A fresh, unopened BLE link to the product (the product accepts one at a time)."""
+        """A fresh, unopened link to the product (the product accepts one at a time).
+
+        Raises:
+            ConnectError: the product refuses the in-memory link (another is up, or it is held elsewhere).
+        """
+        if self.virtual:
+            from firmware_sim.link import VirtualLink
+            from massager_ctl.transports.virtual import VirtualTransport
+
+            try:
+                return VirtualTransport(VirtualLink(self.firmware), name=f"sim://{self.profile.id}")
+            except ConnectionError as e:
+                raise ConnectError(f"sim://{self.profile.id}: {e}") from e
+        if self.port is not None:
+            from massager_ctl.transports.serial import SerialTransport
+
+            assert self.profile.serial is not None  # a pty is only served for serial products
+            return SerialTransport(self.port, self.profile.serial)
         from massager_ctl.transports.ble import BleTransport
 
-        assert self.profile.ble is not None  # only BLE products are served here
+        assert self.profile.ble is not None
         central = self.radio.central
         return BleTransport(
             self.radio.address,
@@ -125,7 +146,11 @@ class ServedProduct:
 
 @contextlib.asynccontextmanager
 async def serve_product_sim(url: DeviceURL, context: OpenContext) -> AsyncIterator[ServedProduct]:
-    """Start a real product's simulator for a ``sim://`` URL, on the Bumble radio; stop it on exit.
+    """Start a real product's simulator for a ``sim://`` URL on the product's transport; stop it on exit.
+
+    A BLE product advertises on the Bumble radio; a serial one (the chair) is served on a pty at its
+    line settings. ``link=virtual`` serves either on the in-memory link instead (for tests in virtual
+    time: a pty's bytes pass through the kernel, in real time).
 
     Args:
         url: a parsed ``sim://`` URL (``speed`` and ``faults``, product faults such as
@@ -133,28 +158,38 @@ async def serve_product_sim(url: DeviceURL, context: OpenContext) -> AsyncIterat
         context: the catalog, and the speed (default: the URL's ``speed``, else 1).
 
     Raises:
-        ConfigError: a model the driver does not speak yet, a serial product, or a bad option.
+        ConfigError: a link that is not the product's, or a bad option.
     """
-    from firmware_sim.ble import BleProfile, BleSimulator
     from firmware_sim.families import ProductFaults, firmware_for
-    from firmware_sim.families.serve import unit_serial
 
     profile = context.catalog.device(url.target)
-    profile.require_driver()
-    if profile.ble is None:
-        raise ConfigError(f"{url.raw}: {profile.id} is a serial product; sim:// serves BLE products only yet")
-    if url.options.get("link", "ble") != "ble":
-        raise ConfigError(f"{url.raw}: {profile.id} is a BLE product: its simulator is served with link=ble")
+    own = "ble" if profile.ble is not None else "pty"
+    link = url.options.get("link", own)
+    if link not in (own, "virtual"):
+        raise ConfigError(f"{url.raw}: {profile.id}'s simulator is served with link={own} or link=virtual")
     faults = ProductFaults.parse(url.options.get("faults", ""))
     speed = url.number("speed", 1.0) if context.speed is None else context.speed
     if not speed > 0:
         raise ConfigError(f"{url.raw}: speed must be positive")
-    ble = BleProfile.for_product(profile.id, profile.ble.model_dump(), serial=unit_serial(profile.id))
-    async with (
-        firmware_for(profile, speed=speed, faults=faults) as firmware,
-        BleSimulator(firmware, ble) as radio,
-    ):
-        yield ServedProduct(firmware, profile, radio)
+    async with firmware_for(profile, speed=speed, faults=faults) as firmware:
+        if link == "virtual":
+            yield ServedProduct(firmware, profile, virtual=True)
+            return
+        if profile.ble is None:
+            from firmware_sim.serial_link import PtyFrontEnd
+
+            front = PtyFrontEnd(firmware)
+            try:
+                yield ServedProduct(firmware, profile, port=front.open())
+            finally:
+                front.close()
+            return
+        from firmware_sim.ble import BleProfile, BleSimulator
+        from firmware_sim.families.serve import unit_serial
+
+        ble = BleProfile.for_product(profile.id, profile.ble.model_dump(), serial=unit_serial(profile.id))
+        async with BleSimulator(firmware, ble) as radio:
+            yield ServedProduct(firmware, profile, radio=radio)
 
 
 @contextlib.asynccontextmanager
@@ -185,14 +220,12 @@ async def serve_sim(url: DeviceURL, context: OpenContext) -> AsyncIterator[Serve
             its links must scale their keepalive to it (:func:`massager_ctl.connect.new_driver`).
 
     Raises:
-        ConfigError: an unknown model, a real product or a model the driver does not speak yet, a bad
-            option, or a link that does not fit the model.
+        ConfigError: an unknown model, a real product, a bad option, or a link that does not fit the model.
     """
     from firmware_sim.device import SimulatedDevice
     from firmware_sim.faults import FaultSpec
 
     profile = context.catalog.device(url.target)
-    profile.require_driver()
     if profile.kind == "product":
         raise ConfigError(f"{url.raw}: {profile.id} is a real product; its simulator is served by open_sim")
     link = url.options.get("link", "pty" if profile.transport == "serial" else "ble")

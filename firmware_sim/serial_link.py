@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import tty
@@ -65,7 +66,11 @@ class PtyFrontEnd:
             self._firmware.on_link_drop(self._link_dropped),
             self._firmware.on_link_restore(self._link_back),
         ]
-        self._firmware.connect(self._send)
+        try:
+            self._firmware.connect(self._send)
+        except ConnectionRefusedError:
+            # held by another program: a controller opening the port exclusively is refused
+            fcntl.flock(self._slave, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return self.path
 
     def close(self) -> None:

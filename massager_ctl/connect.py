@@ -59,10 +59,9 @@ def new_driver(
             faster, so the keepalive that feeds it must too.
 
     Raises:
-        ConfigError: a speed that is not positive, or a model the driver does not speak yet.
+        ConfigError: a speed that is not positive.
         ConnectError: no new link can be made.
     """
-    source.profile.require_driver()
     if not speed > 0:
         raise ConfigError(f"speed must be positive, not {speed}")
     watchdog = source.profile.watchdog_spec

@@ -36,7 +36,6 @@ def device_summary(profile: DeviceProfile) -> dict[str, Any]:
         "products": profile.products,
         "transport": profile.transport,
         "protocol": profile.protocol.family,
-        "driver_available": profile.driver_available,
         "confidence": profile.confidence,
         "failsafe": _failsafe_data(profile),
         "sources": [source.model_dump() for source in profile.sources],

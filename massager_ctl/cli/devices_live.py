@@ -226,9 +226,11 @@ async def exercise(
         for level in sorted({1, (top + 1) // 2, top}):
             echo(f"intensity {level}: {_describe(await device.set_intensity(level))}")
             await asyncio.sleep(dwell_s)
-        await device.set_intensity(0)
-        if profile.heat is not None:
-            for level, name in enumerate(profile.heat.levels[1:], start=1):
+        heat = profile.heat
+        # gently: heat with the motor off, unless the model heats only while its massage runs
+        await device.set_intensity(1 if heat is not None and heat.with_motor_only else 0)
+        if heat is not None:
+            for level, name in enumerate(heat.levels[1:], start=1):
                 echo(f"heat {name}: {_describe(await device.set_heat(level))}")
                 await asyncio.sleep(dwell_s)
     except asyncio.CancelledError:

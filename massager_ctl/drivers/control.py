@@ -139,7 +139,7 @@ class KeyedControl(Control):
         limit: int | None = None
         while True:
             current = await self._where(link, setting)
-            if current == value:
+            if current == value and link.codec.settled(setting):
                 return
             if limit is None:
                 # every press that lands moves one level; a few more for presses the device dropped
@@ -153,7 +153,9 @@ class KeyedControl(Control):
                 )
             if abort():
                 raise Superseded
-            key: KeyPress = ToggleKey(setting) if self._toggle else StepKey(setting, value > current, current)
+            key: KeyPress = (
+                ToggleKey(setting) if self._toggle else StepKey(setting, value > current, current, value)
+            )
             await link.transact(_numbered(key), abort=abort)
             presses += 1
 

@@ -32,15 +32,16 @@ Setting = Literal["intensity", "head", "heat", "mode", "direction"]
 
 @dataclass(frozen=True, slots=True)
 class StepKey:
-    """One press of a +/- key of ``setting``, from the level the device last reported.
+    """One press of a key moving ``setting`` towards ``target``, from the level the device last reported.
 
-    A family whose keys carry no level ignores ``start``; it is there for one whose "step" is an
-    absolute command one level further.
+    A family of +/- keys ignores ``start`` and ``target``: each press moves one level ``up`` or down.
+    A family with a key per level (a chair's speed keys) presses the one of ``target``.
     """
 
     setting: Setting
     up: bool
     start: int
+    target: int = 0
     seq: int = 0
 
     @property
@@ -62,8 +63,13 @@ class ToggleKey:
 
 @dataclass(frozen=True, slots=True)
 class TimerKey:
-    """One press of the key that steps the device's own massage timer (its fail-safe)."""
+    """One press of a key of the device's own massage timer (its fail-safe).
 
+    A family whose one key steps the timer through its values ignores ``minutes``; a family with a
+    key per value presses the one of ``minutes``.
+    """
+
+    minutes: int = 0
     seq: int = 0
 
     @property
@@ -119,6 +125,10 @@ class Family(abc.ABC):
     timer_cycle: tuple[int | None, ...] = ()
     #: The timer setting the device last reported (minutes, ``None``: none).
     timer_min: int | None = None
+    #: Seconds left on the device's timer as it last reported them (``None``: not reported).
+    timer_left_s: int | None = None
+    #: Each timer value has its own key (else one key steps through :attr:`timer_cycle`).
+    timer_direct: bool = False
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
         """The frames that carry ``message``, in order; each is answered before the next goes out.
@@ -160,6 +170,30 @@ class Family(abc.ABC):
     def press_limit(self, setting: Setting, distance: int) -> int:
         """How many key presses bring ``setting`` ``distance`` values along (before the retry margin)."""
         return distance
+
+    def settled(self, setting: Setting) -> bool:
+        """Whether ``setting`` is done once its reported value is the target.
+
+        A family that must press other keys along with it (a chair's program keys after power-on)
+        says no until those have landed too.
+        """
+        return True
+
+    def held(self, command: Command | KeyPress) -> Report | None:
+        """The answer to ``command`` when no frame should go out, or ``None`` to send it.
+
+        A device that reports only when something changes never answers a key that changes
+        nothing, nor one it ignores in its current state: its family answers such a command itself,
+        from what the device last reported.
+        """
+        return None
+
+    def silence(self, command: Command | KeyPress) -> Report | None:
+        """What an ack timeout of silence says, for a command sent as no frame (``None``: nothing).
+
+        A device that reports unasked, and often while it runs, tells by its silence that it is idle.
+        """
+        return None
 
     @abc.abstractmethod
     def request_key(self, command: Command | KeyPress) -> int | str:
@@ -253,4 +287,8 @@ def family_for(profile: DeviceProfile) -> Family:
             from massager_ctl.drivers.keeson import KeesonFamily
 
             return KeesonFamily(profile)
+        case "rongtai":
+            from massager_ctl.drivers.rongtai import ChairFamily
+
+            return ChairFamily(profile)
     raise ConfigError(f"{profile.id}: protocol {profile.protocol.family}: driver not available yet")

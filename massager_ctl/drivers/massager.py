@@ -262,6 +262,8 @@ class MassagerDriver(Driver):
         if not self._link.state.motor:
             return None  # the base's timer runs only with massage
         wanted = failsafe.covering(remaining_s) // 60
+        if codec.timer_direct:
+            return await self._set_timer(remaining_s, wanted)
         for _ in range(len(codec.timer_cycle) + self._link.retries):
             if codec.timer_min is not None and codec.timer_min >= wanted:
                 return codec.timer_min * 60
@@ -270,6 +272,24 @@ class MassagerDriver(Driver):
             f"{self.transport.description}: the massage timer is reported at {codec.timer_min} min,"
             f" not {wanted} min"
         )
+
+    async def _set_timer(self, remaining_s: float, wanted: int) -> int:
+        """A timer with a key per value: restart it at ``wanted`` unless what is left of it already fits.
+
+        What is left fits when it covers ``remaining_s`` and is no longer than ``wanted`` minutes:
+        the device then stops by itself no later than if the key were pressed now. Returns the
+        timer's setting, in seconds (what is left of it is at most that).
+
+        Raises:
+            CommandTimeoutError: the status never showed the timer restarted.
+            LinkLostError: the link dropped.
+        """
+        codec = self._link.codec
+        left = codec.timer_left_s
+        if left is not None and codec.timer_min is not None and remaining_s <= left <= wanted * 60:
+            return codec.timer_min * 60
+        await self._link.transact(lambda seq: TimerKey(minutes=wanted, seq=seq))
+        return wanted * 60
 
     async def refresh(self) -> DeviceState:
         self._link.check_usable()

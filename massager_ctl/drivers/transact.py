@@ -192,6 +192,10 @@ class Link:
         """
         self.check_usable()
         command = build(self._next_seq() if self.codec.uses_seq else 0)
+        held = self.codec.held(command)
+        if held is not None:
+            self._answer_locally(held)
+            return held
         # no frame at all: the device reports unasked, and its next report is the answer
         frames: list[bytes | None] = [*self.codec.frames(command)] or [None]
         key = self.codec.request_key(command)
@@ -205,6 +209,10 @@ class Link:
             try:
                 reply, status = await self._exchange(frames, key, changes_state)
             except TimeoutError:
+                quiet = self.codec.silence(command) if frames == [None] else None
+                if quiet is not None:
+                    self._answer_locally(quiet)
+                    return quiet
                 logger.info(
                     "%s: no answer to %s (attempt %d)", self.transport.description, command, attempt + 1
                 )
@@ -230,6 +238,11 @@ class Link:
         raise CommandTimeoutError(
             f"{self.transport.description}: no answer to {command.name} after {self.retries + 1} attempts"
         )
+
+    def _answer_locally(self, report: Report) -> None:
+        """A report the family made up from what the device last said (see :meth:`Family.held`)."""
+        if isinstance(report, StatusReport):
+            self._on_status(report)
 
     async def send_only(self, command: Command | KeyPress) -> None:
         """Send a command to a device that answers nothing (open loop): no reply is waited for.

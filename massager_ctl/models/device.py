@@ -26,11 +26,6 @@ HeadKind = Literal[
     "full-back",
 ]
 ProtocolFamily = Literal["mbin", "mascii", "keeson", "reverie", "theragun", "rongtai", "richmat", "none"]
-#: The families the driver speaks today; the real product families are catalogued ahead of it.
-#: ``none`` is the built-in "no device" profile's (:mod:`massager_ctl.drivers.nodevice`): nothing to speak to.
-DRIVER_FAMILIES: frozenset[str] = frozenset(
-    {"mbin", "mascii", "reverie", "keeson", "richmat", "theragun", "none"}
-)
 Confidence = Literal["high", "medium-high", "medium", "medium-low", "low-medium", "low"]
 Capability = Literal["intensity", "head", "heat", "mode", "direction", "timer", "stop"]
 
@@ -84,6 +79,9 @@ class HeatSpec(_Strict):
         description="Target temperature of each level, off included; empty when not known.",
     )
     max_on_s: int = Field(gt=0, description="Firmware auto-off after this many seconds of heat.")
+    with_motor_only: bool = Field(
+        default=False, description="The device heats only while its massage runs (a chair's program)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> HeatSpec:
@@ -298,23 +296,6 @@ class DeviceProfile(_Strict):
                 " fail-safe (no watchdog, no massage timer): if this controller dies it may run on"
             )
         return None
-
-    @property
-    def driver_available(self) -> bool:
-        """Whether the driver speaks this model's protocol family yet."""
-        return self.protocol.family in DRIVER_FAMILIES
-
-    def require_driver(self) -> None:
-        """Refuse a model whose protocol the driver does not speak yet.
-
-        Raises:
-            ConfigError: ``protocol X: driver not available yet``.
-        """
-        if not self.driver_available:
-            raise ConfigError(
-                f"{self.id}: protocol {self.protocol.family}: driver not available yet"
-                " (the model is catalogued; its codec and simulator exist)"
-            )
 
     def control_for(self, capability: Capability) -> ControlSpec:
         """How ``capability`` is driven and confirmed on this model."""

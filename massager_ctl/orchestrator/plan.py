@@ -102,10 +102,6 @@ def resolve(routine: Routine, profile: DeviceProfile, caps: Caps) -> Plan:
     mode: str | None = None
     direction: str | None = None
 
-    if not profile.driver_available:
-        problems.append(
-            f"protocol {profile.protocol.family}: driver not available yet ({profile.id} is catalogued only)"
-        )
     for kind in routine.requires.head_kinds:
         if profile.head(kind) is None:
             problems.append(f"the routine needs a {kind!r} head; {profile.id} has {_heads(profile)}")
@@ -237,6 +233,13 @@ def _heat(name: str, profile: DeviceProfile, caps: Caps, where: str, problems: l
 def _check_heat_runs(steps: list[ResolvedStep], profile: DeviceProfile, problems: list[str]) -> None:
     if profile.heat is None:
         return
+    if profile.heat.with_motor_only:
+        problems.extend(
+            f"step {step.index + 1}: heat {profile.heat.levels[step.heat]!r} with the motor off, but"
+            f" {profile.id} heats only while its massage runs"
+            for step in steps
+            if step.heat and not step.level
+        )
     limit = profile.heat.max_on_s
     run_start: ResolvedStep | None = None
     run_s = 0.0

@@ -32,6 +32,8 @@ def _not_found(e: BaseException) -> bool:
 
 def _reason(e: BaseException) -> str:
     """The cause in words, said once: pyserial's message repeats the errno and the port name."""
+    if isinstance(e, OSError) and e.errno in (errno.EAGAIN, errno.EWOULDBLOCK) and "lock" in str(e):
+        return "the port is in use by another program (it is opened exclusively)"
     if isinstance(e, OSError) and e.errno is not None:
         return os.strerror(e.errno)
     return str(e)
@@ -72,6 +74,8 @@ class SerialTransport(Transport):
                     xonxoff=False,
                     rtscts=False,
                     dsrdtr=False,
+                    # two programs writing keys to one device would fight: one holder at a time
+                    exclusive=True,
                 )
         except (serial.SerialException, OSError, ValueError, TimeoutError) as e:
             error = DeviceNotFoundError if _not_found(e) else ConnectError

@@ -1,4 +1,4 @@
-"""The real-product catalog: its new fields, its shipped files, and the guard until the driver speaks them."""
+"""The real-product catalog: its new fields and its shipped files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import yaml
 
 from massager_ctl.catalog import Catalog, builtin_dir, load_device
 from massager_ctl.cli import main
-from massager_ctl.connect import open_device
 from massager_ctl.errors import CatalogError, ConfigError
 from massager_ctl.models.device import DeviceTimerFailsafe
 from massager_ctl.openers import model_for_advertisement
@@ -18,9 +17,6 @@ from tests.foundation.cli_support import isolate
 
 CATALOG = Catalog()
 PRODUCTS = {p.id: p for p in CATALOG.devices().values() if p.kind == "product"}
-#: The product families the driver speaks so far; the others stay refused until it does.
-SPOKEN = {"reverie", "keeson", "richmat", "theragun"}
-UNSPOKEN = {m: p for m, p in PRODUCTS.items() if p.protocol.family not in SPOKEN}
 
 
 @pytest.fixture
@@ -54,7 +50,6 @@ def test_reference_models_stay_reference_with_their_watchdog() -> None:
         profile = CATALOG.device(model)
         assert profile.kind == "reference"
         assert profile.failsafe.type == "watchdog"
-        assert profile.driver_available
         assert profile.control_for("intensity").style == "absolute"
 
 
@@ -67,7 +62,6 @@ def test_product_models_are_honest_about_what_they_know(model: str) -> None:
     assert profile.watchdog_spec is None
     with pytest.raises(ConfigError, match="has no watchdog"):
         _ = profile.watchdog
-    assert profile.driver_available == (profile.protocol.family in SPOKEN)
     feedback = profile.ble is None or profile.ble.notify_uuid is not None
     confirmations = {profile.control_for(c).confirmation for c in ("intensity", "stop")}
     assert ("none" in confirmations) == (not feedback)
@@ -161,22 +155,6 @@ def test_devices_list_table_shows_each_fail_safe(
     assert code == 0, err
     assert "watchdog 2 s" in out
     assert "device timer 10/20/30 min" in out
-
-
-@pytest.mark.parametrize("model", sorted(UNSPOKEN))
-def test_routines_check_refuses_a_product_until_its_driver_exists(
-    isolated: None, capsys: pytest.CaptureFixture[str], model: str
-) -> None:
-    code, _, err = run_cli(capsys, "routines", "check", "upper-back-hands", "--model", model)
-    assert code == 2
-    family = UNSPOKEN[model].protocol.family
-    assert f"protocol {family}: driver not available yet" in err
-
-
-async def test_opening_a_product_says_its_driver_is_not_available_yet() -> None:
-    with pytest.raises(ConfigError, match="protocol rongtai: driver not available yet"):
-        async with open_device("serial:///dev/null?model=rongtai-rt6923-chair", catalog=CATALOG):
-            pass
 
 
 def test_advertisements_name_the_product_model() -> None:

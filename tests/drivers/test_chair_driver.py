@@ -1,0 +1,248 @@
+"""The Rongtai-family chair driven whole: on the in-memory link in virtual time (looptime), and over a
+real pty at 115200 8N1 with pyserial, as the board sits behind its Bluetooth-UART bridge.
+
+Virtual time needs the in-memory link (``link=virtual``): a pty's bytes pass through the kernel in
+real time, so under looptime an ack timeout could fire before they arrive. What the tests read back is
+the simulator's own record (its state, the frames it received) and the wire log the controller wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware_sim.families import ProductFirmware
+from firmware_sim.opener import ServedProduct
+from massager_ctl.catalog import Catalog
+from massager_ctl.cli.devices_live import try_url
+from massager_ctl.config import Caps
+from massager_ctl.errors import ConnectError
+from massager_ctl.events import EventBus, Notice
+from massager_ctl.orchestrator import Plan, Session, SessionResult, preflight, resolve
+from massager_ctl.orchestrator.device import DeviceConnector
+from massager_ctl.orchestrator.person import AutoPerson
+from massager_ctl.transports.wirelog import LoggedSource, WireLog
+from tests.orchestrator.orch_support import CATALOG, make_plan, make_routine
+
+MODEL = "rongtai-rt6923-chair"
+URL = f"sim://{MODEL}?link=virtual"
+ON_PTY = f"sim://{MODEL}"
+ROUTINE = "chair-heated-back"
+POWER = bytes.fromhex("f082017cf1")
+HEAT_LEVEL_KEYS = {bytes.fromhex(h) for h in ("f0823c41f1", "f0823d40f1", "f0823e3ff1")}  # min, med, max
+
+
+def key_frame_ok(frame: bytes) -> bool:
+    """The public rule for a key frame, apart from both codecs: F0 CTRL KEY ~(CTRL+KEY)&7F F1."""
+    return (
+        len(frame) == 5
+        and (frame[0], frame[4]) == (0xF0, 0xF1)
+        and frame[1] == 0x82
+        and frame[2] < 0x80
+        and frame[3] == (~(frame[1] + frame[2]) & 0x7F)
+    )
+
+
+def status_frame_ok(frame: bytes) -> bool:
+    """The public rule for a status frame: F0 b1..b14 ~sum(b1..b14)&7F F1, inner bytes below 0x80."""
+    return (
+        len(frame) == 17
+        and (frame[0], frame[16]) == (0xF0, 0xF1)
+        and max(frame[1:16]) < 0x80
+        and frame[15] == (~sum(frame[1:15]) & 0x7F)
+    )
+
+
+class HeatClock:
+    """How long the simulated chair's heat was on, and the highest speed it ran, from its own state."""
+
+    def __init__(self, firmware: ProductFirmware) -> None:
+        self._since: float | None = None
+        self.heat_s = 0.0
+        self.top_speed = 0
+        firmware.subscribe(self._changed)
+
+    def _changed(self, state: Any) -> None:
+        now = asyncio.get_running_loop().time()
+        self.top_speed = max(self.top_speed, state.speed)
+        if state.heat_on and self._since is None:
+            self._since = now
+        elif not state.heat_on and self._since is not None:
+            self.heat_s += now - self._since
+            self._since = None
+
+
+async def run_routine(
+    plan: Plan, *, wire_log: WireLog | None = None
+) -> tuple[SessionResult, ProductFirmware, HeatClock]:
+    async with DeviceConnector(URL, catalog=CATALOG, wire_log=wire_log) as connector:
+        source = connector.source
+        if isinstance(source, LoggedSource):
+            source = source.source
+        assert isinstance(source, ServedProduct)
+        assert source.virtual
+        heat = HeatClock(source.firmware)
+        session = Session(
+            plan, connect=connector.connect, device_url=URL, bus=EventBus(), person=AutoPerson()
+        )
+        return await session.run(), source.firmware, heat
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.looptime
+async def test_the_heated_back_routine_runs_whole_on_the_chair_and_ends_stopped(tmp_path: Path) -> None:
+    plan = preflight(CATALOG.routine(ROUTINE), CATALOG.device(MODEL), Caps())
+    path = tmp_path / "wire.jsonl"
+    async with WireLog(path) as log:
+        result, firmware, heat = await run_routine(plan, wire_log=log)
+    assert result.status == "completed", result.reason
+    assert result.device_safe
+    state = firmware.state
+    assert (state.running, state.heat_on, state.speed) == (False, False, 0)
+    received = list(firmware.received)
+    assert received[-1] == POWER  # the stop: power off, confirmed by the status
+    assert any(frame in HEAT_LEVEL_KEYS for frame in received)
+    # heat within the routine's budget (ten minutes planned), as the chair itself had it on
+    assert 0 < heat.heat_s <= plan.heat_budget_s
+    assert heat.top_speed <= max(s.level or 0 for s in plan.steps)
+    lines = read_log(path)
+    sent = [bytes.fromhex(line["hex"]) for line in lines if line.get("dir") == "tx"]
+    came = [bytes.fromhex(line["hex"]) for line in lines if line.get("dir") == "rx"]
+    assert sent
+    assert all(key_frame_ok(frame) for frame in sent)
+    assert came
+    assert all(status_frame_ok(frame) for frame in came)
+    assert sent[-1] == POWER
+    assert came[-1][1] & 0x40 == 0
+    assert came[-1][2] & 0x40 == 0
+
+
+@pytest.mark.looptime
+async def test_the_speed_key_follows_power_at_once_and_the_cap_holds() -> None:
+    """The board's power-on speed is its own (3 in the simulator): the speed asked for is the next key."""
+    plan = make_plan(
+        [{"title": "Gentle", "duration": 60, "device": {"head": "full-back", "intensity": 0.2}}],
+        MODEL,
+        caps=Caps(max_intensity=0.34),
+    )
+    result, firmware, _heat = await run_routine(plan)
+    assert result.status == "completed", result.reason
+    received = list(firmware.received)
+    first = received.index(POWER)
+    assert received[first + 1] == bytes.fromhex("f0822e4ff1")  # speed 1
+    assert max(s.level or 0 for s in plan.steps) == 1
+
+
+@pytest.mark.looptime
+async def test_a_killed_controller_leaves_the_chair_stopping_by_the_timer_the_session_set() -> None:
+    """An 8-minute routine: the session restarts the chair's timer at 10 min, so the chair stops by then."""
+    plan = make_plan(
+        [
+            {"title": "Knead", "duration": 60, "device": {"head": "full-back", "intensity": 0.3}},
+            {"title": "Easing", "duration": 7 * 60, "device": {"intensity": 0.2}},
+        ],
+        MODEL,
+    )
+    async with DeviceConnector(URL, catalog=CATALOG) as connector:
+        source = connector.source
+        assert isinstance(source, ServedProduct)
+        firmware = source.firmware
+        bus = EventBus()
+        events = bus.subscribe(maxsize=100_000, name="test")
+        session = Session(plan, connect=connector.connect, device_url=URL, bus=bus, person=AutoPerson())
+        task = asyncio.create_task(session.run())
+        await asyncio.sleep(90)
+        # the controller dies: nothing it sends reaches the chair any more, and its task is gone
+        firmware.receive = lambda data: None  # type: ignore[method-assign]
+        killed_at = asyncio.get_running_loop().time()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert firmware.state.running  # a program runs on without its controller
+        assert firmware.state.timer_min == 10  # the 10-min key: the shortest value covering the routine
+        assert bytes.fromhex("f082502df1") in firmware.received
+        notices = []
+        while (event := events.get_nowait()) is not None:
+            if isinstance(event, Notice):
+                notices.append(event.message)
+        assert any("device timer set to 10 min" in n for n in notices)
+        stopped = asyncio.Event()
+        firmware.subscribe(lambda state: None if state.running else stopped.set())
+        await asyncio.wait_for(stopped.wait(), timeout=10 * 60 + 5)
+        assert asyncio.get_running_loop().time() - killed_at <= 10 * 60
+        assert not firmware.state.heat_on
+
+
+@pytest.mark.looptime
+async def test_devices_try_on_the_chair_exercises_heat_with_the_program_running_and_stops(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wire.jsonl"
+    said: list[str] = []
+    async with WireLog(path) as log:
+        state = await try_url(URL, Catalog(), dwell_s=0.0, echo=said.append, wire_log=log)
+    assert state.safe
+    assert not state.motor
+    assert any(line.startswith("heat high: motor on") and "heat 3" in line for line in said)
+    assert said[-1].startswith("stopped (confirmed)")
+    sent = [bytes.fromhex(line["hex"]) for line in read_log(path) if line.get("dir") == "tx"]
+    assert all(key_frame_ok(frame) for frame in sent)
+    assert sent[-1] == POWER
+
+
+async def test_over_a_real_pty_the_chair_runs_heats_and_stops_with_every_frame_valid(tmp_path: Path) -> None:
+    """Real time: the pty, pyserial and the chair's silence-means-idle on connect (1.5 s)."""
+    path = tmp_path / "wire.jsonl"
+    async with WireLog(path) as log, DeviceConnector(ON_PTY, catalog=CATALOG, wire_log=log) as connector:
+        source = connector.source
+        assert isinstance(source, LoggedSource)
+        assert isinstance(source.source, ServedProduct)
+        served = source.source
+        assert served.port is not None
+        assert served.port.startswith("/dev/pts/")
+        device = await connector.connect()
+        try:
+            assert device.state.safe  # nothing ran: the silence said so, and power was never pressed blind
+            await device.set_heat(1)  # held for the program: the board ignores heat keys while idle
+            assert not served.firmware.state.heat_on
+            state = await device.set_intensity(2)
+            assert (state.motor, state.intensity, state.heat) == (True, 2, 1)
+            chair = served.firmware.state
+            assert (chair.running, chair.speed, chair.heat_on, chair.heat_level) == (True, 2, True, 1)
+            stopped = await device.stop()
+            assert stopped.safe
+        finally:
+            await device.close()
+        assert not served.firmware.state.running
+        assert not served.firmware.state.heat_on
+    lines = read_log(path)
+    sent = [bytes.fromhex(line["hex"]) for line in lines if line.get("dir") == "tx"]
+    came = [bytes.fromhex(line["hex"]) for line in lines if line.get("dir") == "rx"]
+    assert sent[0] == POWER
+    assert sent[-1] == POWER
+    assert all(key_frame_ok(frame) for frame in sent)
+    assert came
+    assert all(status_frame_ok(frame) for frame in came)
+
+
+async def test_a_chair_held_by_another_program_is_refused_with_a_clear_error() -> None:
+    async with DeviceConnector(f"{ON_PTY}?faults=refuse_connection=1", catalog=CATALOG) as connector:
+        with pytest.raises(ConnectError, match="in use by another program"):
+            await connector.connect()
+
+
+def test_heat_with_the_motor_off_does_not_fit_the_chair() -> None:
+    routine = make_routine(
+        [{"title": "Warm only", "duration": 60, "device": {"intensity": 0.0, "heat": "low"}}]
+    )
+    plan = resolve(routine, CATALOG.device(MODEL), Caps())
+    assert plan.problems == [
+        f"step 1: heat 'low' with the motor off, but {MODEL} heats only while its massage runs"
+    ]
