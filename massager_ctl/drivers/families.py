@@ -129,6 +129,10 @@ class Family(abc.ABC):
     timer_left_s: int | None = None
     #: Each timer value has its own key (else one key steps through :attr:`timer_cycle`).
     timer_direct: bool = False
+    #: An unanswered frame may be sent again as it is. A family with toggle keys says no: a second
+    #: press of a toggle whose first press landed (and only its answer was lost) undoes it, so each
+    #: retry asks the family again (:meth:`held`, :meth:`frames`) from what the device reported since.
+    resend_on_timeout: bool = True
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
         """The frames that carry ``message``, in order; each is answered before the next goes out.

@@ -19,7 +19,11 @@ the seconds left count down. So:
 * with no status seen yet, stop and status requests send nothing and wait for one; an ack timeout of
   silence (longer than the one-second count-down) means no program runs (:meth:`ChairFamily.silence`)
   — the power key is a toggle, so it is never pressed blind;
-* stop is the power key, answered by a status with no program and heat off.
+* stop is the power key, answered by a status with no program and heat off;
+* power and the heat toggle are toggles: a second press whose first landed (its answer lost) would
+  undo it — start a stopped chair again. So a toggle is never pressed twice without a status between:
+  until one comes, the family sends nothing and listens (a running board reports every second), and
+  an unanswered toggle is not resent as it is (``resend_on_timeout``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ TECHNIQUE_KEYS = {
     5: rongtai.KEY_PRESS,
 }
 _ANY = "status"
+#: Keys that toggle: pressed twice, the second undoes the first.
+_TOGGLES = frozenset({rongtai.KEY_POWER, rongtai.KEY_HEAT_TOGGLE})
 #: Program keys that may follow power-on: technique, area, heat.
 _PROGRAM_KEYS = 3
 #: A timer key restarts the count-down: its status shows at most this many seconds gone.
@@ -74,6 +80,7 @@ class ChairFamily(Family):
     reports_temperature = False
     timer_cycle = tuple(rongtai.KEY_TIMERS)
     timer_direct = True
+    resend_on_timeout = False
 
     def __init__(self, profile: DeviceProfile) -> None:
         self._modes = list(profile.modes)
@@ -85,6 +92,7 @@ class ChairFamily(Family):
         self._area_pressed = False  # since the program started
         self._last: rongtai.ChairStatus | None = None
         self._expect = _ANY
+        self._toggled_unanswered = False  # a toggle went out and no status has come since
 
     # -- what goes out ------------------------------------------------------------------------
 
@@ -102,6 +110,14 @@ class ChairFamily(Family):
                 self._heat = level
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
+        frames = self._frames(message)
+        toggles = any(rongtai.decode_command(frame).key in _TOGGLES for frame in frames)
+        if toggles and self._toggled_unanswered:
+            return []  # never a toggle twice blind: listen for the status first
+        self._toggled_unanswered |= toggles
+        return frames
+
+    def _frames(self, message: Message | KeyPress) -> list[bytes]:
         self._want(message)
         last = self._last
         running = last is not None and last.running
@@ -119,7 +135,9 @@ class ChairFamily(Family):
                 return [_frame(rongtai.KEY_TIMERS[minutes])]
             case Stop():
                 self._expect = "idle"
-                return [_frame(rongtai.KEY_POWER)] if running else []
+                if running:
+                    return [_frame(rongtai.KEY_POWER)]
+                return [_frame(rongtai.KEY_HEAT_TOGGLE)] if last is not None and last.heat_on else []
             case GetStatus():
                 self._expect = _ANY
                 return []
@@ -199,7 +217,9 @@ class ChairFamily(Family):
             case SetHeat(level=level) if level == self._heat_pressed and last.heat_on == (level > 0):
                 self._want(command)
                 return self._report()
-            case Stop() | GetStatus() if not last.running or isinstance(command, GetStatus):
+            case Stop() if not last.running and not last.heat_on:
+                return self._report()
+            case GetStatus():
                 return self._report()
         return None
 
@@ -224,6 +244,7 @@ class ChairFamily(Family):
 
     def decode(self, data: bytes) -> Message:
         status = rongtai.decode_status(data)
+        self._toggled_unanswered = False
         if status.running and not (self._last is not None and self._last.running):
             self._area_pressed = False  # a new program: its area is the board's until pressed
         if not status.heat_on:
@@ -275,3 +296,4 @@ class ChairFamily(Family):
 
 def _frame(key: int) -> bytes:
     return rongtai.encode(rongtai.KeyPress(key))
+

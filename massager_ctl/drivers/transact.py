@@ -206,6 +206,13 @@ class Link:
         for attempt in range(self.retries + 1):
             if abort is not None and abort():
                 raise Superseded
+            if attempt and not self.codec.resend_on_timeout:
+                held = self.codec.held(command)
+                if held is not None:
+                    self._answer_locally(held)
+                    return held
+                frames = [*self.codec.frames(command)] or [None]
+                key = self.codec.request_key(command)
             try:
                 reply, status = await self._exchange(frames, key, changes_state)
             except TimeoutError:

@@ -20,11 +20,15 @@ from firmware_sim.opener import ServedProduct
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli.devices_live import try_url
 from massager_ctl.config import Caps
-from massager_ctl.errors import ConnectError
+from massager_ctl.drivers.rongtai import ChairFamily
+from massager_ctl.drivers.transact import Link
+from massager_ctl.errors import CommandTimeoutError, ConnectError
 from massager_ctl.events import EventBus, Notice
 from massager_ctl.orchestrator import Plan, Session, SessionResult, preflight, resolve
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
+from massager_ctl.protocol.messages import StatusReport, Stop
+from massager_ctl.transports.base import Transport
 from massager_ctl.transports.wirelog import LoggedSource, WireLog
 from tests.orchestrator.orch_support import CATALOG, make_plan, make_routine
 
@@ -246,3 +250,75 @@ def test_heat_with_the_motor_off_does_not_fit_the_chair() -> None:
     assert plan.problems == [
         f"step 1: heat 'low' with the motor off, but {MODEL} heats only while its massage runs"
     ]
+
+
+def chair_status(*, running: bool, heat_on: bool = False, speed: int = 0) -> bytes:
+    """A status frame built from the public layout (b1 bit 6 running, technique 1; b2 heat, speed)."""
+    inner = bytearray(14)
+    inner[0] = (0x40 | 1 << 3) if running else 0
+    inner[1] = (0x40 if heat_on else 0) | speed << 2
+    return bytes((0xF0, *inner, ~sum(inner) & 0x7F, 0xF1))
+
+
+def test_a_toggle_is_never_pressed_twice_without_a_status_between() -> None:
+    """Power whose answer was lost: pressing it again could start a chair that has just stopped."""
+    family = ChairFamily(CATALOG.device(MODEL))
+    family.decode(chair_status(running=True, speed=2))
+    assert family.frames(Stop()) == [POWER]
+    assert family.frames(Stop()) == []  # no status since: listen, do not press again
+    report = family.decode(chair_status(running=True, speed=2))  # the press was lost: still running
+    assert isinstance(report, StatusReport)
+    assert not family.answers(report, family.request_key(Stop()))
+    assert family.frames(Stop()) == [POWER]  # now known to run: pressing is safe
+    family.decode(chair_status(running=False))
+    assert family.held(Stop()) is not None  # stopped, as reported: nothing to press
+
+
+def test_heat_left_on_while_idle_is_stopped_with_the_heat_toggle() -> None:
+    family = ChairFamily(CATALOG.device(MODEL))
+    family.decode(chair_status(running=False, heat_on=True))
+    assert family.held(Stop()) is None
+    assert family.frames(Stop()) == [bytes.fromhex("f0822756f1")]
+
+
+class Bench(Transport):
+    """A link whose chair answers only what the test puts in: the place to lose a status."""
+
+    message_oriented = True
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+    @property
+    def description(self) -> str:
+        return "bench"
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    async def recv(self) -> bytes:
+        return await self.inbox.get()
+
+
+@pytest.mark.looptime
+async def test_an_unanswered_power_press_is_not_resent_blind() -> None:
+    profile = CATALOG.device(MODEL)
+    bench = Bench()
+    link = Link(profile, bench, ChairFamily(profile), ack_timeout_s=1.5, retries=1)
+    link.opened = True
+    reader = asyncio.create_task(link.read_loop())
+    try:
+        bench.inbox.put_nowait(chair_status(running=True, speed=2))
+        await asyncio.sleep(0)
+        with pytest.raises(CommandTimeoutError):
+            await link.transact(lambda seq: Stop(seq=seq))  # the chair's answer never comes
+        assert bench.sent == [POWER]  # the retry listened instead of pressing power again
+    finally:
+        reader.cancel()
