@@ -81,6 +81,7 @@ class ChairFamily(Family):
     timer_cycle = tuple(rongtai.KEY_TIMERS)
     timer_direct = True
     resend_on_timeout = False
+    min_ack_timeout_s = 1.5  # longer than the one-second count-down of a running board: silence tells
 
     def __init__(self, profile: DeviceProfile) -> None:
         self._modes = list(profile.modes)
@@ -121,6 +122,10 @@ class ChairFamily(Family):
         self._want(message)
         last = self._last
         running = last is not None and last.running
+        if last is None or (self._toggled_unanswered and isinstance(message, Stop | StepKey)):
+            # where it is, first: power toggles, so its press depends on the next status
+            self._expect = _ANY
+            return []
         match message:
             case StepKey(setting="intensity", target=target):
                 return [self._press(self._intensity_key(target))]
@@ -135,9 +140,10 @@ class ChairFamily(Family):
                 return [_frame(rongtai.KEY_TIMERS[minutes])]
             case Stop():
                 self._expect = "idle"
+                self._heat = 0  # a later power-on must not bring back heat nobody asked for since
                 if running:
                     return [_frame(rongtai.KEY_POWER)]
-                return [_frame(rongtai.KEY_HEAT_TOGGLE)] if last is not None and last.heat_on else []
+                return [_frame(rongtai.KEY_HEAT_TOGGLE)] if last.heat_on else []
             case GetStatus():
                 self._expect = _ANY
                 return []
@@ -147,7 +153,7 @@ class ChairFamily(Family):
     def _intensity_key(self, target: int) -> int:
         """The next key towards ``target``: power, the speed, then the program asked for."""
         last = self._last
-        if last is None or not last.running or target == 0:
+        if last is None or not last.running or target == 0:  # (None: not asked, see _frames)
             return rongtai.KEY_POWER
         if last.speed != target:
             return rongtai.KEY_SPEEDS[target - 1]
@@ -175,9 +181,9 @@ class ChairFamily(Family):
         elif key == rongtai.KEY_HEAT_TOGGLE:
             self._heat_pressed = 0
             self._expect = "heat off"
-        else:  # an area: not reported, so the next status (a second at most while running) answers
+        else:  # an area: not reported, so the next status of the running board (within a second) answers
             self._area_pressed = True
-            self._expect = _ANY
+            self._expect = "running"
         return _frame(key)
 
     def encode(self, message: Message | KeyPress) -> bytes:
@@ -217,10 +223,8 @@ class ChairFamily(Family):
             case SetHeat(level=level) if level == self._heat_pressed and last.heat_on == (level > 0):
                 self._want(command)
                 return self._report()
-            case Stop() if not last.running and not last.heat_on:
-                return self._report()
-            case GetStatus():
-                return self._report()
+            case Stop() | GetStatus() if not (last.running or last.heat_on or self._toggled_unanswered):
+                return self._report()  # idle as last reported, and nothing pressed since: it stays so
         return None
 
     def silence(self, command: Command | KeyPress) -> Report | None:
