@@ -410,3 +410,31 @@ async def test_a_stop_during_a_power_on_in_flight_leaves_the_chair_stopped(stop_
             assert not firmware.state.running
             assert not device.state.motor
         assert list(firmware.received).count(POWER) % 2 == 0  # every power-on matched by a power-off
+
+
+@pytest.mark.looptime
+async def test_the_timer_is_restarted_only_when_what_is_left_of_it_does_not_fit() -> None:
+    profile = CATALOG.device(MODEL)
+    async with (
+        firmware_for(profile) as firmware,
+        MassagerDriver(profile, VirtualTransport(VirtualLink(firmware))) as device,
+    ):
+        assert await device.arm_timer(600) is None  # nothing runs: the board's timer runs with a program
+        await device.set_intensity(1)  # power-on: the board's own 20 minutes
+        timer_keys = {bytes.fromhex(h) for h in ("f082502df1", "f082512cf1", "f082522bf1")}
+
+        def presses() -> list[bytes]:
+            return [frame for frame in firmware.received if frame in timer_keys]
+
+        assert await device.arm_timer(15 * 60) == 20 * 60  # 20 min left covers 15 and is the shortest
+        assert presses() == []
+        assert await device.arm_timer(5 * 60) == 10 * 60  # 20 min is longer than needed: restart at 10
+        assert presses() == [bytes.fromhex("f082502df1")]
+        assert firmware.state.timer_min == 10
+        await asyncio.sleep(5 * 60)
+        assert await device.arm_timer(7 * 60) == 10 * 60  # 5 min left no longer covers 7: restart at 10
+        assert presses() == [bytes.fromhex("f082502df1")] * 2
+        assert firmware.state.remaining_s > 9 * 60
+        assert await device.arm_timer(15 * 60) == 20 * 60  # 10 min does not cover 15: 20
+        assert presses()[-1] == bytes.fromhex("f082512cf1")
+        assert firmware.state.timer_min == 20
