@@ -153,9 +153,11 @@ class KeyedControl(Control):
                 )
             if abort():
                 raise Superseded
-            key: KeyPress = (
-                ToggleKey(setting) if self._toggle else StepKey(setting, value > current, current, value)
-            )
+            key: KeyPress
+            if self._toggle:
+                key = ToggleKey(setting)
+            else:
+                key = StepKey(setting, value > current, current, target=value)
             await link.transact(_numbered(key), abort=abort)
             presses += 1
 

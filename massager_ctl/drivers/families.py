@@ -8,7 +8,7 @@ answers (``mbin`` by sequence number, ``mascii`` in order by command word).
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Literal, Protocol
 
 from massager_ctl.errors import ConfigError
@@ -41,6 +41,7 @@ class StepKey:
     setting: Setting
     up: bool
     start: int
+    _: KW_ONLY
     target: int = 0
     seq: int = 0
 
@@ -129,6 +130,13 @@ class Family(abc.ABC):
     timer_left_s: int | None = None
     #: Each timer value has its own key (else one key steps through :attr:`timer_cycle`).
     timer_direct: bool = False
+    #: An unanswered frame may be sent again as it is. A family with toggle keys says no: a second
+    #: press of a toggle whose first press landed (and only its answer was lost) undoes it, so each
+    #: retry asks the family again (:meth:`held`, :meth:`frames`) from what the device reported since.
+    resend_on_timeout: bool = True
+    #: The least ack timeout that means anything for this family (a device whose silence tells
+    #: something — a running chair reports every second — must not be waited on for less).
+    min_ack_timeout_s: float = 0.0
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
         """The frames that carry ``message``, in order; each is answered before the next goes out.
@@ -184,7 +192,9 @@ class Family(abc.ABC):
 
         A device that reports only when something changes never answers a key that changes
         nothing, nor one it ignores in its current state: its family answers such a command itself,
-        from what the device last reported.
+        from what the device last reported. The link treats the answer as a status that came in
+        (the state, and whoever waits for a status, see it). The link asks ``held``, then ``frames``,
+        then ``request_key``, in that order, for each attempt.
         """
         return None
 

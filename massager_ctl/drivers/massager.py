@@ -41,7 +41,6 @@ from massager_ctl.protocol.messages import (
     SetIntensity,
     SetMode,
     StatusReport,
-    Stop,
 )
 from massager_ctl.transports.base import Transport
 
@@ -105,8 +104,9 @@ class MassagerDriver(Driver):
             await self.transport.open()
             self._spawn(link.read_loop(), "reader")
             if self._stop_on_open and self._reports:  # a silent model is stopped below, open loop
-                # before the hello: that too would feed the watchdog of a device still running
-                await link.transact(lambda seq: Stop(seq=seq))
+                # before the hello: that too would feed the watchdog of a device still running;
+                # confirmed, and retried from what the device reports (a toggle's keys depend on it)
+                await self._lanes.stop()
             self._identity = await link.identify()
             if self._reports:
                 await self.refresh()

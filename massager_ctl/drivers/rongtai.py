@@ -19,7 +19,11 @@ the seconds left count down. So:
 * with no status seen yet, stop and status requests send nothing and wait for one; an ack timeout of
   silence (longer than the one-second count-down) means no program runs (:meth:`ChairFamily.silence`)
   — the power key is a toggle, so it is never pressed blind;
-* stop is the power key, answered by a status with no program and heat off.
+* stop is the power key, answered by a status with no program and heat off;
+* power and the heat toggle are toggles: a second press whose first landed (its answer lost) would
+  undo it — start a stopped chair again. So a toggle is never pressed twice without a status between:
+  until one comes, the family sends nothing and listens (a running board reports every second), and
+  an unanswered toggle is not resent as it is (``resend_on_timeout``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ TECHNIQUE_KEYS = {
     5: rongtai.KEY_PRESS,
 }
 _ANY = "status"
+#: Keys that toggle: pressed twice, the second undoes the first.
+_TOGGLES = frozenset({rongtai.KEY_POWER, rongtai.KEY_HEAT_TOGGLE})
 #: Program keys that may follow power-on: technique, area, heat.
 _PROGRAM_KEYS = 3
 #: A timer key restarts the count-down: its status shows at most this many seconds gone.
@@ -74,6 +80,8 @@ class ChairFamily(Family):
     reports_temperature = False
     timer_cycle = tuple(rongtai.KEY_TIMERS)
     timer_direct = True
+    resend_on_timeout = False
+    min_ack_timeout_s = 1.5  # longer than the one-second count-down of a running board: silence tells
 
     def __init__(self, profile: DeviceProfile) -> None:
         self._modes = list(profile.modes)
@@ -85,6 +93,7 @@ class ChairFamily(Family):
         self._area_pressed = False  # since the program started
         self._last: rongtai.ChairStatus | None = None
         self._expect = _ANY
+        self._toggled_unanswered = False  # a toggle went out and no status has come since
 
     # -- what goes out ------------------------------------------------------------------------
 
@@ -102,9 +111,21 @@ class ChairFamily(Family):
                 self._heat = level
 
     def frames(self, message: Message | KeyPress) -> list[bytes]:
+        frames = self._frames(message)
+        toggles = any(rongtai.decode_command(frame).key in _TOGGLES for frame in frames)
+        if toggles and self._toggled_unanswered:
+            return []  # never a toggle twice blind: listen for the status first
+        self._toggled_unanswered |= toggles
+        return frames
+
+    def _frames(self, message: Message | KeyPress) -> list[bytes]:
         self._want(message)
         last = self._last
         running = last is not None and last.running
+        if last is None or (self._toggled_unanswered and isinstance(message, Stop | StepKey)):
+            # where it is, first: power toggles, so its press depends on the next status
+            self._expect = _ANY
+            return []
         match message:
             case StepKey(setting="intensity", target=target):
                 return [self._press(self._intensity_key(target))]
@@ -119,7 +140,10 @@ class ChairFamily(Family):
                 return [_frame(rongtai.KEY_TIMERS[minutes])]
             case Stop():
                 self._expect = "idle"
-                return [_frame(rongtai.KEY_POWER)] if running else []
+                self._heat = 0  # a later power-on must not bring back heat nobody asked for since
+                if running:
+                    return [_frame(rongtai.KEY_POWER)]
+                return [_frame(rongtai.KEY_HEAT_TOGGLE)] if last.heat_on else []
             case GetStatus():
                 self._expect = _ANY
                 return []
@@ -129,7 +153,7 @@ class ChairFamily(Family):
     def _intensity_key(self, target: int) -> int:
         """The next key towards ``target``: power, the speed, then the program asked for."""
         last = self._last
-        if last is None or not last.running or target == 0:
+        if last is None or not last.running or target == 0:  # (None: not asked, see _frames)
             return rongtai.KEY_POWER
         if last.speed != target:
             return rongtai.KEY_SPEEDS[target - 1]
@@ -157,9 +181,9 @@ class ChairFamily(Family):
         elif key == rongtai.KEY_HEAT_TOGGLE:
             self._heat_pressed = 0
             self._expect = "heat off"
-        else:  # an area: not reported, so the next status (a second at most while running) answers
+        else:  # an area: not reported, so the next status of the running board (within a second) answers
             self._area_pressed = True
-            self._expect = _ANY
+            self._expect = "running"
         return _frame(key)
 
     def encode(self, message: Message | KeyPress) -> bytes:
@@ -199,8 +223,8 @@ class ChairFamily(Family):
             case SetHeat(level=level) if level == self._heat_pressed and last.heat_on == (level > 0):
                 self._want(command)
                 return self._report()
-            case Stop() | GetStatus() if not last.running or isinstance(command, GetStatus):
-                return self._report()
+            case Stop() | GetStatus() if not (last.running or last.heat_on or self._toggled_unanswered):
+                return self._report()  # idle as last reported, and nothing pressed since: it stays so
         return None
 
     def silence(self, command: Command | KeyPress) -> Report | None:
@@ -224,6 +248,7 @@ class ChairFamily(Family):
 
     def decode(self, data: bytes) -> Message:
         status = rongtai.decode_status(data)
+        self._toggled_unanswered = False
         if status.running and not (self._last is not None and self._last.running):
             self._area_pressed = False  # a new program: its area is the board's until pressed
         if not status.heat_on:
@@ -275,3 +300,4 @@ class ChairFamily(Family):
 
 def _frame(key: int) -> bytes:
     return rongtai.encode(rongtai.KeyPress(key))
+

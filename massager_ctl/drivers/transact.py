@@ -109,7 +109,7 @@ class Link:
         self.profile = profile
         self.transport = transport
         self.codec = codec
-        self.ack_timeout_s = ack_timeout_s
+        self.ack_timeout_s = max(ack_timeout_s, codec.min_ack_timeout_s)
         self.retries = retries
         self.opened = False
         self.closed = False
@@ -206,6 +206,13 @@ class Link:
         for attempt in range(self.retries + 1):
             if abort is not None and abort():
                 raise Superseded
+            if attempt and not self.codec.resend_on_timeout:
+                held = self.codec.held(command)
+                if held is not None:
+                    self._answer_locally(held)
+                    return held
+                frames = [*self.codec.frames(command)] or [None]
+                key = self.codec.request_key(command)
             try:
                 reply, status = await self._exchange(frames, key, changes_state)
             except TimeoutError:
@@ -382,7 +389,8 @@ class Link:
                 pending.reply.set_result(message)
                 if pending.status is not None and isinstance(message, Ack):
                     self._awaiting_status.append(pending.status)
-                return
+                if not isinstance(message, StatusReport):
+                    return  # an ack answers one command; a status answers everyone it satisfies
         if isinstance(message, Nak):
             logger.info("%s: nak %s matches no command in flight", self.transport.description, message)
 

@@ -9,22 +9,30 @@ the simulator's own record (its state, the frames it received) and the wire log 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from firmware_sim.families import ProductFirmware
+from firmware_sim.families import ProductFirmware, firmware_for
+from firmware_sim.link import VirtualLink
 from firmware_sim.opener import ServedProduct
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli.devices_live import try_url
 from massager_ctl.config import Caps
-from massager_ctl.errors import ConnectError
+from massager_ctl.drivers.massager import MassagerDriver
+from massager_ctl.drivers.rongtai import ChairFamily
+from massager_ctl.drivers.transact import Link
+from massager_ctl.errors import CommandTimeoutError, ConnectError, DeviceError
 from massager_ctl.events import EventBus, Notice
 from massager_ctl.orchestrator import Plan, Session, SessionResult, preflight, resolve
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
+from massager_ctl.protocol.messages import StatusReport, Stop
+from massager_ctl.transports.base import Transport
+from massager_ctl.transports.virtual import VirtualTransport
 from massager_ctl.transports.wirelog import LoggedSource, WireLog
 from tests.orchestrator.orch_support import CATALOG, make_plan, make_routine
 
@@ -57,39 +65,57 @@ def status_frame_ok(frame: bytes) -> bool:
     )
 
 
-class HeatClock:
-    """How long the simulated chair's heat was on, and the highest speed it ran, from its own state."""
+class ChairClock:
+    """From the simulated chair's own state: how long its heat was on, and how long it ran above a speed."""
 
-    def __init__(self, firmware: ProductFirmware) -> None:
-        self._since: float | None = None
+    def __init__(self, firmware: ProductFirmware, *, above: int = 6) -> None:
+        self._above = above
+        self._heat_since: float | None = None
+        self._fast_since: float | None = None
         self.heat_s = 0.0
+        self.above_s = 0.0  # seconds at a speed above ``above``
         self.top_speed = 0
         firmware.subscribe(self._changed)
 
     def _changed(self, state: Any) -> None:
         now = asyncio.get_running_loop().time()
         self.top_speed = max(self.top_speed, state.speed)
-        if state.heat_on and self._since is None:
-            self._since = now
-        elif not state.heat_on and self._since is not None:
-            self.heat_s += now - self._since
-            self._since = None
+        self._heat_since, self.heat_s = _lap(state.heat_on, self._heat_since, self.heat_s, now)
+        fast = state.running and state.speed > self._above
+        self._fast_since, self.above_s = _lap(fast, self._fast_since, self.above_s, now)
+
+
+def _lap(on: bool, since: float | None, total: float, now: float) -> tuple[float | None, float]:
+    if on and since is None:
+        return now, total
+    if not on and since is not None:
+        return None, total + now - since
+    return since, total
 
 
 async def run_routine(
     plan: Plan, *, wire_log: WireLog | None = None
-) -> tuple[SessionResult, ProductFirmware, HeatClock]:
+) -> tuple[SessionResult, ProductFirmware, ChairClock]:
     async with DeviceConnector(URL, catalog=CATALOG, wire_log=wire_log) as connector:
         source = connector.source
         if isinstance(source, LoggedSource):
             source = source.source
         assert isinstance(source, ServedProduct)
         assert source.virtual
-        heat = HeatClock(source.firmware)
+        top = max(step.level or 0 for step in plan.steps)
+        heat = ChairClock(source.firmware, above=top)
         session = Session(
             plan, connect=connector.connect, device_url=URL, bus=EventBus(), person=AutoPerson()
         )
         return await session.run(), source.firmware, heat
+
+
+def firmware_of(connector: DeviceConnector) -> ProductFirmware:
+    source = connector.source
+    if isinstance(source, LoggedSource):
+        source = source.source
+    assert isinstance(source, ServedProduct)
+    return source.firmware
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
@@ -111,7 +137,7 @@ async def test_the_heated_back_routine_runs_whole_on_the_chair_and_ends_stopped(
     assert any(frame in HEAT_LEVEL_KEYS for frame in received)
     # heat within the routine's budget (ten minutes planned), as the chair itself had it on
     assert 0 < heat.heat_s <= plan.heat_budget_s
-    assert heat.top_speed <= max(s.level or 0 for s in plan.steps)
+    assert heat.above_s == 0  # never faster than the routine's top level (3: the board's power-on speed)
     lines = read_log(path)
     sent = [bytes.fromhex(line["hex"]) for line in lines if line.get("dir") == "tx"]
     came = [bytes.fromhex(line["hex"]) for line in lines if line.get("dir") == "rx"]
@@ -125,19 +151,21 @@ async def test_the_heated_back_routine_runs_whole_on_the_chair_and_ends_stopped(
 
 
 @pytest.mark.looptime
-async def test_the_speed_key_follows_power_at_once_and_the_cap_holds() -> None:
-    """The board's power-on speed is its own (3 in the simulator): the speed asked for is the next key."""
+async def test_the_speed_key_follows_power_at_once_and_the_cap_holds_but_for_that_moment() -> None:
+    """The board's power-on speed is its own (3 in the simulator, above this cap of 2): the speed asked
+    for is the very next key, so the chair runs above the cap only for one round trip on the link."""
     plan = make_plan(
         [{"title": "Gentle", "duration": 60, "device": {"head": "full-back", "intensity": 0.2}}],
         MODEL,
         caps=Caps(max_intensity=0.34),
     )
-    result, firmware, _heat = await run_routine(plan)
+    result, firmware, clock = await run_routine(plan)
     assert result.status == "completed", result.reason
     received = list(firmware.received)
     first = received.index(POWER)
     assert received[first + 1] == bytes.fromhex("f0822e4ff1")  # speed 1
-    assert max(s.level or 0 for s in plan.steps) == 1
+    assert clock.top_speed == 3  # it did start at its own speed
+    assert 0 <= clock.above_s < 0.01  # over the in-memory link, no virtual time passes in between
 
 
 @pytest.mark.looptime
@@ -210,6 +238,7 @@ async def test_over_a_real_pty_the_chair_runs_heats_and_stops_with_every_frame_v
         device = await connector.connect()
         try:
             assert device.state.safe  # nothing ran: the silence said so, and power was never pressed blind
+            assert served.firmware.received.count(POWER) == 0
             await device.set_heat(1)  # held for the program: the board ignores heat keys while idle
             assert not served.firmware.state.heat_on
             state = await device.set_intensity(2)
@@ -246,3 +275,166 @@ def test_heat_with_the_motor_off_does_not_fit_the_chair() -> None:
     assert plan.problems == [
         f"step 1: heat 'low' with the motor off, but {MODEL} heats only while its massage runs"
     ]
+
+
+def chair_status(*, running: bool, heat_on: bool = False, speed: int = 0) -> bytes:
+    """A status frame built from the public layout (b1 bit 6 running, technique 1; b2 heat, speed)."""
+    inner = bytearray(14)
+    inner[0] = (0x40 | 1 << 3) if running else 0
+    inner[1] = (0x40 if heat_on else 0) | speed << 2
+    return bytes((0xF0, *inner, ~sum(inner) & 0x7F, 0xF1))
+
+
+def test_a_toggle_is_never_pressed_twice_without_a_status_between() -> None:
+    """Power whose answer was lost: pressing it again could start a chair that has just stopped."""
+    family = ChairFamily(CATALOG.device(MODEL))
+    family.decode(chair_status(running=True, speed=2))
+    assert family.frames(Stop()) == [POWER]
+    assert family.frames(Stop()) == []  # no status since: listen, do not press again
+    report = family.decode(chair_status(running=True, speed=2))  # the press was lost: still running
+    assert isinstance(report, StatusReport)
+    assert family.answers(report, family.request_key(Stop()))  # the stop that listened learns where it is
+    assert family.frames(Stop()) == [POWER]  # now known to run: pressing is safe
+    family.decode(chair_status(running=False))
+    assert family.held(Stop()) is not None  # stopped, as reported: nothing to press
+
+
+def test_heat_left_on_while_idle_is_stopped_with_the_heat_toggle() -> None:
+    family = ChairFamily(CATALOG.device(MODEL))
+    family.decode(chair_status(running=False, heat_on=True))
+    assert family.held(Stop()) is None
+    assert family.frames(Stop()) == [bytes.fromhex("f0822756f1")]
+
+
+class Bench(Transport):
+    """A link whose chair answers only what the test puts in: the place to lose a status."""
+
+    message_oriented = True
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
+
+    @property
+    def description(self) -> str:
+        return "bench"
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    async def recv(self) -> bytes:
+        return await self.inbox.get()
+
+
+@pytest.mark.looptime
+async def test_an_unanswered_power_press_is_not_resent_blind() -> None:
+    profile = CATALOG.device(MODEL)
+    bench = Bench()
+    link = Link(profile, bench, ChairFamily(profile), ack_timeout_s=1.5, retries=1)
+    link.opened = True
+    reader = asyncio.create_task(link.read_loop())
+    try:
+        bench.inbox.put_nowait(chair_status(running=True, speed=2))
+        await asyncio.sleep(0)
+        with pytest.raises(CommandTimeoutError):
+            await link.transact(lambda seq: Stop(seq=seq))  # the chair's answer never comes
+        assert bench.sent == [POWER]  # the retry listened instead of pressing power again
+    finally:
+        reader.cancel()
+
+
+@pytest.mark.looptime
+async def test_a_chair_already_running_when_the_controller_connects_is_stopped_with_one_press() -> None:
+    async with DeviceConnector(URL, catalog=CATALOG) as connector:
+        firmware = firmware_of(connector)
+        firmware.receive(POWER)  # someone started it from the chair's own remote
+        assert firmware.state.running
+        device = await connector.connect()
+        try:
+            assert device.state.safe
+        finally:
+            await device.close()
+        assert not firmware.state.running
+        assert list(firmware.received).count(POWER) == 2  # theirs, and one stop: never a blind second press
+
+
+class Delayed(Transport):
+    """The in-memory link with each frame from the chair arriving ``delay_s`` late (a radio's latency)."""
+
+    message_oriented = True
+
+    def __init__(self, inner: Transport, *, delay_s: float) -> None:
+        self._inner = inner
+        self._delay_s = delay_s
+
+    @property
+    def description(self) -> str:
+        return self._inner.description
+
+    async def open(self) -> None:
+        await self._inner.open()
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    async def send(self, data: bytes) -> None:
+        await self._inner.send(data)
+
+    async def recv(self) -> bytes:
+        data = await self._inner.recv()
+        await asyncio.sleep(self._delay_s)
+        return data
+
+
+@pytest.mark.looptime
+@pytest.mark.parametrize("stop_after_s", [0.0, 0.05, 0.1, 0.2])
+async def test_a_stop_during_a_power_on_in_flight_leaves_the_chair_stopped(stop_after_s: float) -> None:
+    """The stop must not be answered from the idle status the power-on has not yet replaced."""
+    profile = CATALOG.device(MODEL)
+    async with firmware_for(profile) as firmware:
+        link = Delayed(VirtualTransport(VirtualLink(firmware)), delay_s=0.15)
+        async with MassagerDriver(profile, link) as device:
+            starting = asyncio.create_task(device.set_intensity(2))
+            await asyncio.sleep(stop_after_s)
+            state = await device.stop()
+            with contextlib.suppress(DeviceError):
+                await starting
+            assert state.safe
+            await asyncio.sleep(5)  # anything still on its way has landed
+            assert not firmware.state.running
+            assert not device.state.motor
+        assert list(firmware.received).count(POWER) % 2 == 0  # every power-on matched by a power-off
+
+
+@pytest.mark.looptime
+async def test_the_timer_is_restarted_only_when_what_is_left_of_it_does_not_fit() -> None:
+    profile = CATALOG.device(MODEL)
+    async with (
+        firmware_for(profile) as firmware,
+        MassagerDriver(profile, VirtualTransport(VirtualLink(firmware))) as device,
+    ):
+        assert await device.arm_timer(600) is None  # nothing runs: the board's timer runs with a program
+        await device.set_intensity(1)  # power-on: the board's own 20 minutes
+        timer_keys = {bytes.fromhex(h) for h in ("f082502df1", "f082512cf1", "f082522bf1")}
+
+        def presses() -> list[bytes]:
+            return [frame for frame in firmware.received if frame in timer_keys]
+
+        assert await device.arm_timer(15 * 60) == 20 * 60  # 20 min left covers 15 and is the shortest
+        assert presses() == []
+        assert await device.arm_timer(5 * 60) == 10 * 60  # 20 min is longer than needed: restart at 10
+        assert presses() == [bytes.fromhex("f082502df1")]
+        assert firmware.state.timer_min == 10
+        await asyncio.sleep(5 * 60)
+        assert await device.arm_timer(7 * 60) == 10 * 60  # 5 min left no longer covers 7: restart at 10
+        assert presses() == [bytes.fromhex("f082502df1")] * 2
+        assert firmware.state.remaining_s > 9 * 60
+        assert await device.arm_timer(15 * 60) == 20 * 60  # 10 min does not cover 15: 20
+        assert presses()[-1] == bytes.fromhex("f082512cf1")
+        assert firmware.state.timer_min == 20

@@ -66,6 +66,8 @@ def check_log(path: Path, family: str) -> None:
         REPLY_DECODERS[family](frame)
     tail = STOP_TAIL[family]
     assert [f.hex() for f in sent[-len(tail) :]] == tail
+    if family == "rongtai":  # power toggles: each press that started the chair matched by one that stopped it
+        assert sent.count(bytes.fromhex(tail[0])) % 2 == 0
 
 
 def firmware_of(connector: DeviceConnector) -> ProductFirmware:
