@@ -14,6 +14,7 @@ from massager_ctl.protocol import Ping, SetIntensity
 from tests.drivers.driver_support import FirmwareTap, sim_device
 
 
+@pytest.mark.looptime
 @pytest.mark.parametrize("model", ["serial-cushion-z3", "pulse-gun-p5"])
 async def test_corrupted_frames_are_dropped_and_commands_still_complete(
     model: str, catalog: Catalog, caplog: pytest.LogCaptureFixture
@@ -58,6 +59,7 @@ async def test_an_hour_in_virtual_time_keeps_the_watchdog_fed(catalog: Catalog) 
         assert device.state.flags == ("heat_auto_off",)
 
 
+@pytest.mark.looptime
 async def test_a_cancelled_caller_does_not_leave_the_device_running(catalog: Catalog) -> None:
     async with sim_device(
         "sim://pulse-gun-p5?link=virtual&faults=ack_delay_s=0.3", catalog=catalog
