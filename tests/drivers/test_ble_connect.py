@@ -16,6 +16,9 @@ from massager_ctl.transports.ble import BleTransport, discover
 
 GUN = "pulse-gun-p5"
 
+# the Bumble radio is in memory: scans, connects and retries run in virtual time
+pytestmark = pytest.mark.looptime
+
 
 def _radio(catalog: Catalog, sim: SimulatedDevice) -> BleSimulator:
     spec = sim.profile.ble
