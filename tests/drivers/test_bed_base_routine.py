@@ -88,6 +88,7 @@ def test_bedtime_passes_preflight_on_the_bed_bases(
         ("reverie-base", ""),
     ],
 )
+@pytest.mark.usefixtures("cli_in_virtual_time")
 def test_run_bedtime_on_the_simulators_exits_0_and_says_how_the_stop_is_known(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model: str, says: str
 ) -> None:
