@@ -95,7 +95,10 @@ async def test_stop_skips_the_gap_after_a_setting(catalog: Catalog) -> None:
 async def test_unacked_command_is_retried_then_times_out(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
     url = f"sim://{model}?link={link}&faults=ack_delay_s=5"
-    async with sim_device(url, catalog=catalog, options=FAST) as (device, sim):
+    # no ack ever comes: on a pty or TCP every wait, the stop on close included (3 x 3 attempts), is
+    # a whole ack timeout of real time
+    options = DriverOptions(ack_timeout_s=0.1, keepalive_s=0.2)
+    async with sim_device(url, catalog=catalog, options=options) as (device, sim):
         tap = FirmwareTap(sim.firmware)
         device.keepalive = False
         with pytest.raises(CommandTimeoutError, match="set_intensity after 3 attempts"):
