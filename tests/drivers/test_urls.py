@@ -136,16 +136,16 @@ async def test_ble_url_without_model_needs_an_advertisement_of_a_catalog_model(c
     ):
         started = loop.time()
         with pytest.raises(DeviceNotFoundError, match="no advertisement from C4:00:00:00:00:99"):
-            async with open_device("ble://C4:00:00:00:00:99?timeout=2", catalog=catalog, **_backends(radio)):
+            async with open_device("ble://C4:00:00:00:00:99?timeout=1", catalog=catalog, **_backends(radio)):
                 pass
-        assert loop.time() - started == pytest.approx(2, abs=0.1)  # the whole window was scanned
+        assert loop.time() - started == pytest.approx(1, abs=0.1)  # the whole window was scanned
     unknown = dataclasses.replace(radio.profile, local_name="Kettle-7", service_uuid=str(uuid.uuid4()))
     async with (
         SimulatedDevice(catalog.device("shiatsu-cushion-s3")) as sim,
         BleSimulator(sim.firmware, unknown) as radio,
     ):
         with pytest.raises(ConfigError, match="'Kettle-7' matches no catalog model; add \\?model=MODEL"):
-            async with open_device(f"ble://{radio.address}?timeout=2", catalog=catalog, **_backends(radio)):
+            async with open_device(f"ble://{radio.address}?timeout=1", catalog=catalog, **_backends(radio)):
                 pass
 
 
