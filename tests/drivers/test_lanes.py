@@ -121,8 +121,10 @@ async def test_a_late_ack_is_caught_by_the_retry(case: tuple[str, str], catalog:
 
 
 async def test_a_stalled_device_times_out_and_the_keepalive_declares_the_link_lost(catalog: Catalog) -> None:
+    # nothing answers once the device stalls: every wait below is a whole ack timeout of real time
+    options = DriverOptions(ack_timeout_s=0.1, keepalive_s=0.1)
     async with open_device(
-        "sim://serial-cushion-z3?link=pty&faults=stall_at=0.5,stall_s=30", catalog=catalog, options=FAST
+        "sim://serial-cushion-z3?link=pty&faults=stall_at=0.5,stall_s=30", catalog=catalog, options=options
     ) as device:
         ended = asyncio.Event()
 
