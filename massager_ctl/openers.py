@@ -20,6 +20,7 @@ from massager_ctl.transports.base import Transport
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
 
+    from massager_ctl.transports.ble import Advertisement
     from massager_ctl.urls import DeviceURL
 
 _BLE_TIMEOUT_S = 10.0
@@ -68,11 +69,19 @@ async def _open_ble(url: DeviceURL, context: OpenContext) -> AsyncIterator[Devic
         timeout = url.number("timeout", _BLE_TIMEOUT_S)
         device: BLEDevice | str = url.target
         if url.model is None:
-            seen = await discover(scan_s=min(timeout, _SCAN_S), backend=scanner)
-            match = next((a for a in seen if a.address.upper() == url.target.upper()), None)
+            models = context.catalog.devices().values()
+            target = url.target.upper()
+
+            def recognised(adv: Advertisement) -> bool:
+                if adv.address.upper() != target:
+                    return False
+                return model_for_advertisement(models, adv.name, adv.service_uuids) is not None
+
+            # the scan ends once the device shows who it is, not after the whole window
+            seen = await discover(scan_s=min(timeout, _SCAN_S), backend=scanner, until=recognised)
+            match = next((a for a in seen if a.address.upper() == target), None)
             if match is None:
                 raise DeviceNotFoundError(f"{url.raw}: no advertisement from {url.target}")
-            models = context.catalog.devices().values()
             profile = model_for_advertisement(models, match.name, match.service_uuids)
             if profile is None:
                 raise ConfigError(f"{url.raw}: {match.name!r} matches no catalog model; add ?model=MODEL")

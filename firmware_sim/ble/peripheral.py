@@ -28,8 +28,12 @@ __all__ = ["BleFirmware", "GattPeripheral"]
 
 logger = logging.getLogger(__name__)
 
-# Fast advertising (Apple's accessory guideline: 20 ms) so scans and reconnects are quick.
-_ADVERTISING_INTERVAL_MS = 20.0
+# Apple's accessory guideline: advertise every 20 ms for 30 s, so scans and reconnects are quick,
+# then slow down to one of its longer intervals to save the battery (and the event loop: a device
+# left advertising for an hour of virtual time would otherwise wake it 180,000 times).
+_FAST_ADVERTISING_MS = 20.0
+_FAST_ADVERTISING_S = 30.0
+_SLOW_ADVERTISING_MS = 1022.5
 # A Nordic SoftDevice's usual NRF_SDH_BLE_GATT_MAX_MTU_SIZE.
 _SERVER_MAX_MTU = 247
 # A link lost to the fault injector looks like a supervision timeout to the central.
@@ -91,6 +95,9 @@ class GattPeripheral:
             BatteryService(read_battery_level=self._read_battery) if profile.battery_service else None
         )
         self._advertising: AdvertisingSet | None = None
+        self._advertising_lock = asyncio.Lock()
+        self._interval_ms = _FAST_ADVERTISING_MS
+        self._slow_down: asyncio.Task[None] | None = None
         self._connection: Connection | None = None
         self._send: Callable[[bytes], None] | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -127,10 +134,7 @@ class GattPeripheral:
         ]
         self._link_up = self._firmware.link_available
         self._advertising = await self._device.create_advertising_set(
-            advertising_parameters=AdvertisingParameters(
-                primary_advertising_interval_min=_ADVERTISING_INTERVAL_MS,
-                primary_advertising_interval_max=_ADVERTISING_INTERVAL_MS,
-            ),
+            advertising_parameters=_advertising_parameters(_FAST_ADVERTISING_MS),
             advertising_data=self._advertising_data(),
             auto_start=False,
         )
@@ -144,8 +148,7 @@ class GattPeripheral:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
-        if self._advertising is not None and self._advertising.enabled:
-            await self._advertising.stop()
+        await self._stop_advertising()
         if self._connection is not None:
             with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error):
                 await self._connection.disconnect(reason=_POWER_OFF_REASON)
@@ -244,14 +247,50 @@ class GattPeripheral:
             self._spawn(self._advertise())
 
     async def _drop_link(self) -> None:
-        if self._advertising is not None and self._advertising.enabled:
-            await self._advertising.stop()
+        await self._stop_advertising()
         if self._connection is not None:
             await self._connection.disconnect(reason=_LINK_LOST_REASON)
 
+    # Every change of the advertising set holds the lock, so a slow-down is cancelled only while it
+    # sleeps or waits for the lock, never between its stop and its start.
+
     async def _advertise(self) -> None:
-        if self._advertising is not None and not self._advertising.enabled and self._link_up:
-            await self._advertising.start()
+        async with self._advertising_lock:
+            advertising = self._advertising
+            if advertising is None or advertising.enabled or not self._link_up or self._closed:
+                return
+            self._cancel_slow_down()
+            await self._set_interval(advertising, _FAST_ADVERTISING_MS)
+            await advertising.start()
+            self._slow_down = self._spawn(self._slow_down_later(advertising))
+
+    async def _slow_down_later(self, advertising: AdvertisingSet) -> None:
+        await asyncio.sleep(_FAST_ADVERTISING_S)
+        async with self._advertising_lock:
+            self._slow_down = None
+            if not advertising.enabled:
+                return
+            # The controller takes new parameters only while the set is disabled.
+            await advertising.stop()
+            await self._set_interval(advertising, _SLOW_ADVERTISING_MS)
+            if self._connection is None and self._link_up and not self._closed:
+                await advertising.start()
+
+    async def _set_interval(self, advertising: AdvertisingSet, interval_ms: float) -> None:
+        if self._interval_ms != interval_ms:
+            await advertising.set_advertising_parameters(_advertising_parameters(interval_ms))
+            self._interval_ms = interval_ms
+
+    def _cancel_slow_down(self) -> None:
+        task, self._slow_down = self._slow_down, None
+        if task is not None:
+            task.cancel()
+
+    async def _stop_advertising(self) -> None:
+        async with self._advertising_lock:
+            self._cancel_slow_down()
+            if self._advertising is not None and self._advertising.enabled:
+                await self._advertising.stop()
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
@@ -263,6 +302,12 @@ class GattPeripheral:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             logger.error("BLE peripheral task failed: %r", error, exc_info=error)
+
+
+def _advertising_parameters(interval_ms: float) -> AdvertisingParameters:
+    return AdvertisingParameters(
+        primary_advertising_interval_min=interval_ms, primary_advertising_interval_max=interval_ms
+    )
 
 
 def _refuse_read(connection: Connection) -> bytes:

@@ -53,11 +53,13 @@ class KeesonMachine:
         self._sent = 0
         self._last = b""
         self._timer = Countdown(io.clock, self._timer_ran_out)
+        self._linked = asyncio.Event()
 
     def frames(self, data: bytes) -> list[bytes]:
         return [data]
 
     def on_connect(self) -> None:
+        self._linked.set()
         self._notify()
 
     def snapshot(self) -> KeesonState:
@@ -155,5 +157,10 @@ class KeesonMachine:
 
     async def background(self) -> None:
         while True:
+            if not self._io.connected:
+                # Nobody to notify: wait for the next controller instead of waking five times a
+                # second for hours (a base left alone, or a test waiting out its 30-min timer).
+                self._linked.clear()
+                await self._linked.wait()
             await asyncio.sleep(STATUS_PERIOD_S / self._io.clock.speed)
             self._notify()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import BaseBleakScanner
+from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakDeviceNotFoundError, BleakError
 from bleak_retry_connector import BleakNotFoundError, establish_connection
 
@@ -185,25 +185,39 @@ class Advertisement:
 
 
 async def discover(
-    *, scan_s: float = 5.0, backend: type[BaseBleakScanner] | None = None
+    *,
+    scan_s: float = 5.0,
+    backend: type[BaseBleakScanner] | None = None,
+    until: Callable[[Advertisement], bool] | None = None,
 ) -> list[Advertisement]:
-    """Scan for BLE advertisements.
+    """Scan for BLE advertisements: the latest one of each device seen.
+
+    Args:
+        scan_s: how long to scan.
+        backend: a bleak scanner backend (default: the platform's).
+        until: stop early at the first advertisement this accepts.
 
     Raises:
         ConnectError: Bluetooth is not available (no adapter, no BlueZ).
     """
+    seen: dict[str, Advertisement] = {}
+    found = asyncio.Event()
+
+    def on_advertisement(device: BLEDevice, adv: AdvertisementData) -> None:
+        seen[device.address] = heard = Advertisement(
+            device.address, adv.local_name or device.name, list(adv.service_uuids), adv.rssi, device=device
+        )
+        if until is not None and until(heard):
+            found.set()
+
+    options: dict[str, Any] = {} if backend is None else {"backend": backend}
     try:
-        if backend is None:
-            found = await BleakScanner.discover(timeout=scan_s, return_adv=True)
-        else:
-            found = await BleakScanner.discover(timeout=scan_s, return_adv=True, backend=backend)
+        async with BleakScanner(detection_callback=on_advertisement, **options):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(scan_s):
+                    await found.wait()
     except (BleakError, OSError) as e:
         if isinstance(e, BleakBluetoothNotAvailableError | FileNotFoundError | ConnectionRefusedError):
             raise _unavailable(e) from e
         raise ConnectError(f"BLE scan failed: {e}") from e
-    return [
-        Advertisement(
-            device.address, adv.local_name or device.name, list(adv.service_uuids), adv.rssi, device=device
-        )
-        for device, adv in found.values()
-    ]
+    return list(seen.values())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TypeVar
+from typing import Any, TypeVar
+
+import pytest
 
 from firmware_sim import Firmware, SimulatedDevice
 from firmware_sim.opener import serve_sim
@@ -31,6 +33,24 @@ ALL_LINKS = [*REAL_LINKS, ("pulse-gun-p5", "virtual"), ("shiatsu-cushion-s3", "v
 
 def link_id(case: tuple[str, str]) -> str:
     return f"{case[0]}-{case[1]}"
+
+
+# The Bumble radio and the virtual link live in the event loop: nothing arrives from outside it, so
+# they run in virtual time (looptime). A pty and a TCP socket are kernel I/O: they keep the real clock.
+IN_MEMORY_LINKS = ("ble", "virtual")
+
+# looptime idles 42 loop passes before each jump of its clock, so that I/O from outside the loop
+# lands first; an in-memory link has no such I/O (and looptime still waits for executor threads),
+# so for routines of many virtual minutes those passes are only cost: half their CPU time.
+LONG_IN_MEMORY = pytest.mark.looptime(noop_cycles=0)
+
+
+def links(cases: list[tuple[str, str]]) -> list[Any]:
+    """``cases`` as parameters for ``parametrize("case", ...)``, the in-memory links in virtual time."""
+    return [
+        pytest.param(case, id=link_id(case), marks=[pytest.mark.looptime] * (case[1] in IN_MEMORY_LINKS))
+        for case in cases
+    ]
 
 
 @contextlib.asynccontextmanager

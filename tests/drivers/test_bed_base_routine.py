@@ -16,6 +16,7 @@ from massager_ctl.events import EventBus
 from massager_ctl.orchestrator import Session, SessionResult, preflight
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
+from tests.drivers.driver_support import LONG_IN_MEMORY
 from tests.foundation.cli_support import isolate
 from tests.foundation.test_real_catalog import run_cli
 from tests.orchestrator.orch_support import CATALOG
@@ -37,7 +38,7 @@ async def run_on(model: str) -> tuple[SessionResult, object, list[bytes]]:
         return result, source.firmware.state, list(source.firmware.received)
 
 
-@pytest.mark.looptime
+@LONG_IN_MEMORY
 async def test_bedtime_on_a_keeson_base_completes_stopped_with_its_timer_armed() -> None:
     result, state, received = await run_on("keeson-base-i4")
     assert result.status == "completed"
@@ -48,7 +49,7 @@ async def test_bedtime_on_a_keeson_base_completes_stopped_with_its_timer_armed()
     assert received[-2:] == [bytes.fromhex("e5fe160000000204"), bytes.fromhex("e5fe160000000006")]
 
 
-@pytest.mark.looptime
+@LONG_IN_MEMORY
 async def test_bedtime_on_a_reverie_base_completes_stopped() -> None:
     result, state, received = await run_on("reverie-base")
     assert result.status == "completed"
@@ -57,7 +58,7 @@ async def test_bedtime_on_a_reverie_base_completes_stopped() -> None:
     assert received[-1] == bytes.fromhex("553560")
 
 
-@pytest.mark.looptime
+@LONG_IN_MEMORY
 async def test_bedtime_on_a_richmat_base_ends_with_the_stop_sent_not_confirmed() -> None:
     result, state, received = await run_on("richmat-wilinke-base")
     assert result.status == "completed", result.reason  # not a failure
@@ -88,6 +89,7 @@ def test_bedtime_passes_preflight_on_the_bed_bases(
         ("reverie-base", ""),
     ],
 )
+@pytest.mark.usefixtures("cli_in_virtual_time")
 def test_run_bedtime_on_the_simulators_exits_0_and_says_how_the_stop_is_known(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model: str, says: str
 ) -> None:

@@ -16,6 +16,9 @@ from massager_ctl.transports.ble import BleTransport, discover
 
 GUN = "pulse-gun-p5"
 
+# the Bumble radio is in memory: scans, connects and retries run in virtual time
+pytestmark = pytest.mark.looptime
+
 
 def _radio(catalog: Catalog, sim: SimulatedDevice) -> BleSimulator:
     spec = sim.profile.ble
@@ -28,7 +31,9 @@ async def test_a_scanned_ble_device_connects_without_scanning_again(catalog: Cat
     profile = catalog.device(GUN)
     assert profile.ble is not None
     async with SimulatedDevice(profile) as sim, _radio(catalog, sim) as radio:
-        seen = await discover(scan_s=2.0, backend=radio.central.scanner_backend)
+        seen = await discover(
+            scan_s=2.0, backend=radio.central.scanner_backend, until=lambda adv: adv.address == radio.address
+        )
         found = next(a for a in seen if a.address == radio.address)
         # no scanner backend: a platform scan would fail on this machine, so none may happen
         transport = BleTransport(found.device, profile.ble, backend=radio.central.client_backend)

@@ -84,7 +84,7 @@ async def test_scan_finds_a_ble_model_through_an_hci_port(catalog: Catalog) -> N
     async with SimulatedDevice(profile) as sim:
         ble = BleProfile.from_catalog(profile.id, profile.ble.model_dump(), serial=sim.firmware.serial)
         async with BleSimulator(sim.firmware, ble, hci_port=0) as radio:
-            found = await scan(catalog, scan_s=1.0, hci=radio.hci_transport, warn=warnings.append)
+            found = await scan(catalog, scan_s=0.5, hci=radio.hci_transport, warn=warnings.append)
     ble_found = [f for f in found if f.transport == "ble"]
     assert [f.url for f in ble_found] == [f"ble://{radio.address}?model=pulse-gun-p5"]
     assert ble_found[0].name == ble.local_name

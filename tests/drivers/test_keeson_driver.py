@@ -27,6 +27,9 @@ from massager_ctl.registry import OpenContext
 from massager_ctl.transports.ble import BleTransport
 from massager_ctl.urls import parse_device_url
 
+# the products run on the Bumble radio, in memory: every wait is in virtual time
+pytestmark = pytest.mark.looptime
+
 HEAD_PLUS = bytes.fromhex("e5fe1600080000fe")
 HEAD_MINUS = bytes.fromhex("e5fe160000800086")
 FOOT_PLUS = bytes.fromhex("e5fe160004000002")

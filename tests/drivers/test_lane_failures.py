@@ -89,9 +89,11 @@ async def test_a_bug_in_the_reader_is_a_lost_link_not_a_string_of_timeouts(catal
         assert sim.firmware.state.intensity == 3
 
 
+@pytest.mark.looptime
 async def test_closing_while_a_setting_waits_for_its_ack_answers_the_caller(catalog: Catalog) -> None:
     # the firmware stops answering once it is open: the setting waits for an ack that never comes
-    url = "sim://serial-cushion-z3?link=pty&faults=stall_at=0.5,stall_s=60"
+    # (the lanes, not the link, are under test: the in-memory link, in virtual time)
+    url = "sim://serial-cushion-z3?link=virtual&faults=stall_at=0.5,stall_s=60"
     options = DriverOptions(ack_timeout_s=2.0, retries=0)
     async with sim_device(url, catalog=catalog, options=options) as (device, sim):
         device.keepalive = False

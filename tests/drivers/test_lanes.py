@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -12,12 +11,12 @@ from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState, DriverOptions
 from massager_ctl.errors import CommandTimeoutError, LinkLostError
 from massager_ctl.protocol import Ping, SetIntensity, Stop
-from tests.drivers.driver_support import ALL_LINKS, REAL_LINKS, FirmwareTap, link_id, sim_device
+from tests.drivers.driver_support import ALL_LINKS, REAL_LINKS, FirmwareTap, links, sim_device
 
 FAST = DriverOptions(ack_timeout_s=0.15, keepalive_s=0.2)
 
 
-@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+@pytest.mark.parametrize("case", links(REAL_LINKS))
 async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
     case: tuple[str, str], catalog: Catalog
 ) -> None:
@@ -27,11 +26,12 @@ async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
         top = device.profile.intensity.max_level
         values = [1 + i % top for i in range(100)]
         calls = []
-        started = time.perf_counter()
-        for value in values:  # 100 changes, 3 ms apart on an idle machine (longer on a loaded one)
+        loop = asyncio.get_running_loop()  # the clock the driver's gap is kept on, virtual or real
+        started = loop.time()
+        for value in values:  # 100 changes, 3 ms apart (longer on a loaded machine, in real time)
             calls.append(asyncio.create_task(device.set_intensity(value)))
             await asyncio.sleep(0.003)
-        span = time.perf_counter() - started
+        span = loop.time() - started
         assert device.desired.intensity == values[-1]
         results = await asyncio.gather(*calls)
 
@@ -47,7 +47,7 @@ async def test_rapid_intensity_changes_coalesce_and_the_last_one_wins(
         assert device.state.intensity == values[-1]
 
 
-@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+@pytest.mark.parametrize("case", links(REAL_LINKS))
 async def test_stop_jumps_1000_queued_changes_and_is_confirmed_within_a_few_round_trips(
     case: tuple[str, str], catalog: Catalog
 ) -> None:
@@ -91,11 +91,14 @@ async def test_stop_skips_the_gap_after_a_setting(catalog: Catalog) -> None:
         assert loop.time() - started < device.profile.protocol.min_command_gap_s / 2
 
 
-@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+@pytest.mark.parametrize("case", links(REAL_LINKS))
 async def test_unacked_command_is_retried_then_times_out(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
     url = f"sim://{model}?link={link}&faults=ack_delay_s=5"
-    async with sim_device(url, catalog=catalog, options=FAST) as (device, sim):
+    # no ack ever comes: on a pty or TCP every wait, the stop on close included (3 x 3 attempts), is
+    # a whole ack timeout of real time
+    options = DriverOptions(ack_timeout_s=0.1, keepalive_s=0.2)
+    async with sim_device(url, catalog=catalog, options=options) as (device, sim):
         tap = FirmwareTap(sim.firmware)
         device.keepalive = False
         with pytest.raises(CommandTimeoutError, match="set_intensity after 3 attempts"):
@@ -105,7 +108,7 @@ async def test_unacked_command_is_retried_then_times_out(case: tuple[str, str], 
         assert len(set(sent)) == 1, "a retry resends the very same frame (same seq)"
 
 
-@pytest.mark.parametrize("case", REAL_LINKS, ids=link_id)
+@pytest.mark.parametrize("case", links(REAL_LINKS))
 async def test_a_late_ack_is_caught_by_the_retry(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
     url = f"sim://{model}?link={link}&faults=ack_delay_s=0.2"
@@ -118,8 +121,10 @@ async def test_a_late_ack_is_caught_by_the_retry(case: tuple[str, str], catalog:
 
 
 async def test_a_stalled_device_times_out_and_the_keepalive_declares_the_link_lost(catalog: Catalog) -> None:
+    # nothing answers once the device stalls: every wait below is a whole ack timeout of real time
+    options = DriverOptions(ack_timeout_s=0.1, keepalive_s=0.1)
     async with open_device(
-        "sim://serial-cushion-z3?link=pty&faults=stall_at=0.5,stall_s=30", catalog=catalog, options=FAST
+        "sim://serial-cushion-z3?link=pty&faults=stall_at=0.5,stall_s=30", catalog=catalog, options=options
     ) as device:
         ended = asyncio.Event()
 
@@ -138,7 +143,7 @@ async def test_a_stalled_device_times_out_and_the_keepalive_declares_the_link_lo
             await device.set_intensity(1)
 
 
-@pytest.mark.parametrize("case", [c for c in ALL_LINKS if c[1] != "pty"], ids=link_id)
+@pytest.mark.parametrize("case", links([c for c in ALL_LINKS if c[1] != "pty"]))
 async def test_link_drop_surfaces_as_link_lost(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
     url = f"sim://{model}?link={link}&faults=drop_link_at=0.8"
@@ -166,6 +171,7 @@ async def test_link_drop_surfaces_as_link_lost(case: tuple[str, str], catalog: C
             await device.stop()
 
 
+@pytest.mark.looptime
 async def test_keepalive_feeds_the_watchdog_and_can_be_turned_off(catalog: Catalog) -> None:
     async with sim_device(
         "sim://pulse-gun-p5?link=virtual&speed=4", catalog=catalog, options=DriverOptions(keepalive_s=0.1)

@@ -26,6 +26,9 @@ from massager_ctl.registry import OpenContext
 from massager_ctl.transports.ble import BleTransport
 from massager_ctl.urls import parse_device_url
 
+# the products run on the Bumble radio, in memory: every wait is in virtual time
+pytestmark = pytest.mark.looptime
+
 
 def reverie_frame_ok(frame: bytes) -> bool:
     return frame[0] == 0x55 and frame[-1] == reduce(lambda a, b: a ^ b, frame[1:-1], 0x55)

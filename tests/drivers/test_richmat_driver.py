@@ -25,6 +25,9 @@ from tests.foundation.cli_support import isolate
 from tests.foundation.test_real_catalog import run_cli
 from tests.orchestrator.orch_support import CATALOG, make_plan
 
+# the products run on the Bumble radio, in memory: every wait is in virtual time
+pytestmark = pytest.mark.looptime
+
 HEAD_OFF, FOOT_OFF = bytes.fromhex("6e01009807"), bytes.fromhex("6e01009c0b")
 
 
@@ -94,7 +97,6 @@ def test_serve_refuses_a_device_with_neither_feedback_nor_failsafe(
     assert "--allow-unconfirmed" in err
 
 
-@pytest.mark.looptime
 async def test_a_session_ends_with_the_stop_sent_not_confirmed_and_not_failed() -> None:
     plan = make_plan(
         [

@@ -11,9 +11,10 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.drivers import DriverOptions
 from massager_ctl.errors import CommandTimeoutError
 from massager_ctl.protocol import Ping, SetIntensity
-from tests.drivers.driver_support import FirmwareTap, sim_device
+from tests.drivers.driver_support import LONG_IN_MEMORY, FirmwareTap, sim_device
 
 
+@pytest.mark.looptime
 @pytest.mark.parametrize("model", ["serial-cushion-z3", "pulse-gun-p5"])
 async def test_corrupted_frames_are_dropped_and_commands_still_complete(
     model: str, catalog: Catalog, caplog: pytest.LogCaptureFixture
@@ -38,7 +39,7 @@ async def test_corrupted_frames_are_dropped_and_commands_still_complete(
         await device.refresh()
 
 
-@pytest.mark.looptime
+@LONG_IN_MEMORY
 async def test_an_hour_in_virtual_time_keeps_the_watchdog_fed(catalog: Catalog) -> None:
     async with sim_device("sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as (device, sim):
         firmware = sim.firmware
@@ -58,6 +59,7 @@ async def test_an_hour_in_virtual_time_keeps_the_watchdog_fed(catalog: Catalog) 
         assert device.state.flags == ("heat_auto_off",)
 
 
+@pytest.mark.looptime
 async def test_a_cancelled_caller_does_not_leave_the_device_running(catalog: Catalog) -> None:
     async with sim_device(
         "sim://pulse-gun-p5?link=virtual&faults=ack_delay_s=0.3", catalog=catalog

@@ -46,6 +46,7 @@ def test_every_ble_product_is_covered() -> None:
     assert {"theragun-pro-4", "theragun-elite-4", "theragun-prime-4"} <= set(BLE_PRODUCTS)
 
 
+@pytest.mark.looptime  # the radio is in memory: the scan's window passes in virtual time
 @pytest.mark.parametrize("model", BLE_PRODUCTS)
 async def test_scan_names_each_simulated_product_with_protocol_and_confidence(model: str) -> None:
     profile = CATALOG.device(model)

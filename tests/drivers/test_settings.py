@@ -10,10 +10,10 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.connect import open_device
 from massager_ctl.drivers import DeviceState
 from massager_ctl.errors import ConfigError, DeviceRefusedError, LinkLostError
-from tests.drivers.driver_support import ALL_LINKS, link_id, sim_device
+from tests.drivers.driver_support import ALL_LINKS, links, sim_device
 
 
-@pytest.mark.parametrize("case", ALL_LINKS, ids=link_id)
+@pytest.mark.parametrize("case", links(ALL_LINKS))
 async def test_each_setting_is_acked_and_reflected_in_the_firmware(
     case: tuple[str, str], catalog: Catalog
 ) -> None:
@@ -53,7 +53,7 @@ async def test_each_setting_is_acked_and_reflected_in_the_firmware(
             assert device.state.battery == firmware.state.battery
 
 
-@pytest.mark.parametrize("case", ALL_LINKS, ids=link_id)
+@pytest.mark.parametrize("case", links(ALL_LINKS))
 async def test_intensity_and_heat_are_clamped_to_the_model(case: tuple[str, str], catalog: Catalog) -> None:
     model, link = case
     async with sim_device(f"sim://{model}?link={link}", catalog=catalog) as (device, sim):
@@ -70,6 +70,7 @@ async def test_intensity_and_heat_are_clamped_to_the_model(case: tuple[str, str]
             assert info.value.code == "not_supported"
 
 
+@pytest.mark.looptime
 async def test_manual_head_and_unknown_names_are_refused_clearly(catalog: Catalog) -> None:
     async with open_device("sim://pulse-gun-p5?link=virtual", catalog=catalog) as device:
         with pytest.raises(DeviceRefusedError, match="changed by hand") as info:
@@ -83,6 +84,7 @@ async def test_manual_head_and_unknown_names_are_refused_clearly(catalog: Catalo
             await device.set_direction("cw")
 
 
+@pytest.mark.looptime
 async def test_a_device_nak_raises_device_refused_with_its_code(catalog: Catalog) -> None:
     async with sim_device(
         "sim://shiatsu-cushion-s3?link=ble&faults=refuse_head=lower", catalog=catalog

@@ -88,18 +88,19 @@ async def test_a_stop_whose_status_is_lost_is_not_confirmed(catalog: Catalog) ->
 
 
 async def test_stale_over_a_real_pty_until_the_next_report(catalog: Catalog) -> None:
-    url = "sim://serial-cushion-z3?link=pty&faults=lose_status_at=1.5,lose_status_s=2.5"
-    options = DriverOptions(ack_timeout_s=0.3, retries=1)
+    # status frames are lost from t=0.3 to t=1.3; the setting's status requests take 3 x 0.15 s
+    url = "sim://serial-cushion-z3?link=pty&faults=lose_status_at=0.3,lose_status_s=1"
+    options = DriverOptions(ack_timeout_s=0.15, retries=1)
     async with sim_device(url, catalog=catalog, options=options) as (device, sim):
         firmware = sim.firmware
         device.keepalive = False  # the commands below are the only traffic
-        await asyncio.sleep(1.55 - firmware.state.t)  # into the fault's window (real-time clocks here)
+        await asyncio.sleep(0.35 - firmware.state.t)  # into the fault's window (real-time clocks here)
         state = await device.set_intensity(4)
-        assert firmware.state.t < 4  # still inside the window
+        assert firmware.state.t < 1.3  # still inside the window
         assert firmware.state.intensity == 4
         assert state.stale
         assert (state.motor, state.intensity) == (False, 0)
-        await asyncio.sleep(4.05 - firmware.state.t)  # the loss is over
+        await asyncio.sleep(1.35 - firmware.state.t)  # the loss is over
         state = await device.refresh()
         assert not state.stale
         assert (state.motor, state.intensity) == (True, 4)

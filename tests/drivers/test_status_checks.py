@@ -14,18 +14,26 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.protocol import Message, StatusReport, mascii, mbin
 from tests.drivers.driver_support import sim_device
 
+LOOPTIME = pytest.mark.looptime
+Z3_VIRTUAL = "sim://serial-cushion-z3?link=virtual"
 GOOD = StatusReport(motor=True, head=2, intensity=3, heat=1, mode=0, temperature_c=30.0, heat_on=True)
 
 
 @pytest.mark.parametrize(
     ("url", "encode", "bad", "message"),
     [
+        # one over a real pty; the other checks of the line protocol on the in-memory link, in virtual time
         ("sim://serial-cushion-z3?link=pty", mascii.encode, {"heat": 7}, "heat level 7 (0-2)"),
-        ("sim://serial-cushion-z3?link=pty", mascii.encode, {"head": 9}, "head code 9"),
-        ("sim://serial-cushion-z3?link=pty", mascii.encode, {"intensity": 42}, "intensity 42 (0-10)"),
-        ("sim://serial-cushion-z3?link=pty", mascii.encode, {"mode": 5}, "mode 5"),
-        ("sim://shiatsu-cushion-s3?link=ble", mbin.encode, {"direction": 4}, "direction 4"),
-        ("sim://shiatsu-cushion-s3?link=ble", mbin.encode, {"heat": 3}, "heat level 3"),
+        pytest.param(Z3_VIRTUAL, mascii.encode, {"head": 9}, "head code 9", marks=LOOPTIME),
+        pytest.param(Z3_VIRTUAL, mascii.encode, {"intensity": 42}, "intensity 42 (0-10)", marks=LOOPTIME),
+        pytest.param(Z3_VIRTUAL, mascii.encode, {"mode": 5}, "mode 5", marks=LOOPTIME),
+        # the Bumble radio is in memory: virtual time
+        pytest.param(
+            "sim://shiatsu-cushion-s3?link=ble", mbin.encode, {"direction": 4}, "direction 4", marks=LOOPTIME
+        ),
+        pytest.param(
+            "sim://shiatsu-cushion-s3?link=ble", mbin.encode, {"heat": 3}, "heat level 3", marks=LOOPTIME
+        ),
     ],
     ids=["z3-heat", "z3-head", "z3-intensity", "z3-mode", "s3-direction", "s3-heat"],
 )

@@ -16,6 +16,9 @@ from massager_ctl.errors import DeviceRefusedError
 from massager_ctl.registry import OpenContext
 from massager_ctl.urls import parse_device_url
 
+# the products run on the Bumble radio, in memory: every wait is in virtual time
+pytestmark = pytest.mark.looptime
+
 STATUS = bytes.fromhex("aa101000")
 RPM_1750 = bytes.fromhex("aae3010306d603")  # published example frames
 RPM_2400 = bytes.fromhex("aa700103096003")

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import uuid
+from typing import Any
+
 import pytest
 
 from firmware_sim import SimulatedDevice
@@ -96,21 +101,52 @@ async def _radio(catalog: Catalog, model: str, sim: SimulatedDevice, **kwargs: i
     return BleSimulator(sim.firmware, ble, **kwargs)
 
 
+@pytest.mark.looptime
 async def test_ble_url_with_injected_backend_and_model_inferred_from_advertisement(catalog: Catalog) -> None:
+    loop = asyncio.get_running_loop()
     async with (
         SimulatedDevice(catalog.device("shiatsu-cushion-s3")) as sim,
         await _radio(catalog, "shiatsu-cushion-s3", sim) as radio,
     ):
         central = radio.central
+        started = loop.time()
         async with open_device(
             f"ble://{radio.address}?timeout=5",
             catalog=catalog,
             ble_backend=central.client_backend,
             ble_scanner_backend=central.scanner_backend,
         ) as device:
+            # the scan stopped at the device's first advertisement (20 ms apart), not after its 5 s
+            assert loop.time() - started < 1
             assert device.profile.id == "shiatsu-cushion-s3"
             assert (await device.set_direction("ccw")).direction == "ccw"
             assert sim.firmware.state.direction == "ccw"
+
+
+def _backends(radio: BleSimulator) -> dict[str, Any]:
+    return {"ble_backend": radio.central.client_backend, "ble_scanner_backend": radio.central.scanner_backend}
+
+
+@pytest.mark.looptime
+async def test_ble_url_without_model_needs_an_advertisement_of_a_catalog_model(catalog: Catalog) -> None:
+    loop = asyncio.get_running_loop()
+    async with (
+        SimulatedDevice(catalog.device("shiatsu-cushion-s3")) as sim,
+        await _radio(catalog, "shiatsu-cushion-s3", sim) as radio,
+    ):
+        started = loop.time()
+        with pytest.raises(DeviceNotFoundError, match="no advertisement from C4:00:00:00:00:99"):
+            async with open_device("ble://C4:00:00:00:00:99?timeout=1", catalog=catalog, **_backends(radio)):
+                pass
+        assert loop.time() - started == pytest.approx(1, abs=0.1)  # the whole window was scanned
+    unknown = dataclasses.replace(radio.profile, local_name="Kettle-7", service_uuid=str(uuid.uuid4()))
+    async with (
+        SimulatedDevice(catalog.device("shiatsu-cushion-s3")) as sim,
+        BleSimulator(sim.firmware, unknown) as radio,
+    ):
+        with pytest.raises(ConfigError, match="'Kettle-7' matches no catalog model; add \\?model=MODEL"):
+            async with open_device(f"ble://{radio.address}?timeout=1", catalog=catalog, **_backends(radio)):
+                pass
 
 
 async def test_ble_url_over_an_hci_port(catalog: Catalog) -> None:

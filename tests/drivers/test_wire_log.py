@@ -85,9 +85,11 @@ STEPS = [
 ]
 
 
-async def run_with_log(url: str, model: str, path: Path) -> tuple[SessionResult, FirmwareRecord]:
+async def run_with_log(
+    url: str, model: str, path: Path, catalog: Catalog
+) -> tuple[SessionResult, FirmwareRecord]:
     plan = make_plan(STEPS, model)
-    async with WireLog(path) as log, DeviceConnector(url, catalog=Catalog(), wire_log=log) as connector:
+    async with WireLog(path) as log, DeviceConnector(url, catalog=catalog, wire_log=log) as connector:
         record = FirmwareRecord(served(connector).simulator.firmware)
         session = Session(plan, connect=connector.connect, device_url=url, speed=connector.speed)
         result = await session.run()
@@ -95,17 +97,19 @@ async def run_with_log(url: str, model: str, path: Path) -> tuple[SessionResult,
 
 
 @pytest.mark.parametrize(
-    ("model", "link"), [("serial-cushion-z3", "pty"), ("pulse-gun-p5", "ble")], ids=["pty", "ble"]
+    ("model", "link"),
+    [("serial-cushion-z3", "pty"), pytest.param("pulse-gun-p5", "ble", marks=pytest.mark.looptime)],
+    ids=["pty", "ble"],
 )
 async def test_a_routine_logs_every_frame_valid_and_every_command_the_firmware_got(
-    model: str, link: str, tmp_path: Path
+    model: str, link: str, tmp_path: Path, catalog: Catalog
 ) -> None:
     path = tmp_path / "wire.jsonl"
-    result, record = await run_with_log(f"sim://{model}?link={link}&speed=10", model, path)
+    result, record = await run_with_log(f"sim://{model}?link={link}&speed=10", model, path, catalog)
     assert result.device_safe
 
     lines = read_log(path)
-    family = Catalog().device(model).protocol.family
+    family = catalog.device(model).protocol.family
     sent, received = check_log(lines, family)
     # the controller's frames are never thinned: the log holds exactly what the firmware received
 
@@ -122,10 +126,11 @@ async def test_a_routine_logs_every_frame_valid_and_every_command_the_firmware_g
     assert lines[-1]["event"] == "closed"
 
 
-async def test_one_log_spans_reconnects_with_each_link_marked(tmp_path: Path) -> None:
+@pytest.mark.looptime
+async def test_one_log_spans_reconnects_with_each_link_marked(tmp_path: Path, catalog: Catalog) -> None:
     path = tmp_path / "wire.jsonl"
     url = "sim://pulse-gun-p5?link=virtual"
-    async with WireLog(path) as log, DeviceConnector(url, catalog=Catalog(), wire_log=log) as connector:
+    async with WireLog(path) as log, DeviceConnector(url, catalog=catalog, wire_log=log) as connector:
         first = await connector.connect()
         await first.close()
         second = await connector.connect()
@@ -138,11 +143,13 @@ async def test_one_log_spans_reconnects_with_each_link_marked(tmp_path: Path) ->
     assert lines[0]["t"] == 0.0
 
 
-async def test_devices_try_writes_its_frames_and_ends_with_the_stop(tmp_path: Path) -> None:
+@pytest.mark.looptime
+async def test_devices_try_writes_its_frames_and_ends_with_the_stop(tmp_path: Path, catalog: Catalog) -> None:
+    # the in-memory link in virtual time; test_devices_try_process_writes_a_valid_wire_log runs it on a pty
     path = tmp_path / "wire.jsonl"
     async with WireLog(path) as log:
         state = await try_url(
-            "sim://serial-cushion-z3", Catalog(), dwell_s=0.0, echo=lambda _: None, wire_log=log
+            "sim://serial-cushion-z3?link=virtual", catalog, dwell_s=0.0, echo=lambda _: None, wire_log=log
         )
     assert state.safe
     sent, _ = check_log(read_log(path), "mascii")
@@ -270,6 +277,7 @@ def test_check_log_rejects_a_frame_outside_the_protocol() -> None:
         check_log(lines, "mascii")
 
 
+@pytest.mark.usefixtures("cli_in_virtual_time")
 def test_run_with_a_wire_log_ends_it_with_the_stop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -281,7 +289,7 @@ def test_run_with_a_wire_log_ends_it_with_the_stop(
         "  - {title: Rest, duration: 10, device: {intensity: 0, heat: 'off'}}\n"
     )
     path = tmp_path / "wire.jsonl"
-    device = "sim://serial-cushion-z3?link=pty"
+    device = "sim://serial-cushion-z3?link=virtual"  # in memory, in virtual time
     result = in_process(capsys)(
         "run", str(routine), "--device", device, "--speed", "20", "--yes", "--wire-log", str(path)
     )
