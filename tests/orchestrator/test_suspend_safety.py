@@ -27,8 +27,9 @@ from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.retry import Backoff
 from massager_ctl.transports.virtual import VirtualTransport
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 #: Time tolerance: event times are rounded to the microsecond.
 EPS = 1e-3
