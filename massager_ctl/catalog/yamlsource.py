@@ -119,16 +119,19 @@ if CParser is not None:
 
         def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
             event: Any = self.peek_event()
-            if event.value == "" and event.implicit[0]:
-                # an empty plain value (a bare ``-``, ``---``) has no text of its own to place, and
-                # libyaml places it on another line than PyYAML: leave the document to PyYAML
+            if event.value == "" and not event.style:
+                # an empty plain value (a bare ``-``, ``---``, ``!tag``) has no text of its own to place,
+                # and libyaml places it on another line than PyYAML: leave the document to PyYAML
                 raise ComposerError(None, None, "an empty plain value, left to PyYAML", None)
             return super().compose_scalar_node(anchor)
 
 
-#: Text libyaml reads otherwise than PyYAML: a tab (PyYAML refuses more of them), a byte-order mark
-#: (libyaml drops one anywhere) and the characters PyYAML refuses, with its own message.
-_LEFT_TO_PYTHON = re.compile(f"[\t\ufeff]|{Reader.NON_PRINTABLE.pattern}")
+#: Text libyaml may read otherwise than PyYAML, found by comparing the two on generated text: a tab
+#: (PyYAML refuses more of them), a byte-order mark (libyaml drops one anywhere), ``?`` (libyaml
+#: takes more explicit keys in flow), a block scalar's header running into a comment, and the
+#: characters PyYAML refuses, with its own message. None of the built-in files has any of them; a
+#: user's file that has one is just read more slowly.
+_LEFT_TO_PYTHON = re.compile(f"[\t\ufeff?]|[|>][-+0-9]*#|{Reader.NON_PRINTABLE.pattern}")
 
 
 def read_source(path: FilePath) -> str:
