@@ -13,6 +13,7 @@ from massager_ctl.catalog import builtin_dir, load_device, load_routine
 from massager_ctl.catalog.yamlsource import load_yaml
 from massager_ctl.errors import CatalogError, Problem
 from massager_ctl.models.routine import parse_duration
+from tests.examples import examples
 
 GOOD = """\
 id: good
@@ -180,7 +181,7 @@ yaml_fragments = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(yaml_fragments, max_size=14))
 def test_any_text_loads_or_gives_located_problems(
     tmp_path_factory: pytest.TempPathFactory, lines: list[str]
@@ -221,7 +222,7 @@ parser_edges = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.one_of(yaml_fragments, parser_edges), max_size=14), st.sampled_from(["\n", "\r\n"]))
 def test_libyaml_and_the_python_parser_give_the_same_data_lines_and_problems(
     lines: list[str], newline: str
