@@ -136,7 +136,8 @@ async def test_keeson_massage_stops_by_its_own_timer_with_nobody_connected() -> 
 
 async def test_keeson_bad_checksum_fault_garbles_every_nth_status_frame() -> None:
     async with (
-        product("keeson-base-i4", faults=ProductFaults(bad_checksum_every=4)) as base,
+        # at ten times speed: the status stream comes ten times as often (the fault counts frames)
+        product("keeson-base-i4", speed=10, faults=ProductFaults(bad_checksum_every=4)) as base,
         base.client() as c,
     ):
         inbox = Inbox()
