@@ -256,7 +256,8 @@ async def test_a_product_found_by_its_advertisement_is_driven_as_that_model() ->
     from massager_ctl.connect import open_device
 
     async with product("keeson-base-i5") as base:
-        url = f"ble://{base.radio.address}?timeout=2"  # no model: inferred from the advertised name
+        # no model: inferred from the advertised name, in a scan as long as the timeout (radio in-process)
+        url = f"ble://{base.radio.address}?timeout=0.5"
         async with open_device(
             url,
             ble_backend=base.radio.central.client_backend,
