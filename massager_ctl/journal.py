@@ -121,12 +121,17 @@ class WeekRow:
 class Journal:
     """The session journal at ``path``; use as ``with Journal(path) as journal:``.
 
+    Args:
+        path: the SQLite file.
+        busy_timeout_s: how long a statement waits for another process's lock before it fails.
+
     Raises:
         ConfigError: (on open) the file cannot be opened or is not a journal.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout_s: float = 2.0) -> None:
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # the writer thread and the caller's thread share the connection
         self._writer: ThreadPoolExecutor | None = None
@@ -153,7 +158,7 @@ class Journal:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=2000")
+            db.execute(f"PRAGMA busy_timeout={round(self.busy_timeout_s * 1000)}")
             db.executescript(_SCHEMA)
             _migrate(db)
         except (OSError, sqlite3.Error) as e:

@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from massager_ctl.catalog import load_device, load_routine
+from massager_ctl.catalog import builtin_dir, load_device, load_routine
+from massager_ctl.catalog.yamlsource import load_yaml
 from massager_ctl.errors import CatalogError, Problem
 from massager_ctl.models.routine import parse_duration
+from tests.examples import examples
 
 GOOD = """\
 id: good
@@ -179,7 +181,7 @@ yaml_fragments = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(yaml_fragments, max_size=14))
 def test_any_text_loads_or_gives_located_problems(
     tmp_path_factory: pytest.TempPathFactory, lines: list[str]
@@ -196,3 +198,34 @@ def test_any_text_loads_or_gives_located_problems(
         assert problem.file == str(path)
         assert problem.line >= 1
         assert problem.message
+
+
+def _outcome(text: str, *, libyaml: bool) -> object:
+    try:
+        return load_yaml(text, "r.yaml", libyaml=libyaml)
+    except CatalogError as e:
+        return e.problems
+
+
+def test_libyaml_reads_every_shipped_file_as_the_python_parser_does() -> None:
+    paths = sorted([*builtin_dir("devices").glob("*.yaml"), *builtin_dir("routines").glob("*.yaml")])
+    assert len(paths) > 20
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        assert load_yaml(text, path.name) == load_yaml(text, path.name, libyaml=False), path.name
+
+
+#: where libyaml and PyYAML part: tabs, empty values (placed on other lines), byte-order marks,
+#: explicit keys in flow, empty tagged values, a block scalar's header running into a comment
+parser_edges = st.sampled_from(
+    ["---", "-", "- ", "a:", "? k", "k: [a?\n]", "- !x", "a: |#", "%YAML 1.1", "\t- x", "\ufeffa: b"]
+)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.lists(st.one_of(yaml_fragments, parser_edges), max_size=14), st.sampled_from(["\n", "\r\n"]))
+def test_libyaml_and_the_python_parser_give_the_same_data_lines_and_problems(
+    lines: list[str], newline: str
+) -> None:
+    text = newline.join(lines)
+    assert _outcome(text, libyaml=True) == _outcome(text, libyaml=False)

@@ -8,8 +8,9 @@ import logging
 import pytest
 
 from massager_ctl.tasks import cancel_and_wait
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime  # the slow cleanup and the cancel's moment pass in virtual time
+pytestmark = IN_MEMORY  # the slow cleanup and the cancel's moment pass in virtual time
 
 
 async def test_a_cancel_arriving_while_the_child_winds_down_reaches_the_caller() -> None:

@@ -20,6 +20,7 @@ from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.ui.live import LiveView
 from tests.foundation.cli_support import Cli, in_process, isolate
 from tests.orchestrator.orch_support import make_routine
+from tests.virtual_time import IN_MEMORY
 
 CATALOG = Catalog()
 #: How long the person takes at each wait.
@@ -70,7 +71,7 @@ async def _run_with_a_slow_person(
     return session, [event async for event in events], heat
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_a_heat_change_waits_for_the_persons_confirm_and_its_time_starts_then() -> None:
     session, events, heat = await _run_with_a_slow_person("manual://shiatsu-cushion-s3", HEATED)
     assert session.result is not None
@@ -94,7 +95,7 @@ async def test_a_heat_change_waits_for_the_persons_confirm_and_its_time_starts_t
         assert [told for t, told in heat if at + 0.5 < t < at + 1.5] == [level]
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_the_heat_budget_counts_from_the_confirm_not_from_the_ask() -> None:
     session, events, _ = await _run_with_a_slow_person("manual://shiatsu-cushion-s3", HEATED)
     plan = session.plan

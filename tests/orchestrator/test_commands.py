@@ -17,6 +17,7 @@ from massager_ctl.orchestrator.commands import (
     Start,
     parse_command,
 )
+from tests.examples import examples
 
 
 def test_start_with_and_without_routine() -> None:
@@ -116,7 +117,7 @@ def test_answer_shapes() -> None:
     }
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise_anything_else(payload: bytes) -> None:
     message = None
@@ -129,7 +130,7 @@ def test_arbitrary_bytes_never_raise_anything_else(payload: bytes) -> None:
     assert message is None or (message and "\n" not in message)
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(
         st.sampled_from(["action", "seconds", "level", "delta", "routine", "on", "id", "head"]),

@@ -7,8 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
 from massager_ctl.catalog import Catalog
 from massager_ctl.config import Caps
 from massager_ctl.events import BaseEvent, SessionFinished, StepStarted, Subscription
@@ -17,8 +15,9 @@ from massager_ctl.orchestrator.commands import Start
 from massager_ctl.orchestrator.controller import Controller, DeviceSpec, Outcome
 from massager_ctl.orchestrator.service import DeviceService
 from massager_ctl.orchestrator.service_events import DeviceUpdate
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 MODEL = "shiatsu-cushion-s3"
 ROUTINE = """\

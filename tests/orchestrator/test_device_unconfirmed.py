@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 
-import pytest
 from rich.console import Console
 
 from massager_ctl.events import DeviceStateEvent
@@ -13,8 +12,9 @@ from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.ui.lines import LineFormatter
 from massager_ctl.ui.live import LiveView
 from tests.orchestrator.orch_support import Rig, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 
 async def test_the_session_events_and_log_lines_mark_an_unreported_change_unconfirmed() -> None:

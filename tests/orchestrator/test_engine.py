@@ -15,8 +15,9 @@ from massager_ctl.orchestrator import ControlError, Session, SessionState, prefl
 from massager_ctl.orchestrator.person import AutoPerson, HandsOnPerson
 from massager_ctl.retry import Backoff
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 
 async def test_30_minute_routine_step_starts_are_exact() -> None:

@@ -17,8 +17,9 @@ from massager_ctl.orchestrator.commands import (
 )
 from massager_ctl.orchestrator.gate import CommandGate
 from massager_ctl.orchestrator.ratelimit import Rate, RateLimiter
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 
 class Executor:

@@ -8,8 +8,9 @@ import pytest
 
 from massager_ctl.orchestrator import ControlError
 from tests.orchestrator.orch_support import Rig, at, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 HEATED = [
     {"title": "Warm", "duration": 300, "device": {"heat": "low", "intensity": 2}},

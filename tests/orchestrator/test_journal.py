@@ -31,7 +31,8 @@ async def test_a_locked_journal_does_not_stall_the_loop_and_keeps_order(
     logging.getLogger("massager_ctl.journal").addHandler(handler)
     writers: set[int] = set()
     try:
-        with Journal(path) as journal:
+        # a short busy timeout: the writes wait it out for real, on the writer's thread
+        with Journal(path, busy_timeout_s=0.2) as journal:
             # the thread each statement runs on (sqlite calls the trace callback on that thread)
             journal.db.set_trace_callback(lambda _sql: writers.add(threading.get_ident()))
             follower = asyncio.create_task(journal.follow(bus.subscribe(maxsize=1000, name="journal")))

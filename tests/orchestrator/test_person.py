@@ -10,8 +10,9 @@ from firmware_sim import FirmwareState
 from massager_ctl.orchestrator import Session
 from massager_ctl.orchestrator.person import AttendingPerson, AutoPerson, HandsOnPerson, Request
 from tests.orchestrator.orch_support import Rig, at, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 HEAD_CHANGE = [
     {"title": "Ball", "duration": 30, "device": {"head": "ball", "intensity": 3}},

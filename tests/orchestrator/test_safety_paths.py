@@ -13,8 +13,9 @@ from massager_ctl.drivers.base import Driver
 from massager_ctl.orchestrator import Session, SessionState
 from massager_ctl.retry import Backoff
 from tests.orchestrator.orch_support import Rig, at, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 
 def _assert_off(rig: Rig) -> None:

@@ -36,8 +36,9 @@ from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.orchestrator.service import DeviceService
 from massager_ctl.orchestrator.service_events import DeviceUpdate, ServiceIdle
 from massager_ctl.retry import Backoff
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 DEVICE = "sim://shiatsu-cushion-s3?link=virtual"
 #: The slow cushion's simulator holds every ack (and what follows it) this long.

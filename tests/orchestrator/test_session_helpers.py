@@ -9,8 +9,9 @@ import pytest
 
 from massager_ctl.orchestrator import Session
 from tests.orchestrator.orch_support import Rig, at, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 PLAN = make_plan([{"title": "Only", "duration": 60, "device": {"intensity": 3}}], "serial-cushion-z3")
 

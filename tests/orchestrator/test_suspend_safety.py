@@ -26,9 +26,11 @@ from massager_ctl.orchestrator import Session, SessionResult, SessionState, pref
 from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.retry import Backoff
 from massager_ctl.transports.virtual import VirtualTransport
+from tests.examples import examples
 from tests.orchestrator.orch_support import CATALOG, Rig, at, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 #: Time tolerance: event times are rounded to the microsecond.
 EPS = 1e-3
@@ -42,7 +44,8 @@ SHORT_ROUTINE: list[dict[str, Any]] = [
     {"title": "Knead", "duration": 10, "device": {"head": "zone-upper", "intensity": 0.5, "heat": "low"}},
     {"title": "Cool", "duration": 10, "device": {"intensity": 0.7, "heat": "off", "mode": "kneading"}},
 ]
-SEEDS = 100
+#: per model; a fifth under ./scripts/test --fast (tests/examples.py), all of them in CI
+SEEDS = examples(100)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from massager_ctl.errors import ProtocolError
 from massager_ctl.protocol import mascii, mbin
+from tests.examples import examples
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
 MBIN_FRAMES = [bytes.fromhex(v["hex"]) for v in json.loads((VECTORS / "mbin.json").read_text())["valid"]]
@@ -34,7 +35,7 @@ def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.one_of(st.binary(max_size=40), mutated(MBIN_FRAMES)))
 def test_mbin_decoder_returns_a_message_or_raises_protocol_error(data: bytes) -> None:
     try:
@@ -45,7 +46,7 @@ def test_mbin_decoder_returns_a_message_or_raises_protocol_error(data: bytes) ->
     assert mbin.encode(message) == data
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.one_of(st.binary(max_size=80), mutated(MASCII_LINES)))
 def test_mascii_decoder_returns_a_message_or_raises_protocol_error(data: bytes) -> None:
     try:
@@ -57,7 +58,7 @@ def test_mascii_decoder_returns_a_message_or_raises_protocol_error(data: bytes) 
     assert mascii.decode(mascii.encode(message)) == message
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.binary(max_size=30), max_size=10))
 def test_line_splitter_never_yields_more_than_one_overlong_cut(chunks: list[bytes]) -> None:
     splitter = mascii.LineSplitter()

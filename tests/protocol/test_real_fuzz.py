@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from massager_ctl.errors import ProtocolError
 from massager_ctl.protocol import keeson, reverie, richmat, rongtai, theragun
+from tests.examples import examples
 from tests.protocol.test_fuzz import mutated
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
@@ -44,7 +45,7 @@ REPLY_DECODERS: dict[str, Callable[[bytes], Any]] = {
 def test_command_decoders_decode_or_raise_protocol_error(family: str) -> None:
     decode, encode = COMMAND_DECODERS[family]
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(st.one_of(st.binary(max_size=24), mutated(_frames(family, "to_device"))))
     def check(data: bytes) -> None:
         try:
@@ -61,7 +62,7 @@ def test_command_decoders_decode_or_raise_protocol_error(family: str) -> None:
 def test_reply_decoders_decode_or_raise_protocol_error(family: str) -> None:
     decode = REPLY_DECODERS[family]
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(st.one_of(st.binary(max_size=24), mutated(_frames(family, "from_device"))))
     def check(data: bytes) -> None:
         try:
@@ -72,7 +73,7 @@ def test_reply_decoders_decode_or_raise_protocol_error(family: str) -> None:
     check()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.binary(max_size=30), max_size=10))
 def test_chair_splitter_yields_only_bounded_frames_starting_at_f0(chunks: list[bytes]) -> None:
     splitter = rongtai.FrameSplitter()

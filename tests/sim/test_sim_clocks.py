@@ -21,8 +21,9 @@ from firmware_sim.physics import (
     Thermal,
 )
 from massager_ctl.catalog import Catalog
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = pytest.mark.looptime
+pytestmark = IN_MEMORY
 
 
 def frames(link: VirtualLink) -> list[mbin.Reply]:

@@ -12,6 +12,7 @@ from firmware_sim import FaultSpec, SimulatedDevice, VirtualLink, mascii, mbin
 from firmware_sim.messages import FrameError, GetStatus, Ping, SetHead, SetHeat, SetIntensity
 from massager_ctl.catalog import Catalog
 from massager_ctl.errors import ConfigError
+from tests.virtual_time import IN_MEMORY
 
 SHIATSU = "shiatsu-cushion-s3"
 
@@ -87,7 +88,7 @@ def test_parse_rejects_bad_specs(spec: str, message: str) -> None:
         FaultSpec.parse(spec)
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_drop_link_at_and_reconnect_after() -> None:
     loop = asyncio.get_running_loop()
     faults = FaultSpec(drop_link_at=5, reconnect_after=4)
@@ -125,7 +126,7 @@ async def test_drop_link_at_and_reconnect_after() -> None:
         assert restores == [pytest.approx(9.0)]
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_drop_link_after_counts_from_the_controllers_first_bytes() -> None:
     loop = asyncio.get_running_loop()
     faults = FaultSpec(drop_link_after=3, reconnect_after=1)
@@ -172,7 +173,7 @@ async def _drop_times(seed: int) -> list[float]:
         return drops
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_random_link_drops_are_reproducible_from_the_seed() -> None:
     first = await _drop_times(seed=3)
     assert 3 <= len(first) <= 25  # about 0.2 per second while up
@@ -237,7 +238,7 @@ async def test_every_frame_dropped_means_silence() -> None:
         assert device.firmware.state.intensity == 0
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_delayed_frames_and_acks_keep_their_order() -> None:
     loop = asyncio.get_running_loop()
     faults = FaultSpec(delay_frame_s=0.2, ack_delay_s=0.3)
@@ -258,7 +259,7 @@ async def test_delayed_frames_and_acks_keep_their_order() -> None:
         assert loop.time() - sent == pytest.approx(0.2)
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_delays_scale_with_speed() -> None:
     loop = asyncio.get_running_loop()
     faults = FaultSpec(ack_delay_s=0.3)
@@ -270,7 +271,7 @@ async def test_delays_scale_with_speed() -> None:
         assert loop.time() - sent == pytest.approx(0.03)
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_stall_ignores_frames_then_reports() -> None:
     loop = asyncio.get_running_loop()
     async with SimulatedDevice(Catalog().device(SHIATSU), faults=FaultSpec(stall_at=4, stall_s=5)) as device:
@@ -293,7 +294,7 @@ async def test_stall_ignores_frames_then_reports() -> None:
         assert loop.time() == pytest.approx(9.4, abs=0.1)
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_lose_status_loses_every_status_frame_but_acks_still_arrive() -> None:
     faults = FaultSpec(lose_status_at=2, lose_status_s=3)
     async with SimulatedDevice(Catalog().device(SHIATSU), faults=faults) as device:
@@ -314,7 +315,7 @@ async def test_lose_status_loses_every_status_frame_but_acks_still_arrive() -> N
         assert (status.seq, status.intensity) == (5, 3)
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_overheat_protection_cuts_a_runaway_heater() -> None:
     async with SimulatedDevice(Catalog().device(SHIATSU), faults=FaultSpec(overheat_at=10)) as device:
         link = device.virtual_link()
@@ -336,7 +337,7 @@ async def test_overheat_protection_cuts_a_runaway_heater() -> None:
             assert mbin.decode_reply(replies(link)[0]) == mbin.Ack(2, "set_heat")
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_heat_is_refused_while_overheated() -> None:
     async with SimulatedDevice(Catalog().device(SHIATSU), faults=FaultSpec(overheat_at=0)) as device:
         link = device.virtual_link()

@@ -25,6 +25,7 @@ from firmware_sim.messages import (
 )
 from massager_ctl.catalog import Catalog
 from massager_ctl.errors import ProtocolError
+from tests.examples import examples
 
 MODELS = ["pulse-gun-p5", "shiatsu-cushion-s3", "serial-cushion-z3"]
 PROFILES = {model: Catalog().device(model) for model in MODELS}
@@ -76,7 +77,9 @@ async def _run(model: str, chunks: list[bytes]) -> None:
 
 
 @pytest.mark.parametrize("model", MODELS)
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_firmware_survives_anything(
     model: str, data: st.DataObject, caplog: pytest.LogCaptureFixture

@@ -23,6 +23,7 @@ from firmware_sim.families import (
 )
 from firmware_sim.messages import FrameError
 from massager_ctl.catalog import Catalog
+from tests.examples import examples
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "vectors"
 DECODERS: dict[str, Callable[[bytes], Any]] = {
@@ -55,7 +56,7 @@ def _damaged(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
 def test_simulator_decoders_decode_or_raise_their_frame_error(family: str) -> None:
     decode = DECODERS[family]
 
-    @settings(max_examples=300, deadline=None)
+    @settings(max_examples=examples(300), deadline=None)
     @given(st.one_of(st.binary(max_size=24), _damaged(_commands(family))))
     def check(data: bytes) -> None:
         try:
@@ -66,7 +67,7 @@ def test_simulator_decoders_decode_or_raise_their_frame_error(family: str) -> No
     check()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.binary(max_size=30), max_size=10))
 def test_chair_deframer_output_is_bounded_and_decodes_or_fails_cleanly(chunks: list[bytes]) -> None:
     deframer = rongtai_wire.Deframer()

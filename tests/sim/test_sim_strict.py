@@ -10,6 +10,7 @@ from firmware_sim import FaultSpec, Firmware, FirmwareBugError, SimulatedDevice,
 from firmware_sim.firmware import STRICT_ENV
 from firmware_sim.messages import Ping, SetIntensity
 from massager_ctl.catalog import Catalog
+from tests.virtual_time import IN_MEMORY
 
 SERIAL = "serial-cushion-z3"
 
@@ -53,7 +54,7 @@ async def test_default_firmware_logs_the_bug_and_keeps_serving(caplog: pytest.Lo
     assert "firmware failed on frame b'$INT,3" in caplog.text
 
 
-@pytest.mark.looptime
+@IN_MEMORY
 async def test_strict_catches_failures_outside_receive_timers_included() -> None:
     device = SimulatedDevice(Catalog().device(SERIAL), faults=FaultSpec(drop_link_at=1.0), strict=True)
     await device.start()

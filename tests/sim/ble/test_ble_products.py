@@ -136,7 +136,8 @@ async def test_keeson_massage_stops_by_its_own_timer_with_nobody_connected() -> 
 
 async def test_keeson_bad_checksum_fault_garbles_every_nth_status_frame() -> None:
     async with (
-        product("keeson-base-i4", faults=ProductFaults(bad_checksum_every=4)) as base,
+        # at ten times speed: the status stream comes ten times as often (the fault counts frames)
+        product("keeson-base-i4", speed=10, faults=ProductFaults(bad_checksum_every=4)) as base,
         base.client() as c,
     ):
         inbox = Inbox()
@@ -255,7 +256,8 @@ async def test_a_product_found_by_its_advertisement_is_driven_as_that_model() ->
     from massager_ctl.connect import open_device
 
     async with product("keeson-base-i5") as base:
-        url = f"ble://{base.radio.address}?timeout=2"  # no model: inferred from the advertised name
+        # no model: inferred from the advertised name, in a scan as long as the timeout (radio in-process)
+        url = f"ble://{base.radio.address}?timeout=0.5"
         async with open_device(
             url,
             ble_backend=base.radio.central.client_backend,
