@@ -9,5 +9,6 @@ import pytest
 #: in-memory links nothing arrives from outside (looptime waits for executor threads on its own), so
 #: the grace only multiplies the loop's turns, about fortyfold in a session of keepalives; the events
 #: and their times are the same without it (checked on the suspend-safety runs: identical traces).
-#: Tests over a pty, a socket or the Bumble radio keep the plain ``pytest.mark.looptime``.
+#: Bumble's virtual radio is in-process too. Tests over a pty or a socket keep the plain
+#: ``pytest.mark.looptime`` (or real time: a pty's bytes pass through the kernel).
 IN_MEMORY = pytest.mark.looptime(noop_cycles=0)

@@ -21,7 +21,7 @@ def cli_in_virtual_time(monkeypatch: pytest.MonkeyPatch) -> None:
 
     Only for CLI runs on in-memory links (the Bumble radio, ``link=virtual``): nothing can arrive
     from outside such a loop, so moving its clock to the next timer changes no outcome, and it
-    needs no idle passes before each move (see ``LONG_IN_MEMORY``; looptime still waits for the
+    needs no idle passes before each move (see ``IN_MEMORY``; looptime still waits for the
     journal's executor writes).
     """
 

@@ -39,10 +39,6 @@ def link_id(case: tuple[str, str]) -> str:
 # they run in virtual time (looptime). A pty and a TCP socket are kernel I/O: they keep the real clock.
 IN_MEMORY_LINKS = ("ble", "virtual")
 
-# looptime idles 42 loop passes before each jump of its clock, so that I/O from outside the loop
-# lands first; an in-memory link has no such I/O (and looptime still waits for executor threads),
-# so for routines of many virtual minutes those passes are only cost: half their CPU time.
-LONG_IN_MEMORY = pytest.mark.looptime(noop_cycles=0)
 
 
 def links(cases: list[tuple[str, str]]) -> list[Any]:

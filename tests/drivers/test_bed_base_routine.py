@@ -16,10 +16,10 @@ from massager_ctl.events import EventBus
 from massager_ctl.orchestrator import Session, SessionResult, preflight
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
-from tests.drivers.driver_support import LONG_IN_MEMORY
 from tests.foundation.cli_support import isolate
 from tests.foundation.test_real_catalog import run_cli
 from tests.orchestrator.orch_support import CATALOG
+from tests.virtual_time import IN_MEMORY
 
 ROUTINE = "bed-base-bedtime"
 
@@ -38,7 +38,7 @@ async def run_on(model: str) -> tuple[SessionResult, object, list[bytes]]:
         return result, source.firmware.state, list(source.firmware.received)
 
 
-@LONG_IN_MEMORY
+@IN_MEMORY
 async def test_bedtime_on_a_keeson_base_completes_stopped_with_its_timer_armed() -> None:
     result, state, received = await run_on("keeson-base-i4")
     assert result.status == "completed"
@@ -49,7 +49,7 @@ async def test_bedtime_on_a_keeson_base_completes_stopped_with_its_timer_armed()
     assert received[-2:] == [bytes.fromhex("e5fe160000000204"), bytes.fromhex("e5fe160000000006")]
 
 
-@LONG_IN_MEMORY
+@IN_MEMORY
 async def test_bedtime_on_a_reverie_base_completes_stopped() -> None:
     result, state, received = await run_on("reverie-base")
     assert result.status == "completed"
@@ -58,7 +58,7 @@ async def test_bedtime_on_a_reverie_base_completes_stopped() -> None:
     assert received[-1] == bytes.fromhex("553560")
 
 
-@LONG_IN_MEMORY
+@IN_MEMORY
 async def test_bedtime_on_a_richmat_base_ends_with_the_stop_sent_not_confirmed() -> None:
     result, state, received = await run_on("richmat-wilinke-base")
     assert result.status == "completed", result.reason  # not a failure

@@ -34,8 +34,8 @@ from massager_ctl.protocol.messages import StatusReport, Stop
 from massager_ctl.transports.base import Transport
 from massager_ctl.transports.virtual import VirtualTransport
 from massager_ctl.transports.wirelog import LoggedSource, WireLog
-from tests.drivers.driver_support import LONG_IN_MEMORY
 from tests.orchestrator.orch_support import CATALOG, make_plan, make_routine
+from tests.virtual_time import IN_MEMORY
 
 MODEL = "rongtai-rt6923-chair"
 URL = f"sim://{MODEL}?link=virtual"
@@ -123,7 +123,7 @@ def read_log(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-@LONG_IN_MEMORY
+@IN_MEMORY
 async def test_the_heated_back_routine_runs_whole_on_the_chair_and_ends_stopped(tmp_path: Path) -> None:
     plan = preflight(CATALOG.routine(ROUTINE), CATALOG.device(MODEL), Caps())
     path = tmp_path / "wire.jsonl"
@@ -169,7 +169,7 @@ async def test_the_speed_key_follows_power_at_once_and_the_cap_holds_but_for_tha
     assert 0 <= clock.above_s < 0.01  # over the in-memory link, no virtual time passes in between
 
 
-@LONG_IN_MEMORY
+@IN_MEMORY
 async def test_a_killed_controller_leaves_the_chair_stopping_by_the_timer_the_session_set() -> None:
     """An 8-minute routine: the session restarts the chair's timer at 10 min, so the chair stops by then."""
     plan = make_plan(

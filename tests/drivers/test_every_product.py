@@ -25,11 +25,11 @@ from massager_ctl.orchestrator import Session, preflight
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.transports.wirelog import LoggedSource, WireLog
-from tests.drivers.driver_support import LONG_IN_MEMORY
 from tests.orchestrator.orch_support import CATALOG
 from tests.protocol.test_real_fuzz import COMMAND_DECODERS, REPLY_DECODERS
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = LONG_IN_MEMORY
+pytestmark = IN_MEMORY
 
 PRODUCTS = sorted(p.id for p in CATALOG.devices().values() if p.kind == "product")
 ROUTINE = {

@@ -19,11 +19,11 @@ from massager_ctl.events import EventBus, Notice
 from massager_ctl.orchestrator import Plan, Session
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
-from tests.drivers.driver_support import LONG_IN_MEMORY
 from tests.drivers.test_keeson_driver import keeson
 from tests.orchestrator.orch_support import CATALOG, make_plan
+from tests.virtual_time import IN_MEMORY
 
-pytestmark = LONG_IN_MEMORY
+pytestmark = IN_MEMORY
 
 TIMER_STEP = bytes.fromhex("e5fe160002000004")
 URL = "sim://keeson-base-i4"

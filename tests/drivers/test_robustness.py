@@ -11,7 +11,8 @@ from massager_ctl.catalog import Catalog
 from massager_ctl.drivers import DriverOptions
 from massager_ctl.errors import CommandTimeoutError
 from massager_ctl.protocol import Ping, SetIntensity
-from tests.drivers.driver_support import LONG_IN_MEMORY, FirmwareTap, sim_device
+from tests.drivers.driver_support import FirmwareTap, sim_device
+from tests.virtual_time import IN_MEMORY
 
 
 @pytest.mark.looptime
@@ -39,7 +40,7 @@ async def test_corrupted_frames_are_dropped_and_commands_still_complete(
         await device.refresh()
 
 
-@LONG_IN_MEMORY
+@IN_MEMORY
 async def test_an_hour_in_virtual_time_keeps_the_watchdog_fed(catalog: Catalog) -> None:
     async with sim_device("sim://shiatsu-cushion-s3?link=virtual", catalog=catalog) as (device, sim):
         firmware = sim.firmware
