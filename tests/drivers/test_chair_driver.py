@@ -229,7 +229,9 @@ async def test_devices_try_on_the_chair_exercises_heat_with_the_program_running_
 async def test_over_a_real_pty_the_chair_runs_heats_and_stops_with_every_frame_valid(tmp_path: Path) -> None:
     """Real time: the pty, pyserial and the chair's silence-means-idle on connect (1.5 s)."""
     path = tmp_path / "wire.jsonl"
-    async with WireLog(path) as log, DeviceConnector(ON_PTY, catalog=CATALOG, wire_log=log) as connector:
+    # the chair's clock four times faster: its once-a-second report (which answers the area key) every 0.25 s
+    fast = f"{ON_PTY}?speed=4"
+    async with WireLog(path) as log, DeviceConnector(fast, catalog=CATALOG, wire_log=log) as connector:
         source = connector.source
         assert isinstance(source, LoggedSource)
         assert isinstance(source.source, ServedProduct)

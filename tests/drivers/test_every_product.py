@@ -116,4 +116,6 @@ async def test_try_and_a_whole_routine_end_stopped_with_a_valid_wire_log(tmp_pat
         assert result.status == "completed", result.reason
         assert result.device_safe == confirmed
         assert stopped(firmware)
+        if family == "keeson":  # 16 min: its own timer stepped once, 10 -> 20 min, to cover the routine
+            assert list(firmware.received).count(bytes.fromhex("e5fe160002000004")) == 1
     check_log(tmp_path / "run.jsonl", family)
