@@ -264,7 +264,7 @@ def _build(
             if not isinstance(key_node, yaml.ScalarNode):  # never constructed: it could hold an alias bomb
                 problems.append(Problem(filename, line, _field(path), "keys must be text"))
                 continue
-            key = loader.construct_object(key_node)
+            key = _scalar(key_node, loader, filename, _field(path))
             field = _field((*path, key))
             if not isinstance(key, str):
                 problems.append(Problem(filename, line, field, "keys must be text"))
@@ -283,7 +283,23 @@ def _build(
             _build(item, (*path, i), linemap, loader, problems, filename, within)
             for i, item in enumerate(node.value)
         ]
-    return loader.construct_object(node)
+    return _scalar(node, loader, filename, _field(path))
+
+
+def _scalar(node: yaml.Node, loader: SafeConstructor, filename: str, field: str) -> Any:
+    """A scalar's value (``!!int x`` and the like are the file's fault: a located problem, not a crash).
+
+    Raises:
+        CatalogError: an explicit tag whose text is not a value of that type.
+    """
+    try:
+        return loader.construct_object(node)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, KeyError, AttributeError, TypeError, OverflowError) as e:
+        tag = str(node.tag).rsplit(":", 1)[-1]
+        problem = Problem(filename, node.start_mark.line + 1, field, f"{node.value!r} is not a valid {tag}")
+        raise CatalogError([problem]) from e
 
 
 def _field(path: Path) -> str:

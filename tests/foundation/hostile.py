@@ -104,6 +104,17 @@ CASES = [
         "finite number of seconds",
     ),
     Hostile("day-long-step", _step("25h"), 7, "steps.0.duration", "at most 24.0 h"),
+    # an explicit tag whose text is not of its type: the constructor's own ValueError, KeyError or
+    # AttributeError once escaped as a traceback
+    Hostile("bad-int-tag", _step("!!int five"), 7, "steps.0.duration", "'five' is not a valid int"),
+    Hostile("bad-bool-tag", _step("5", "intensity: !!bool maybe"), 7, "steps.0.device.intensity", "'maybe'"),
+    Hostile(
+        "bad-timestamp-tag",
+        HEAD.replace("areas: [upper-back]", "areas: [!!timestamp noon]") + STEPS,
+        4,
+        "areas.0",
+        "'noon' is not a valid timestamp",
+    ),
     Hostile("alias-bomb", alias_bomb(9, 6), 8, "l3.4.8.5.3", "more than 5,000 values (aliases expanded)"),
     Hostile(
         "nested-rounds",
