@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any, TypeVar
 
 import pytest
 
 from firmware_sim import Firmware, SimulatedDevice
-from firmware_sim.opener import serve_sim
+from firmware_sim.families import ProductFirmware
+from firmware_sim.opener import ServedProduct, serve_sim
 from massager_ctl.catalog import Catalog
 from massager_ctl.connect import new_driver
 from massager_ctl.drivers import DriverOptions, MassagerDriver
 from massager_ctl.errors import ProtocolError
+from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.protocol import Command, mascii, mbin
 from massager_ctl.registry import OpenContext
+from massager_ctl.transports.base import Transport
+from massager_ctl.transports.wirelog import LoggedSource
 from massager_ctl.urls import parse_device_url
 
 CommandT = TypeVar("CommandT")
@@ -90,3 +95,44 @@ class FirmwareTap:
 
     def of(self, kind: type[CommandT]) -> list[CommandT]:
         return [c for c in self.commands if isinstance(c, kind)]
+
+
+class Scripted(Transport):
+    """A link whose device says only what the test puts in its ``inbox``; it records what is sent.
+
+    Args:
+        chunks: what the device has said already.
+        message_oriented: one chunk is one frame (else a byte stream the reader cuts).
+    """
+
+    def __init__(self, chunks: Iterable[bytes] = (), *, message_oriented: bool = True) -> None:
+        self.message_oriented = message_oriented
+        self.sent: list[bytes] = []
+        self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
+        for chunk in chunks:
+            self.inbox.put_nowait(chunk)
+
+    @property
+    def description(self) -> str:
+        return "scripted"
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def send(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    async def recv(self) -> bytes:
+        return await self.inbox.get()
+
+
+def product_firmware(connector: DeviceConnector) -> ProductFirmware:
+    """The simulated firmware behind a connector's ``sim://`` product (through its wire log, if any)."""
+    source = connector.source
+    if isinstance(source, LoggedSource):
+        source = source.source
+    assert isinstance(source, ServedProduct)
+    return source.firmware

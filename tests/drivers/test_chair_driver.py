@@ -34,6 +34,7 @@ from massager_ctl.protocol.messages import StatusReport, Stop
 from massager_ctl.transports.base import Transport
 from massager_ctl.transports.virtual import VirtualTransport
 from massager_ctl.transports.wirelog import LoggedSource, WireLog
+from tests.drivers.driver_support import Scripted, product_firmware
 from tests.orchestrator.orch_support import CATALOG, make_plan, make_routine
 from tests.virtual_time import IN_MEMORY
 
@@ -109,14 +110,6 @@ async def run_routine(
             plan, connect=connector.connect, device_url=URL, bus=EventBus(), person=AutoPerson()
         )
         return await session.run(), source.firmware, heat
-
-
-def firmware_of(connector: DeviceConnector) -> ProductFirmware:
-    source = connector.source
-    if isinstance(source, LoggedSource):
-        source = source.source
-    assert isinstance(source, ServedProduct)
-    return source.firmware
 
 
 def read_log(path: Path) -> list[dict[str, Any]]:
@@ -309,36 +302,10 @@ def test_heat_left_on_while_idle_is_stopped_with_the_heat_toggle() -> None:
     assert family.frames(Stop()) == [bytes.fromhex("f0822756f1")]
 
 
-class Bench(Transport):
-    """A link whose chair answers only what the test puts in: the place to lose a status."""
-
-    message_oriented = True
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-        self.inbox: asyncio.Queue[bytes] = asyncio.Queue()
-
-    @property
-    def description(self) -> str:
-        return "bench"
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def send(self, data: bytes) -> None:
-        self.sent.append(data)
-
-    async def recv(self) -> bytes:
-        return await self.inbox.get()
-
-
 @pytest.mark.looptime
 async def test_an_unanswered_power_press_is_not_resent_blind() -> None:
     profile = CATALOG.device(MODEL)
-    bench = Bench()
+    bench = Scripted()
     link = Link(profile, bench, ChairFamily(profile), ack_timeout_s=1.5, retries=1)
     link.opened = True
     reader = asyncio.create_task(link.read_loop())
@@ -355,7 +322,7 @@ async def test_an_unanswered_power_press_is_not_resent_blind() -> None:
 @pytest.mark.looptime
 async def test_a_chair_already_running_when_the_controller_connects_is_stopped_with_one_press() -> None:
     async with DeviceConnector(URL, catalog=CATALOG) as connector:
-        firmware = firmware_of(connector)
+        firmware = product_firmware(connector)
         firmware.receive(POWER)  # someone started it from the chair's own remote
         assert firmware.state.running
         device = await connector.connect()

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from firmware_sim.families import ProductFirmware
-from firmware_sim.opener import ServedProduct
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli.devices_live import try_url
 from massager_ctl.config import Caps
@@ -24,7 +23,8 @@ from massager_ctl.events import EventBus
 from massager_ctl.orchestrator import Session, preflight
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
-from massager_ctl.transports.wirelog import LoggedSource, WireLog
+from massager_ctl.transports.wirelog import WireLog
+from tests.drivers.driver_support import product_firmware
 from tests.orchestrator.orch_support import CATALOG
 from tests.protocol.test_real_fuzz import COMMAND_DECODERS, REPLY_DECODERS
 from tests.virtual_time import IN_MEMORY
@@ -71,14 +71,6 @@ def check_log(path: Path, family: str) -> None:
         assert sent.count(bytes.fromhex(tail[0])) % 2 == 0
 
 
-def firmware_of(connector: DeviceConnector) -> ProductFirmware:
-    source = connector.source
-    if isinstance(source, LoggedSource):
-        source = source.source
-    assert isinstance(source, ServedProduct)
-    return source.firmware
-
-
 def stopped(firmware: ProductFirmware) -> bool:
     """Motor (and heat) off, as the simulator itself has it."""
     state = firmware.state
@@ -108,7 +100,7 @@ async def test_try_and_a_whole_routine_end_stopped_with_a_valid_wire_log(tmp_pat
         WireLog(tmp_path / "run.jsonl") as log,
         DeviceConnector(url, catalog=CATALOG, wire_log=log) as connector,
     ):
-        firmware = firmware_of(connector)
+        firmware = product_firmware(connector)
         session = Session(
             plan, connect=connector.connect, device_url=url, bus=EventBus(), person=AutoPerson()
         )

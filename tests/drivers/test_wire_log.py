@@ -23,8 +23,8 @@ from massager_ctl.orchestrator import Session, SessionResult
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.protocol import Command, Report, SetHeat, Stop, mascii, mbin
 from massager_ctl.protocol.messages import Message
-from massager_ctl.transports.base import Transport
 from massager_ctl.transports.wirelog import REPEAT_EVERY_S, LoggedSource, WireLog, WireLogTransport
+from tests.drivers.driver_support import Scripted
 from tests.foundation.cli_support import in_process, isolate
 from tests.mqtt.mqtt_support import Broker, cli_env, free_port, watch
 from tests.orchestrator.orch_support import make_plan
@@ -154,31 +154,6 @@ async def test_devices_try_writes_its_frames_and_ends_with_the_stop(tmp_path: Pa
     assert state.safe
     sent, _ = check_log(read_log(path), "mascii")
     assert isinstance(sent[-1], Stop)
-
-
-class Scripted(Transport):
-    """A link that hands out scripted chunks, then waits forever."""
-
-    def __init__(self, chunks: list[bytes], *, message_oriented: bool) -> None:
-        self._chunks = list(chunks)
-        self.message_oriented = message_oriented
-        self.sent: list[bytes] = []
-
-    @property
-    def description(self) -> str:
-        return "scripted"
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def send(self, data: bytes) -> None:
-        self.sent.append(data)
-
-    async def recv(self) -> bytes:
-        return self._chunks.pop(0)
 
 
 async def test_unchanged_status_frames_are_thinned_and_sent_frames_never(tmp_path: Path) -> None:
