@@ -22,6 +22,7 @@ from firmware_sim.opener import ServedProduct
 from massager_ctl.catalog import Catalog
 from massager_ctl.cli.devices_live import try_url
 from massager_ctl.config import Caps
+from massager_ctl.drivers.families import StepKey
 from massager_ctl.drivers.massager import MassagerDriver
 from massager_ctl.drivers.rongtai import ChairFamily
 from massager_ctl.drivers.transact import Link
@@ -30,7 +31,7 @@ from massager_ctl.events import EventBus, Notice
 from massager_ctl.orchestrator import Plan, Session, SessionResult, preflight, resolve
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
-from massager_ctl.protocol.messages import StatusReport, Stop
+from massager_ctl.protocol.messages import GetStatus, SetHeat, StatusReport, Stop
 from massager_ctl.transports.base import Transport
 from massager_ctl.transports.virtual import VirtualTransport
 from massager_ctl.transports.wirelog import LoggedSource, WireLog
@@ -408,3 +409,27 @@ async def test_the_timer_is_restarted_only_when_what_is_left_of_it_does_not_fit(
         assert await device.arm_timer(15 * 60) == 20 * 60  # 10 min does not cover 15: 20
         assert presses()[-1] == bytes.fromhex("f082512cf1")
         assert firmware.state.timer_min == 20
+
+
+def test_a_status_request_while_the_chair_runs_waits_for_its_next_report() -> None:
+    """A running board reports every second: its last report may be old, so the next one answers."""
+    family = ChairFamily(CATALOG.device(MODEL))
+    family.decode(chair_status(running=True, speed=2))
+    assert family.held(GetStatus()) is None
+    assert family.frames(GetStatus()) == []  # nothing to press: listen
+    family.decode(chair_status(running=False))
+    assert family.held(GetStatus()) is not None  # idle: silence is normal, the last report stands
+
+
+def test_after_a_stop_a_new_program_does_not_bring_back_the_heat_asked_for_before() -> None:
+    family = ChairFamily(CATALOG.device(MODEL))
+    family.decode(chair_status(running=True, speed=2))
+    assert family.frames(SetHeat(level=3)) == [bytes.fromhex("f0823e3ff1")]
+    family.decode(chair_status(running=True, heat_on=True, speed=2))
+    assert family.frames(Stop()) == [POWER]
+    family.decode(chair_status(running=False))
+    assert family.frames(StepKey("intensity", True, 0, target=2)) == [POWER]  # a new program
+    family.decode(chair_status(running=True, speed=2))
+    assert family.frames(StepKey("intensity", False, 2, target=2)) == [bytes.fromhex("f0822a53f1")]  # area
+    family.decode(chair_status(running=True, speed=2))
+    assert family.settled("intensity")  # and no heat key: nobody has asked for heat since the stop
