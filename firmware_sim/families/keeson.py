@@ -32,7 +32,6 @@ class KeesonState:
     timer_min: int | None = None
     remaining_s: float = 0.0
     led_on: bool = False
-    frames_sent: int = 0
     battery: int | None = None
 
     @property
@@ -70,7 +69,6 @@ class KeesonMachine:
             timer_min=self._timer_min,
             remaining_s=self._timer.remaining_s(),
             led_on=self._led,
-            frames_sent=self._sent,
         )
 
     def handle(self, frame: bytes) -> None:
