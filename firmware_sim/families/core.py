@@ -193,6 +193,7 @@ class ProductFirmware:
         self._subscribers: list[Callable[[Any], None]] = []
         self._drops: list[Listener] = []
         self._restores: list[Listener] = []
+        self._incoming_lost = False
         self._task: asyncio.Task[None] | None = None
         self.machine = build(self)
 
@@ -255,8 +256,15 @@ class ProductFirmware:
         if send is None or send == self._send:
             self._send = None
 
+    def lose_incoming(self, lost: bool = True) -> None:
+        """Lose (or stop losing) what the controller sends, on the way: a controller killed mid-session,
+        a radio out of range. The device hears nothing and goes on as it was; the link stays up."""
+        self._incoming_lost = lost
+
     def receive(self, data: bytes) -> None:
-        """Bytes from the link: cut into frames and handled one by one."""
+        """Bytes from the link: cut into frames and handled one by one (none while incoming is lost)."""
+        if self._incoming_lost:
+            return
         for frame in self.machine.frames(data):
             self.received.append(frame)
             self.machine.handle(frame)

@@ -129,6 +129,38 @@ class Scripted(Transport):
         return await self.inbox.get()
 
 
+class Delayed(Transport):
+    """A link whose frames arrive late: ``send_s`` on the way to the device, ``recv_s`` on the way back.
+
+    The latency of a radio or a slow device, injected as a transport (no firmware internals touched).
+    """
+
+    def __init__(self, inner: Transport, *, send_s: float = 0.0, recv_s: float = 0.0) -> None:
+        self._inner = inner
+        self._send_s = send_s
+        self._recv_s = recv_s
+        self.message_oriented = inner.message_oriented
+
+    @property
+    def description(self) -> str:
+        return self._inner.description
+
+    async def open(self) -> None:
+        await self._inner.open()
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    async def send(self, data: bytes) -> None:
+        await asyncio.sleep(self._send_s)
+        await self._inner.send(data)
+
+    async def recv(self) -> bytes:
+        data = await self._inner.recv()
+        await asyncio.sleep(self._recv_s)
+        return data
+
+
 def product_firmware(connector: DeviceConnector) -> ProductFirmware:
     """The simulated firmware behind a connector's ``sim://`` product (through its wire log, if any)."""
     source = connector.source

@@ -32,10 +32,9 @@ from massager_ctl.orchestrator import Plan, Session, SessionResult, preflight, r
 from massager_ctl.orchestrator.device import DeviceConnector
 from massager_ctl.orchestrator.person import AutoPerson
 from massager_ctl.protocol.messages import GetStatus, SetHeat, StatusReport, Stop
-from massager_ctl.transports.base import Transport
 from massager_ctl.transports.virtual import VirtualTransport
 from massager_ctl.transports.wirelog import LoggedSource, WireLog
-from tests.drivers.driver_support import Scripted, product_firmware
+from tests.drivers.driver_support import Delayed, Scripted, product_firmware
 from tests.orchestrator.orch_support import CATALOG, make_plan, make_routine
 from tests.virtual_time import IN_MEMORY
 
@@ -183,7 +182,7 @@ async def test_a_killed_controller_leaves_the_chair_stopping_by_the_timer_the_se
         task = asyncio.create_task(session.run())
         await asyncio.sleep(90)
         # the controller dies: nothing it sends reaches the chair any more, and its task is gone
-        firmware.receive = lambda data: None  # type: ignore[method-assign]
+        firmware.lose_incoming()
         killed_at = asyncio.get_running_loop().time()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -335,41 +334,13 @@ async def test_a_chair_already_running_when_the_controller_connects_is_stopped_w
         assert list(firmware.received).count(POWER) == 2  # theirs, and one stop: never a blind second press
 
 
-class Delayed(Transport):
-    """The in-memory link with each frame from the chair arriving ``delay_s`` late (a radio's latency)."""
-
-    message_oriented = True
-
-    def __init__(self, inner: Transport, *, delay_s: float) -> None:
-        self._inner = inner
-        self._delay_s = delay_s
-
-    @property
-    def description(self) -> str:
-        return self._inner.description
-
-    async def open(self) -> None:
-        await self._inner.open()
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-    async def send(self, data: bytes) -> None:
-        await self._inner.send(data)
-
-    async def recv(self) -> bytes:
-        data = await self._inner.recv()
-        await asyncio.sleep(self._delay_s)
-        return data
-
-
 @pytest.mark.looptime
 @pytest.mark.parametrize("stop_after_s", [0.0, 0.05, 0.1, 0.2])
 async def test_a_stop_during_a_power_on_in_flight_leaves_the_chair_stopped(stop_after_s: float) -> None:
     """The stop must not be answered from the idle status the power-on has not yet replaced."""
     profile = CATALOG.device(MODEL)
     async with firmware_for(profile) as firmware:
-        link = Delayed(VirtualTransport(VirtualLink(firmware)), delay_s=0.15)
+        link = Delayed(VirtualTransport(VirtualLink(firmware)), recv_s=0.15)
         async with MassagerDriver(profile, link) as device:
             starting = asyncio.create_task(device.set_intensity(2))
             await asyncio.sleep(stop_after_s)

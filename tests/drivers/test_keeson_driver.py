@@ -26,6 +26,7 @@ from massager_ctl.protocol.messages import StatusReport
 from massager_ctl.registry import OpenContext
 from massager_ctl.transports.ble import BleTransport
 from massager_ctl.urls import parse_device_url
+from tests.drivers.driver_support import Delayed
 
 # the products run on the Bumble radio, in memory: every wait is in virtual time
 pytestmark = pytest.mark.looptime
@@ -49,7 +50,11 @@ def status(head: int, foot: int, *, good: bool = True) -> bytes:
 
 @contextlib.asynccontextmanager
 async def keeson(
-    catalog: Catalog, *, faults: ProductFaults | None = None, model: str = "keeson-base-i4"
+    catalog: Catalog,
+    *,
+    faults: ProductFaults | None = None,
+    model: str = "keeson-base-i4",
+    send_s: float = 0.0,
 ) -> AsyncIterator[tuple[MassagerDriver, ProductFirmware]]:
     profile = catalog.device(model)
     assert profile.ble is not None
@@ -63,7 +68,7 @@ async def keeson(
                 backend=central.client_backend,
                 scanner_backend=central.scanner_backend,
             )
-            async with MassagerDriver(profile, transport) as device:
+            async with MassagerDriver(profile, Delayed(transport, send_s=send_s)) as device:
                 yield device, firmware
 
 
@@ -96,16 +101,9 @@ async def test_levels_are_stepped_by_keys_until_the_status_shows_them(catalog: C
 
 
 async def test_a_status_sent_before_the_press_landed_confirms_nothing(catalog: Catalog) -> None:
-    async with keeson(catalog) as (device, firmware):
-        loop = asyncio.get_running_loop()
-        handle = firmware.receive
-
-        def slow_base(data: bytes) -> None:
-            # the periodic status goes out (old levels) before the press takes effect
-            firmware.machine._notify()  # type: ignore[attr-defined]
-            loop.call_later(0.15, handle, data)
-
-        firmware.receive = slow_base  # type: ignore[method-assign]
+    # each press lands 0.25 s after it is sent, longer than the base's 0.2-s status period: a
+    # periodic status (old levels) always comes in between
+    async with keeson(catalog, send_s=0.25) as (device, firmware):
         state = await device.set_intensity(4)
         assert state.intensity == 4
         await asyncio.sleep(0.5)  # a press sent twice would show now
