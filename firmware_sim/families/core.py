@@ -194,6 +194,7 @@ class ProductFirmware:
         self._drops: list[Listener] = []
         self._restores: list[Listener] = []
         self._incoming_lost = False
+        self._frame_observers: list[Callable[[str, bytes], None]] = []
         self._task: asyncio.Task[None] | None = None
         self.machine = build(self)
 
@@ -266,12 +267,23 @@ class ProductFirmware:
         if self._incoming_lost:
             return
         for frame in self.machine.frames(data):
+            for observer in list(self._frame_observers):
+                observer("in", frame)
             self.received.append(frame)
             self.machine.handle(frame)
 
     def send(self, frame: bytes) -> None:
         if self._send is not None:
+            for observer in list(self._frame_observers):
+                observer("out", frame)
             self._send(frame)
+
+    def on_frame(self, callback: Callable[[str, bytes], None]) -> Callable[[], None]:
+        """Watch the link: ``callback("in", frame)`` for each frame the controller sent as it reached the
+        device, ``callback("out", frame)`` for each the device put on the link. Returns an unregister
+        function."""
+        self._frame_observers.append(callback)
+        return lambda: _discard(self._frame_observers, callback)
 
     def changed(self) -> None:
         state = self.machine.snapshot()

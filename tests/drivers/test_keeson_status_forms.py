@@ -43,14 +43,7 @@ async def test_the_driver_runs_a_base_sending_each_status_form(catalog: Catalog,
         assert isinstance(source, ServedProduct)
         firmware = source.firmware
         notified: list[bytes] = []
-        send = firmware.send
-
-        def tap(frame: bytes) -> None:
-            if firmware.connected:
-                notified.append(frame)
-            send(frame)
-
-        firmware.send = tap  # type: ignore[method-assign]
+        firmware.on_frame(lambda way, frame: notified.append(frame) if way == "out" else None)
         async with new_driver(source) as device:
             state = await device.set_intensity(3)
             assert (state.head, state.intensity, state.motor) == ("head", 3, True)
