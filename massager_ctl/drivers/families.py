@@ -214,6 +214,18 @@ class Family(abc.ABC):
         """The key of the command ``report`` answers (:data:`ANY_COMMAND`: the oldest in flight)."""
 
 
+def one_frame(frames: list[bytes], message: Message | KeyPress, family: str) -> bytes:
+    """The single frame of a message, for a family whose :meth:`Family.frames` may give several.
+
+    Raises:
+        FrameError: ``message`` takes more or fewer frames than one (``not_supported``).
+    """
+    if len(frames) != 1:
+        what = getattr(message, "name", type(message).__name__)
+        raise FrameError(f"{what} is {len(frames)} {family} frames, not one", kind="not_supported")
+    return frames[0]
+
+
 def _by_value(message: Message | KeyPress) -> Message:
     """The reference families set every value directly: they have no keys to press."""
     if isinstance(message, StepKey | ToggleKey | TimerKey):

@@ -17,7 +17,16 @@ steps 10 -> 20 -> 30 min -> off; its setting is read back from the status.
 
 from __future__ import annotations
 
-from massager_ctl.drivers.families import Family, Framer, KeyPress, Setting, StepKey, TimerKey, WholeChunks
+from massager_ctl.drivers.families import (
+    Family,
+    Framer,
+    KeyPress,
+    Setting,
+    StepKey,
+    TimerKey,
+    WholeChunks,
+    one_frame,
+)
 from massager_ctl.drivers.zones import FOOT, HEAD, ZoneLevels
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import keeson
@@ -119,10 +128,7 @@ class KeesonFamily(Family):
         return 2 * keeson.MAX_MASSAGE_LEVEL if setting == "head" else distance
 
     def encode(self, message: Message | KeyPress) -> bytes:
-        frames = self.frames(message)
-        if len(frames) != 1:
-            raise FrameError(f"{message} is {len(frames)} Keeson frames, not one", kind="not_supported")
-        return frames[0]
+        return one_frame(self.frames(message), message, "Keeson")
 
     def decode(self, data: bytes) -> Message | None:
         status = keeson.decode_status(data)

@@ -15,7 +15,7 @@ cannot say (which pattern a wave runs, heat, temperature) it does not report.
 
 from __future__ import annotations
 
-from massager_ctl.drivers.families import Family, Framer, KeyPress, WholeChunks
+from massager_ctl.drivers.families import Family, Framer, KeyPress, WholeChunks, one_frame
 from massager_ctl.drivers.zones import HEAD, ZoneLevels
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import reverie
@@ -71,11 +71,7 @@ class ReverieFamily(Family):
         raise FrameError(f"a Reverie base has no {type(message).__name__} command", kind="not_supported")
 
     def encode(self, message: Message | KeyPress) -> bytes:
-        frames = self.frames(message)
-        if len(frames) != 1:
-            what = type(message).__name__
-            raise FrameError(f"{what} is {len(frames)} Reverie frames, not one", kind="not_supported")
-        return frames[0]
+        return one_frame(self.frames(message), message, "Reverie")
 
     def decode(self, data: bytes) -> Message:
         status = reverie.decode_status(data)

@@ -9,7 +9,7 @@ Stop is head off and foot off; the lanes send it several times, since nothing ca
 
 from __future__ import annotations
 
-from massager_ctl.drivers.families import Family, Framer, KeyPress, WholeChunks
+from massager_ctl.drivers.families import Family, Framer, KeyPress, WholeChunks, one_frame
 from massager_ctl.drivers.zones import FOOT, HEAD, ZoneLevels
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import richmat
@@ -73,10 +73,7 @@ class RichmatFamily(Family):
         )
 
     def encode(self, message: Message | KeyPress) -> bytes:
-        frames = self.frames(message)
-        if len(frames) != 1:
-            raise FrameError(f"{message} is {len(frames)} Richmat frames, not one", kind="not_supported")
-        return frames[0]
+        return one_frame(self.frames(message), message, "Richmat")
 
     def decode(self, data: bytes) -> Message | None:
         raise FrameError("a Richmat base sends nothing; this frame is not its", kind="not_supported")

@@ -35,6 +35,7 @@ from massager_ctl.drivers.families import (
     Setting,
     StepKey,
     TimerKey,
+    one_frame,
 )
 from massager_ctl.models import DeviceProfile
 from massager_ctl.protocol import rongtai
@@ -187,10 +188,7 @@ class ChairFamily(Family):
         return _frame(key)
 
     def encode(self, message: Message | KeyPress) -> bytes:
-        frames = self.frames(message)
-        if len(frames) != 1:
-            raise FrameError(f"{message} is {len(frames)} chair frames, not one", kind="not_supported")
-        return frames[0]
+        return one_frame(self.frames(message), message, "chair")
 
     def press_limit(self, setting: Setting, distance: int) -> int:
         # a speed key per level reaches any speed in one press; power and the program keys come on top
